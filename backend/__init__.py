@@ -1,0 +1,115 @@
+"""留芳 Liufang backend: the Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Mapping
+
+from flask import Flask, send_from_directory
+
+from backend.config import instance_secret_key, load_from_env
+
+API_TITLE = "Liufang 留芳 API"
+API_VERSION = "1.0"
+
+
+def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings from the environment, then ``test_config`` on top (tests and tools)."""
+    instance_path = Path(os.environ.get("LIUFANG_INSTANCE_PATH") or Path.cwd() / "instance").resolve()
+    if test_config and test_config.get("INSTANCE_PATH"):
+        instance_path = Path(test_config["INSTANCE_PATH"]).resolve()
+    app = Flask(__name__, instance_path=str(instance_path), instance_relative_config=True)
+    instance_path.mkdir(parents=True, exist_ok=True)
+
+    app.config.update(_defaults(instance_path))
+    app.config.update({k: v for k, v in load_from_env().items() if v is not None})
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = instance_secret_key(instance_path)
+    app.config.setdefault("JWT_SECRET_KEY", app.config["SECRET_KEY"])
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"].replace(
+            "postgresql://", "postgresql+psycopg://", 1)
+
+    _init_extensions(app)
+    _register_docs_assets(app)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+    return app
+
+
+def _defaults(instance_path: Path) -> dict[str, Any]:
+    return {
+        "SQLALCHEMY_DATABASE_URI": f"sqlite:///{instance_path / 'liufang.db'}",
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "QUEUE_URL": f"sqlite:///{instance_path / 'queue.db'}",
+        "STORAGE_URL": str(instance_path / "media"),
+        "MODEL_CACHE": str(instance_path / "models"),
+        "JSON_SORT_KEYS": False,
+        "JWT_TOKEN_LOCATION": ["headers"],
+        "JWT_ERROR_MESSAGE_KEY": "message",
+        "API_TITLE": API_TITLE,
+        "API_VERSION": API_VERSION,
+        "OPENAPI_VERSION": "3.0.3",
+        "OPENAPI_URL_PREFIX": "/api",
+        "OPENAPI_JSON_PATH": "openapi.json",
+        "OPENAPI_SWAGGER_UI_PATH": "/docs",
+        "OPENAPI_SWAGGER_UI_URL": "/api/docs/assets/",
+        "API_SPEC_OPTIONS": {
+            "info": {"description": "留芳：为好人建档，让德者留芳；为名家建档，让尊者留芳；为乡贤建档，让贤者留芳。"
+                                    "\n\nOral-history and person-archive API for city archives. Send "
+                                    "`Authorization: Bearer <access_token>` from `POST /api/v1/auth/login`."},
+            "components": {"securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer",
+                                                              "bearerFormat": "JWT"}}},
+            "security": [{"bearerAuth": []}],
+        },
+    }
+
+
+def _init_extensions(app: Flask) -> None:
+    from backend import models  # noqa: F401  (registers the tables)
+    from backend.api import register_blueprints
+    from backend.api.base import init_request_hooks
+    from backend.auth_hooks import init_jwt
+    from backend.extensions import api, db, jwt, migrate, queue
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
+    jwt.init_app(app)
+    init_jwt(jwt)
+    api.init_app(app)
+    register_blueprints(api)
+    init_request_hooks(app)
+    queue.init_app(app)
+    if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
+        _tune_sqlite(app)
+
+
+def _tune_sqlite(app: Flask) -> None:
+    """WAL and a busy timeout let the API and the worker share one SQLite file without 'database is locked'."""
+    from sqlalchemy import event
+
+    from backend.extensions import db
+
+    with app.app_context():
+        engine = db.engine
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+
+def _register_docs_assets(app: Flask) -> None:
+    """Serve Swagger UI's files from the installed swagger-ui-bundle, so /api/docs works offline."""
+    from swagger_ui_bundle import swagger_ui_path
+
+    @app.route("/api/docs/assets/<path:filename>")
+    def swagger_ui_assets(filename: str):  # type: ignore[no-untyped-def]
+        return send_from_directory(str(swagger_ui_path), filename)

@@ -1,0 +1,15 @@
+"""HTTP API: blueprints that parse requests, check roles, call services and serialise answers."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from backend.api.base import LiufangApi
+
+
+def register_blueprints(api: "LiufangApi") -> None:
+    from backend.api import audit, auth, persons, users
+
+    for module in (auth, users, persons, audit):
+        api.register_blueprint(module.blp)

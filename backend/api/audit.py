@@ -1,0 +1,23 @@
+"""Audit trail endpoint (archivists and admins)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_smorest import Blueprint
+
+from backend.api.base import login_required
+from backend.schemas.audit import AuditArgsSchema, AuditPageSchema
+from backend.services import audit as audit_service
+
+blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="审计记录 / Audit trail")
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(AuditArgsSchema, location="query")
+@blp.response(200, AuditPageSchema)
+@login_required("archivist", "admin")
+def list_events(args: dict[str, Any]) -> Any:
+    """Who did what, when: filter by entity_type and entity_id (e.g. person, 12), or actor_id; newest first."""
+    return audit_service.list_events(entity_type=args.get("entity_type"), entity_id=args.get("entity_id"),
+                                     actor_id=args.get("actor_id"), page=args["page"], per_page=args["per_page"])

@@ -1,0 +1,115 @@
+"""Person profile endpoints: list, create, read, edit, delete drafts, and the approval workflow actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from backend.api.base import etag_for, expected_version, login_required
+from backend.models import Person
+from backend.schemas.persons import (PersonInputSchema, PersonListArgsSchema, PersonPageSchema, PersonSchema,
+                                     PersonUpdateSchema, TransitionSchema)
+from backend.services import persons as person_service
+from backend.services.identity import mask_address, mask_id_number, mask_phone
+
+blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
+                description="人物档案（好人 / 名家 / 乡贤） / Person profiles")
+ANY_ROLE = ("collector", "editor", "archivist", "admin")
+_person_schema = PersonSchema()
+
+
+def serialise(person: Person) -> dict[str, Any]:
+    data = _person_schema.dump(person)
+    masked = not person_service.sees_personal_data(current_user)
+    if masked:
+        data["id_number"] = mask_id_number(person.id_number)
+        data["phone"] = mask_phone(person.phone)
+        data["address"] = mask_address(person.address)
+    data["personal_data_masked"] = masked
+    return data
+
+
+def _answer(person: Person, status: int = 200) -> Response:
+    response = jsonify(serialise(person))
+    response.status_code = status
+    response.headers["ETag"] = etag_for(person.version)
+    return response
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(PersonListArgsSchema, location="query")
+@blp.response(200, PersonPageSchema)
+@login_required(*ANY_ROLE)
+def list_persons(args: dict[str, Any]) -> Response:
+    """List profiles: collectors see their own plus published ones; staff see all."""
+    page = person_service.list_persons(current_user, **args)
+    return jsonify({"items": [serialise(p) for p in page.items], "total": page.total,
+                    "page": page.page, "per_page": page.per_page})
+
+
+@blp.route("", methods=["POST"])
+@blp.arguments(PersonInputSchema)
+@blp.response(201, PersonSchema, description="Created (200 when the client_uuid was already synced)")
+@blp.alt_response(422, description="Invalid fields (ID number check digit, dates, …)")
+@login_required(*ANY_ROLE)
+def create_person(data: dict[str, Any]) -> Response:
+    """Create a draft profile. Send Idempotency-Key (or client_uuid) so retries never make duplicates."""
+    if data.get("client_uuid") is not None:
+        data["client_uuid"] = str(data["client_uuid"])
+    person, created = person_service.create_person(current_user, data)
+    return _answer(person, 201 if created else 200)
+
+
+@blp.route("/<int:person_id>", methods=["GET"])
+@blp.response(200, PersonSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@login_required(*ANY_ROLE)
+def get_person(person_id: int) -> Response:
+    """One profile; its version is the ETag."""
+    return _answer(person_service.get_person(current_user, person_id))
+
+
+@blp.route("/<int:person_id>", methods=["PATCH"])
+@blp.arguments(PersonUpdateSchema(partial=True))
+@blp.response(200, PersonSchema)
+@blp.alt_response(412, description="If-Match names an old version: someone else's edit landed first")
+@blp.doc(parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"},
+                      "description": "ETag from GET; the edit is refused with 412 if the profile changed since"}])
+@login_required(*ANY_ROLE)
+def update_person(data: dict[str, Any], person_id: int) -> Response:
+    """Edit fields of a profile (collectors: own drafts/returned; editors: anything not yet approved)."""
+    person = person_service.update_person(current_user, person_id, data, expected_version=expected_version())
+    return _answer(person)
+
+
+@blp.route("/<int:person_id>", methods=["DELETE"])
+@blp.response(204)
+@blp.alt_response(409, description="Not a draft: withdraw it instead")
+@login_required(*ANY_ROLE)
+def delete_person(person_id: int) -> None:
+    """Delete a draft (its creator or an admin). Anything further along is withdrawn, never destroyed."""
+    person_service.delete_person(current_user, person_id)
+
+
+def _transition_view(action: str, doc: str):
+    @login_required(*ANY_ROLE)
+    def view(body: dict[str, Any] | None, person_id: int) -> Response:
+        person = person_service.transition(current_user, person_id, action, comment=(body or {}).get("comment"),
+                                           expected_version=expected_version())
+        return _answer(person)
+
+    view.__name__ = f"{action}_person"
+    view.__doc__ = doc
+    blp.route(f"/<int:person_id>/{action}", methods=["POST"])(
+        blp.arguments(TransitionSchema(), required=False)(
+            blp.response(200, PersonSchema)(
+                blp.alt_response(409, description="Not allowed from the current status")(view))))
+
+
+_transition_view("submit", "Submit a draft (or a returned profile) for review.")
+_transition_view("approve", "Approve a submitted profile (archivist).")
+_transition_view("return", "Return a profile to its collector with a comment (archivist).")
+_transition_view("publish", "Publish an approved profile (archivist).")
+_transition_view("withdraw", "Withdraw a profile from use; it is kept, never destroyed (archivist).")

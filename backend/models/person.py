@@ -1,0 +1,84 @@
+"""Person profiles (好人 / 名家 / 乡贤): the archive's authority records, with tags and workflow status."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from backend.extensions import db
+from backend.models.types import UTCDateTime, utcnow
+
+CATEGORIES = ("good_person", "notable", "local_worthy")
+CATEGORY_LABELS = {"good_person": "好人", "notable": "名家", "local_worthy": "乡贤"}
+STATUSES = ("draft", "submitted", "returned", "approved", "published", "withdrawn")
+GENDERS = ("male", "female", "other", "unknown")
+
+
+class Person(db.Model):
+    __tablename__ = "persons"
+    __table_args__ = (
+        Index("ix_persons_status_category", "status", "category"),
+        Index("ix_persons_name_pinyin", "name_pinyin"),
+        Index("ix_persons_created_at", "created_at"),
+        Index("ix_persons_updated_at", "updated_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    client_uuid: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
+    category: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default="draft")
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    name: Mapped[str] = mapped_column(String(128))
+    aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
+    name_pinyin: Mapped[str] = mapped_column(String(512), default="")
+    # Lower-case text searched by `q`: full pinyin and initials of the name and aliases.
+    search_key: Mapped[str] = mapped_column(Text, default="")
+
+    gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    ethnicity: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    birth_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    death_date: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    native_place: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    area_district: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    area_town: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    area_village: Mapped[str | None] = mapped_column(String(64), nullable=True, index=True)
+    occupation: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    honours: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    biography: Mapped[str] = mapped_column(Text, default="")
+
+    id_number: Mapped[str | None] = mapped_column(String(18), nullable=True)
+    phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    address: Mapped[str | None] = mapped_column(String(255), nullable=True)
+
+    return_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+    tag_rows: Mapped[list["PersonTag"]] = relationship(
+        back_populates="person", cascade="all, delete-orphan", lazy="selectin", order_by="PersonTag.tag")
+
+    @property
+    def tags(self) -> list[str]:
+        return [row.tag for row in self.tag_rows]
+
+    @property
+    def area(self) -> dict[str, str | None]:
+        return {"district": self.area_district, "town": self.area_town, "village": self.area_village}
+
+
+class PersonTag(db.Model):
+    __tablename__ = "person_tags"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
+    person: Mapped[Person] = relationship(back_populates="tag_rows")

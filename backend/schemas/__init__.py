@@ -1,0 +1,1 @@
+"""Marshmallow schemas: the single source of request validation, response shapes and the OpenAPI document."""

@@ -1,0 +1,103 @@
+"""Schemas of person profiles (好人 / 名家 / 乡贤) and their workflow actions."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from backend.models.person import CATEGORIES, GENDERS, STATUSES
+from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.services.persons import SORTS
+
+
+class HonourSchema(StrictSchema):
+    title = fields.Str(required=True, validate=validate.Length(min=1, max=255))
+    year = fields.Int(allow_none=True, validate=validate.Range(min=1000, max=2999))
+    conferred_by = fields.Str(allow_none=True, validate=validate.Length(max=255))
+
+
+class AreaSchema(StrictSchema):
+    district = fields.Str(allow_none=True, validate=validate.Length(max=64), metadata={"description": "区/县"})
+    town = fields.Str(allow_none=True, validate=validate.Length(max=64), metadata={"description": "镇/街道"})
+    village = fields.Str(allow_none=True, validate=validate.Length(max=64), metadata={"description": "村/社区"})
+
+
+_partial_date = {"allow_none": True, "validate": validate.Length(max=10),
+                 "metadata": {"description": "YYYY, YYYY-MM or YYYY-MM-DD", "example": "1938-05"}}
+
+
+class PersonInputSchema(StrictSchema):
+    category = fields.Str(required=True, validate=validate.OneOf(CATEGORIES),
+                          metadata={"description": "good_person 好人 / notable 名家 / local_worthy 乡贤"})
+    name = fields.Str(required=True, validate=validate.Length(min=1, max=128))
+    aliases = fields.List(fields.Str(validate=validate.Length(max=128)), validate=validate.Length(max=50))
+    gender = fields.Str(allow_none=True, validate=validate.OneOf(GENDERS))
+    ethnicity = fields.Str(allow_none=True, validate=validate.Length(max=32), metadata={"description": "民族"})
+    birth_date = fields.Str(**_partial_date)
+    death_date = fields.Str(**_partial_date)
+    native_place = fields.Str(allow_none=True, validate=validate.Length(max=255), metadata={"description": "籍贯"})
+    area = fields.Nested(AreaSchema, allow_none=True)
+    occupation = fields.Str(allow_none=True, validate=validate.Length(max=255))
+    honours = fields.List(fields.Nested(HonourSchema), validate=validate.Length(max=100))
+    biography = fields.Str(validate=validate.Length(max=200_000), metadata={"description": "Markdown"})
+    tags = fields.List(fields.Str(validate=validate.Length(min=1, max=64)), validate=validate.Length(max=50))
+    id_number = fields.Str(allow_none=True, validate=validate.Length(max=32),
+                           metadata={"description": "居民身份证号码 (GB 11643 check digit verified)"})
+    phone = fields.Str(allow_none=True, validate=validate.Length(max=32))
+    address = fields.Str(allow_none=True, validate=validate.Length(max=255))
+    client_uuid = fields.UUID(allow_none=True, metadata={
+        "description": "Chosen by the phone for a profile drafted offline; resending it returns the same profile"})
+
+
+class PersonUpdateSchema(PersonInputSchema):
+    class Meta:
+        exclude = ("client_uuid",)
+
+
+class PersonSchema(Schema):
+    id = fields.Int()
+    client_uuid = fields.Str(allow_none=True)
+    category = fields.Str()
+    status = fields.Str(metadata={"enum": list(STATUSES)})
+    version = fields.Int()
+    name = fields.Str()
+    name_pinyin = fields.Str()
+    aliases = fields.List(fields.Str())
+    gender = fields.Str(allow_none=True)
+    ethnicity = fields.Str(allow_none=True)
+    birth_date = fields.Str(allow_none=True)
+    death_date = fields.Str(allow_none=True)
+    native_place = fields.Str(allow_none=True)
+    area = fields.Nested(AreaSchema)
+    occupation = fields.Str(allow_none=True)
+    honours = fields.List(fields.Nested(HonourSchema))
+    biography = fields.Str()
+    tags = fields.List(fields.Str())
+    id_number = fields.Str(allow_none=True, metadata={"description": "Masked unless archivist or admin"})
+    phone = fields.Str(allow_none=True, metadata={"description": "Masked unless archivist or admin"})
+    address = fields.Str(allow_none=True, metadata={"description": "Masked unless archivist or admin"})
+    personal_data_masked = fields.Bool()
+    return_comment = fields.Str(allow_none=True)
+    created_by = fields.Int(attribute="created_by_id")
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    submitted_at = fields.DateTime(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+    published_at = fields.DateTime(allow_none=True)
+    withdrawn_at = fields.DateTime(allow_none=True)
+
+
+PersonPageSchema = page_of(PersonSchema, "PersonPageSchema")
+
+
+class PersonListArgsSchema(PageArgsSchema):
+    category = fields.Str(validate=validate.OneOf(CATEGORIES))
+    status = fields.Str(validate=validate.OneOf(STATUSES))
+    area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})
+    created_by = fields.Int()
+    tag = fields.Str(validate=validate.Length(max=64))
+    q = fields.Str(validate=validate.Length(max=64), metadata={"description": "Name, alias, pinyin or initials"})
+    sort = fields.Str(load_default="-updated", validate=validate.OneOf(list(SORTS)))
+
+
+class TransitionSchema(StrictSchema):
+    comment = fields.Str(validate=validate.Length(max=5000))

@@ -1,0 +1,23 @@
+"""Periodic clean-up of records that have outlived their use: idempotency replies, login failures, revoked tokens."""
+
+from __future__ import annotations
+
+from flask import current_app
+from sqlalchemy import delete
+
+from backend.extensions import db
+from backend.models import IdempotencyRecord, LoginFailure, RevokedToken
+from backend.models.types import utcnow
+
+
+def purge_expired() -> dict[str, int]:
+    now = utcnow()
+    counts = {
+        "idempotency_records": db.session.execute(delete(IdempotencyRecord).where(
+            IdempotencyRecord.created_at < now - current_app.config["IDEMPOTENCY_TTL"])).rowcount,
+        "login_failures": db.session.execute(delete(LoginFailure).where(
+            LoginFailure.created_at < now - current_app.config["LOGIN_WINDOW"])).rowcount,
+        "revoked_tokens": db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount,
+    }
+    db.session.commit()
+    return counts

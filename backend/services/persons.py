@@ -1,0 +1,251 @@
+"""Person profiles: who may see and change them, the approval workflow, search, and the audit of every change."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Select, or_, select
+
+from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
+from backend.extensions import db
+from backend.models import Person, PersonTag, User
+from backend.models.types import utcnow
+from backend.services import audit
+from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
+from backend.services.pagination import Page, paginate
+from backend.services.pinyin import build_search_key, name_pinyin
+
+STAFF_ROLES = ("editor", "archivist", "admin")
+REVIEW_ROLES = ("archivist", "admin")
+EDITABLE_FIELDS = ("category", "name", "aliases", "gender", "ethnicity", "birth_date", "death_date",
+                   "native_place", "area", "occupation", "honours", "biography", "tags",
+                   "id_number", "phone", "address")
+
+# action: (states it may start from, state it leads to)
+TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
+    "submit": (frozenset({"draft", "returned"}), "submitted"),
+    "approve": (frozenset({"submitted"}), "approved"),
+    "return": (frozenset({"submitted", "approved"}), "returned"),
+    "publish": (frozenset({"approved"}), "published"),
+    "withdraw": (frozenset({"submitted", "returned", "approved", "published"}), "withdrawn"),
+}
+SORTS = {
+    "pinyin": (Person.name_pinyin.asc(), Person.id.asc()),
+    "-pinyin": (Person.name_pinyin.desc(), Person.id.desc()),
+    "created": (Person.created_at.asc(), Person.id.asc()),
+    "-created": (Person.created_at.desc(), Person.id.desc()),
+    "updated": (Person.updated_at.asc(), Person.id.asc()),
+    "-updated": (Person.updated_at.desc(), Person.id.desc()),
+}
+
+
+# --- who may do what -------------------------------------------------------------------------------------------
+
+def is_staff(actor: User) -> bool:
+    return actor.has_role(*STAFF_ROLES)
+
+
+def can_view(actor: User, person: Person) -> bool:
+    return is_staff(actor) or person.created_by_id == actor.id or person.status == "published"
+
+
+def can_edit(actor: User, person: Person) -> bool:
+    if actor.has_role(*REVIEW_ROLES):
+        return True
+    if actor.has_role("editor") and person.status in ("draft", "submitted", "returned"):
+        return True
+    return person.created_by_id == actor.id and person.status in ("draft", "returned")
+
+
+def sees_personal_data(actor: User) -> bool:
+    """ID numbers, phones and addresses are shown in full to archivists and admins only."""
+    return actor.has_role(*REVIEW_ROLES)
+
+
+def _may_transition(actor: User, person: Person, action: str) -> bool:
+    if action == "submit":
+        return is_staff(actor) or person.created_by_id == actor.id
+    return actor.has_role(*REVIEW_ROLES)
+
+
+# --- reading ---------------------------------------------------------------------------------------------------
+
+def get_person(actor: User, person_id: int) -> Person:
+    person = db.session.get(Person, person_id)
+    if person is None or not can_view(actor, person):
+        # Invisible profiles answer like missing ones, so ids of others' drafts leak nothing.
+        raise NotFound("人物档案不存在", code="person_not_found")
+    return person
+
+
+def _visible_query(actor: User) -> Select[Any]:
+    query = select(Person)
+    if not is_staff(actor):
+        query = query.where(or_(Person.created_by_id == actor.id, Person.status == "published"))
+    return query
+
+
+def list_persons(actor: User, *, category: str | None = None, status: str | None = None, area: str | None = None,
+                 created_by: int | None = None, tag: str | None = None, q: str | None = None,
+                 sort: str = "-updated", page: int = 1, per_page: int = 20) -> Page[Person]:
+    query = _visible_query(actor)
+    if category:
+        query = query.where(Person.category == category)
+    if status:
+        query = query.where(Person.status == status)
+    if area:
+        query = query.where(or_(Person.area_district == area, Person.area_town == area, Person.area_village == area))
+    if created_by:
+        query = query.where(Person.created_by_id == created_by)
+    if tag:
+        query = query.where(Person.id.in_(select(PersonTag.person_id).where(PersonTag.tag == tag)))
+    if q and q.strip():
+        needle = q.strip().lower()
+        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(or_(Person.name.like(f"%{escaped}%", escape="\\"),
+                                Person.search_key.like(f"% {escaped}%", escape="\\")))
+    query = query.order_by(*SORTS[sort])
+    return paginate(query, page, per_page)
+
+
+# --- writing ---------------------------------------------------------------------------------------------------
+
+def _snapshot(person: Person) -> dict[str, Any]:
+    return {field: (person.tags if field == "tags" else getattr(person, field)) for field in EDITABLE_FIELDS}
+
+
+def _clean(data: dict[str, Any]) -> dict[str, Any]:
+    """Normalise and validate field values; collects every problem before failing."""
+    errors: dict[str, list[str]] = {}
+    clean = dict(data)
+    checks = {"id_number": normalise_id_number, "phone": normalise_phone,
+              "birth_date": validate_partial_date, "death_date": validate_partial_date}
+    for field, check in checks.items():
+        value = clean.get(field)
+        if value:
+            try:
+                clean[field] = check(value)
+            except ValueError as exc:
+                errors.setdefault(field, []).append(str(exc))
+        elif field in clean:
+            clean[field] = None
+    if "name" in clean:
+        clean["name"] = clean["name"].strip()
+        if not clean["name"]:
+            errors.setdefault("name", []).append("姓名不能为空")
+    if "aliases" in clean:
+        clean["aliases"] = list(dict.fromkeys(a.strip() for a in clean["aliases"] if a.strip()))
+    if "tags" in clean:
+        clean["tags"] = sorted({t.strip() for t in clean["tags"] if t.strip()})
+    if errors:
+        raise ValidationFailed("人物档案数据无效", code="invalid_person", details={"fields": errors})
+    return clean
+
+
+def _check_dates(person: Person) -> None:
+    if person.birth_date and person.death_date and person.death_date < person.birth_date:
+        raise ValidationFailed("去世日期早于出生日期", code="invalid_person",
+                               details={"fields": {"death_date": ["earlier than birth_date"]}})
+
+
+def _apply(person: Person, data: dict[str, Any]) -> None:
+    for field, value in data.items():
+        if field == "tags":
+            person.tag_rows = [PersonTag(tag=tag) for tag in value]
+        elif field == "area":
+            value = value or {}
+            person.area_district = value.get("district") or None
+            person.area_town = value.get("town") or None
+            person.area_village = value.get("village") or None
+        else:
+            setattr(person, field, value)
+    person.name_pinyin = name_pinyin(person.name)
+    person.search_key = build_search_key(person.name, person.aliases or [])
+    _check_dates(person)
+
+
+def create_person(actor: User, data: dict[str, Any]) -> tuple[Person, bool]:
+    """Create a draft; returns (person, created). A known ``client_uuid`` returns the existing profile."""
+    client_uuid = data.pop("client_uuid", None)
+    if client_uuid:
+        existing = db.session.scalar(select(Person).where(Person.client_uuid == client_uuid))
+        if existing is not None:
+            if existing.created_by_id != actor.id:
+                raise Conflict("该客户端编号已被他人的档案使用", code="client_uuid_taken",
+                               details={"client_uuid": client_uuid})
+            return existing, False
+    data = _clean(data)
+    person = Person(client_uuid=client_uuid, created_by_id=actor.id, status="draft", version=1,
+                    aliases=[], honours=[], biography="")
+    _apply(person, data)
+    db.session.add(person)
+    db.session.flush()
+    audit.record("person", person.id, "create", actor, changes=audit.diff({}, _snapshot(person)))
+    db.session.commit()
+    return person, True
+
+
+def _check_version(person: Person, expected_version: int | None) -> None:
+    if expected_version is not None and expected_version != person.version:
+        raise PreconditionFailed(details={"current_version": person.version, "your_version": expected_version})
+
+
+def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected_version: int | None) -> Person:
+    person = get_person(actor, person_id)
+    if not can_edit(actor, person):
+        raise Forbidden("当前状态下您无权修改此档案", code="person_not_editable",
+                        details={"status": person.status})
+    _check_version(person, expected_version)
+    before = _snapshot(person)
+    _apply(person, _clean(data))
+    changes = audit.diff(before, _snapshot(person))
+    if changes:
+        person.version += 1
+        person.updated_at = utcnow()
+        audit.record("person", person.id, "update", actor, changes=changes)
+    db.session.commit()
+    return person
+
+
+def delete_person(actor: User, person_id: int) -> None:
+    person = get_person(actor, person_id)
+    if not (person.created_by_id == actor.id or actor.is_admin):
+        raise Forbidden("只有创建者或管理员可以删除草稿", code="person_not_deletable")
+    if person.status != "draft":
+        raise Conflict("只能删除草稿；已提交的档案请撤回", code="person_not_draft", details={"status": person.status})
+    audit.record("person", person.id, "delete", actor, changes=audit.diff(_snapshot(person), {}))
+    db.session.delete(person)
+    db.session.commit()
+
+
+def transition(actor: User, person_id: int, action: str, *, comment: str | None = None,
+               expected_version: int | None = None) -> Person:
+    person = get_person(actor, person_id)
+    sources, target = TRANSITIONS[action]
+    if not _may_transition(actor, person, action):
+        raise Forbidden("您的角色不能执行此操作", code="transition_forbidden", details={"action": action})
+    _check_version(person, expected_version)
+    if person.status not in sources:
+        raise InvalidTransition(f"状态为“{person.status}”的档案不能执行“{action}”",
+                                details={"action": action, "status": person.status, "allowed_from": sorted(sources)})
+    if action == "return" and not (comment and comment.strip()):
+        raise ValidationFailed("退回时必须填写意见", code="comment_required", details={"fields": {"comment": ["required"]}})
+    now = utcnow()
+    before = person.status
+    person.status = target
+    person.version += 1
+    person.updated_at = now
+    if action == "submit":
+        person.submitted_at = now
+    elif action == "approve":
+        person.approved_at, person.approved_by_id, person.return_comment = now, actor.id, None
+    elif action == "return":
+        person.return_comment = comment
+    elif action == "publish":
+        person.published_at = now
+    elif action == "withdraw":
+        person.withdrawn_at = now
+    audit.record("person", person.id, action, actor, changes={"status": {"before": before, "after": target}},
+                 comment=comment)
+    db.session.commit()
+    return person
