@@ -34,8 +34,12 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"].replace(
             "postgresql://", "postgresql+psycopg://", 1)
 
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in every response
     _init_extensions(app)
     _register_docs_assets(app)
+    from backend import cli
+
+    cli.init_app(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     return app
 

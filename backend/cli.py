@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
-from flask import current_app
+from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
 from backend import create_app
@@ -22,7 +22,13 @@ def main() -> None:
     """留芳 Liufang: oral-history and person-archive backend."""
 
 
-@main.group()
+def init_app(app: Flask) -> None:
+    """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
+    for command in (users, worker_command, config_table_command):
+        app.cli.add_command(command)
+
+
+@click.group()
 def users() -> None:
     """Manage accounts."""
 
@@ -79,7 +85,7 @@ def ensure_admin_command() -> None:
     click.echo("=" * 60)
 
 
-@main.command("worker")
+@click.command("worker")
 @click.option("--workers", "-w", type=int, default=None, help="Concurrent workers (default LIUFANG_WORKERS).")
 @click.option("--worker-type", type=click.Choice(["thread", "process"]), default="process", show_default=True)
 @click.option("--no-periodic", is_flag=True, help="Do not run periodic tasks in this worker.")
@@ -96,7 +102,7 @@ def worker_command(workers: int | None, worker_type: str, no_periodic: bool) -> 
     consumer.run()
 
 
-@main.command("config-table")
+@click.command("config-table")
 def config_table_command() -> None:
     """Print the configuration table (Markdown) that the README shows."""
     from backend.config import settings_table_markdown

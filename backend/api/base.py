@@ -56,9 +56,11 @@ def _rollback() -> None:
 def _validation_details(data: dict[str, Any]) -> dict[str, Any]:
     messages = data.get("messages") or {}
     fields: dict[str, Any] = {}
-    for location_messages in messages.values():
+    for location, location_messages in messages.items():
         if isinstance(location_messages, dict):
             fields.update(location_messages)
+        else:
+            fields.setdefault("_" + location, location_messages)
     return {"fields": fields, "locations": sorted(messages)}
 
 
@@ -76,10 +78,9 @@ class LiufangApi(Api):
         if status == 422 and "messages" in data:
             details = _validation_details(data)
         elif status == 400 and "messages" in data:
+            if "Invalid JSON body." in str(data["messages"]):
+                code, message = "invalid_json", "请求体不是有效的 JSON"
             details = _validation_details(data)
-            message = "请求体不是有效的 JSON" if any("Invalid JSON" in str(m) for m in
-                                                   details["fields"].get("_schema", [])) else message
-            code = "invalid_json" if message != HTTP_DEFAULTS[400][1] else code
         elif data.get("message"):
             message = data["message"]
         headers = {}

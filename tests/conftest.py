@@ -1,0 +1,146 @@
+"""Shared fixtures: the app on SQLite and on a real PostgreSQL, a test client, the CLI runner, and users per role."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Callable, Iterator
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from backend import create_app
+from backend.extensions import db
+from tests.support.postgres import postgres_server
+
+ROLE_USERS = {
+    "admin": ["admin"],
+    "collector": ["collector"],
+    "other_collector": ["collector"],
+    "editor": ["editor"],
+    "archivist": ["archivist"],
+}
+PASSWORD = "correct-horse-battery"
+
+
+def _base_config(tmp_path: Any, database_url: str) -> dict[str, Any]:
+    return {
+        "TESTING": True,
+        "INSTANCE_PATH": str(tmp_path / "instance"),
+        "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
+        "SQLALCHEMY_DATABASE_URI": database_url,
+        "QUEUE_URL": "memory",
+        "QUEUE_IMMEDIATE": True,
+        "PASSWORD_HASH_PROFILE": "test",
+        "STORAGE_URL": str(tmp_path / "media"),
+    }
+
+
+def _migrate(database_url: str, tmp_path: Any) -> None:
+    from flask_migrate import upgrade
+
+    app = create_app(_base_config(tmp_path, database_url))
+    with app.app_context():
+        upgrade()
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sqlite_database(tmp_path_factory: pytest.TempPathFactory) -> str:
+    root = tmp_path_factory.mktemp("sqlite")
+    url = f"sqlite:///{root / 'test.db'}"
+    _migrate(url, root)
+    return url
+
+
+@pytest.fixture(scope="session")
+def postgresql_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("LIUFANG_TEST_POSTGRES_URL")
+    if url:
+        _migrate(url, tmp_path_factory.mktemp("pg"))
+        yield url
+        return
+    try:
+        server = postgres_server()
+        url = server.__enter__()
+    except RuntimeError as exc:
+        if os.environ.get("LIUFANG_REQUIRE_POSTGRES") == "1":
+            pytest.fail(str(exc))
+        pytest.skip(str(exc))
+    try:
+        _migrate(url, tmp_path_factory.mktemp("pg"))
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+def _empty_tables() -> None:
+    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+    if db.engine.dialect.name == "postgresql":
+        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    else:
+        for table in tables:
+            db.session.execute(text(f"DELETE FROM {table}"))
+    db.session.commit()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def app(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Flask]:
+    database_url = request.getfixturevalue(f"{request.param}_database")
+    app = create_app(_base_config(tmp_path, database_url))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_app(tmp_path: Any, sqlite_database: str) -> Iterator[Flask]:
+    """The app on SQLite only, for tests about behaviour that does not depend on the database."""
+    app = create_app(_base_config(tmp_path, sqlite_database))
+    yield app
+    with app.app_context():
+        db.session.remove()
+        _empty_tables()
+        db.engine.dispose()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask):  # type: ignore[no-untyped-def]
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def users(app: Flask) -> dict[str, Any]:
+    """One account per role name in ROLE_USERS; returns {name: user id}."""
+    from backend.services.users import create_user
+
+    ids = {}
+    with app.app_context():
+        for name, roles in ROLE_USERS.items():
+            ids[name] = create_user(None, username=name.replace("_", "-"), password=PASSWORD, roles=roles,
+                                    display_name=name).id
+    return ids
+
+
+@pytest.fixture
+def auth(app: Flask, users: dict[str, Any]) -> Callable[[str], dict[str, str]]:
+    """``auth("editor")`` → headers with a bearer token of that user (``auth("anonymous")`` → no token)."""
+    from flask_jwt_extended import create_access_token
+
+    tokens: dict[str, str] = {}
+    with app.app_context():
+        for name, user_id in users.items():
+            tokens[name] = create_access_token(identity=str(user_id))
+
+    def headers(name: str) -> dict[str, str]:
+        return {} if name == "anonymous" else {"Authorization": f"Bearer {tokens[name]}"}
+
+    return headers
