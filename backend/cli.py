@@ -24,7 +24,7 @@ def main() -> None:
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, worker_command, config_table_command):
+    for command in (users, fixity, worker_command, config_table_command):
         app.cli.add_command(command)
 
 
@@ -83,6 +83,28 @@ def ensure_admin_command() -> None:
     click.echo(f"  username: {user.username}")
     click.echo(f"  password: {password}")
     click.echo("=" * 60)
+
+
+@click.group()
+def fixity() -> None:
+    """Check stored originals against their SHA-256."""
+
+
+@fixity.command("check")
+@click.option("--material", "material_ids", type=int, multiple=True, help="Only these material ids.")
+@with_appcontext
+def fixity_check_command(material_ids: tuple[int, ...]) -> None:
+    """Re-hash stored originals; report mismatches and missing objects (exit 1 if any). Results are kept."""
+    from backend.services import materials as material_service
+
+    events = material_service.check_fixity(list(material_ids) or None)
+    bad = [event for event in events if event.outcome != "ok"]
+    for event in bad:
+        click.echo(f"{event.outcome.upper()}\tmaterial {event.material_id}\texpected {event.expected_sha256}"
+                   f"\tgot {event.actual_sha256 or '-'}\t{event.detail or ''}")
+    click.echo(f"checked {len(events)} originals: {len(events) - len(bad)} ok, {len(bad)} with problems")
+    if bad:
+        raise SystemExit(1)
 
 
 @click.command("worker")

@@ -2,8 +2,14 @@
 
 from backend.models.audit import AuditEvent
 from backend.models.idempotency import IdempotencyRecord
+from backend.models.job import JOB_STATUSES, Job
+from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS, Derivative,
+                                     FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
 from backend.models.person import CATEGORIES, STATUSES, Person, PersonTag
+from backend.models.upload import UPLOAD_STATUSES, Upload
 from backend.models.user import ROLES, LoginFailure, RevokedToken, User
 
-__all__ = ["AuditEvent", "CATEGORIES", "IdempotencyRecord", "LoginFailure", "Person", "PersonTag",
-           "ROLES", "RevokedToken", "STATUSES", "User"]
+__all__ = ["ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
+           "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
+           "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonTag", "ROLES", "RevokedToken",
+           "STATUSES", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

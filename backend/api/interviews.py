@@ -1,0 +1,83 @@
+"""Interview endpoints, and the materials of a person."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+
+from backend.api.base import etag_for, expected_version, login_required
+from backend.models import Interview
+from backend.schemas.materials import (InterviewInputSchema, InterviewListArgsSchema, InterviewPageSchema,
+                                       InterviewSchema, MaterialListArgsSchema, MaterialPageSchema)
+from backend.services import interviews as interview_service
+from backend.services import materials as material_service
+from backend.services import persons as person_service
+
+blp = Blueprint("interviews", __name__, url_prefix="/api/v1", description="访谈 / Interviews")
+ANY_ROLE = ("collector", "editor", "archivist", "admin")
+_schema = InterviewSchema()
+
+
+def _answer(interview: Interview, status: int = 200) -> Response:
+    response = jsonify(_schema.dump(interview))
+    response.status_code = status
+    response.headers["ETag"] = etag_for(interview.version)
+    return response
+
+
+@blp.route("/interviews", methods=["GET"])
+@blp.arguments(InterviewListArgsSchema, location="query")
+@blp.response(200, InterviewPageSchema)
+@login_required(*ANY_ROLE)
+def list_interviews(args: dict[str, Any]) -> Any:
+    """Interviews (collectors: their own)."""
+    return interview_service.list_interviews(current_user, **args)
+
+
+@blp.route("/interviews", methods=["POST"])
+@blp.arguments(InterviewInputSchema)
+@blp.response(201, InterviewSchema)
+@login_required(*ANY_ROLE)
+def create_interview(data: dict[str, Any]) -> Response:
+    """Record an interview: date, place, interviewers, interviewees (persons), language or dialect, consent form."""
+    return _answer(interview_service.create_interview(current_user, data), 201)
+
+
+@blp.route("/interviews/<int:interview_id>", methods=["GET"])
+@blp.response(200, InterviewSchema)
+@login_required(*ANY_ROLE)
+def get_interview(interview_id: int) -> Response:
+    """One interview."""
+    return _answer(interview_service.get_interview(current_user, interview_id))
+
+
+@blp.route("/interviews/<int:interview_id>", methods=["PATCH"])
+@blp.arguments(InterviewInputSchema)
+@blp.response(200, InterviewSchema)
+@login_required(*ANY_ROLE)
+def update_interview(data: dict[str, Any], interview_id: int) -> Response:
+    """Edit an interview (If-Match honoured)."""
+    return _answer(interview_service.update_interview(current_user, interview_id, data,
+                                                      expected_version=expected_version()))
+
+
+@blp.route("/interviews/<int:interview_id>", methods=["DELETE"])
+@blp.response(204)
+@login_required(*ANY_ROLE)
+def delete_interview(interview_id: int) -> None:
+    """Delete an interview that has no materials (its creator or an admin)."""
+    interview_service.delete_interview(current_user, interview_id)
+
+
+@blp.route("/persons/<int:person_id>/materials", methods=["GET"])
+@blp.arguments(MaterialListArgsSchema, location="query")
+@blp.response(200, MaterialPageSchema)
+@login_required(*ANY_ROLE)
+def person_materials(args: dict[str, Any], person_id: int) -> Any:
+    """The materials linked to a person that you may see."""
+    person = person_service.get_person(current_user, person_id)
+    args.pop("person_id", None)
+    return material_service.list_materials(current_user, person_id=person.id, **args)

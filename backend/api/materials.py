@@ -1,0 +1,167 @@
+"""Material endpoints: list and find by hash, small uploads as one form POST, metadata edits, person links,
+content streaming with HTTP Range (or a presigned S3 URL), and fixity history."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+from flask import Response, current_app, jsonify, redirect, request
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+from werkzeug.datastructures import FileStorage
+
+from backend.api.base import accepts_body, etag_for, expected_version, login_required, skip_idempotency
+from backend.errors import PayloadTooLarge, ValidationFailed
+from backend.models import Material
+from backend.schemas.materials import (ContentArgsSchema, FixityEventSchema, LinkedPersonSchema, LinkSchema,
+                                       MaterialCreatedSchema, MaterialFormSchema, MaterialListArgsSchema,
+                                       MaterialPageSchema, MaterialSchema, MaterialUpdateSchema, UnlinkArgsSchema)
+from backend.services import materials as material_service
+from backend.services.storage import get_storage
+from media.storage.base import content_disposition
+
+blp = Blueprint("materials", __name__, url_prefix="/api/v1/materials",
+                description="资料（音频、视频、照片、文档） / Materials")
+ANY_ROLE = ("collector", "editor", "archivist", "admin")
+STREAM_CHUNK = 256 * 1024
+_material_schema = MaterialCreatedSchema()
+
+
+def _answer(material: Material, status: int = 200, **extra: Any) -> Response:
+    response = jsonify({**_material_schema.dump(material), **extra})
+    response.status_code = status
+    response.headers["ETag"] = etag_for(material.version)
+    return response
+
+
+@blp.route("", methods=["GET"])
+@blp.arguments(MaterialListArgsSchema, location="query")
+@blp.response(200, MaterialPageSchema)
+@login_required(*ANY_ROLE)
+def list_materials(args: dict[str, Any]) -> Any:
+    """List materials you may see; `?sha256=HEX` tells a phone whether a file is already archived."""
+    return material_service.list_materials(current_user, **args)
+
+
+@blp.route("", methods=["POST"])
+@blp.response(201, MaterialCreatedSchema, description="Stored (200 with duplicate=true if already archived)")
+@blp.alt_response(413, description="Larger than LIUFANG_MULTIPART_MAX_SIZE: use the tus endpoint")
+@blp.alt_response(415, description="Content is not an accepted audio, video, image or PDF")
+@blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
+    "type": "object", "required": ["file"],
+    "properties": {"file": {"type": "string", "format": "binary"},
+                   **{name: {"type": "string"} for name in MaterialFormSchema().fields}}}}}})
+@accepts_body("multipart/form-data")
+@skip_idempotency
+@login_required(*ANY_ROLE)
+def upload_material(**_kwargs: Any) -> Response:
+    """Upload a small file in one multipart/form-data request (large files: resumable tus at /api/v1/uploads)."""
+    max_size = current_app.config["MULTIPART_MAX_SIZE"]
+    if (request.content_length or 0) > max_size + 64 * 1024:
+        raise PayloadTooLarge(f"文件超过 {max_size} 字节，请用断点续传上传", code="file_too_large",
+                              details={"max_size": max_size})
+    request.max_content_length = max_size + 64 * 1024
+    upload: FileStorage | None = request.files.get("file")
+    if upload is None:
+        raise ValidationFailed("缺少 file 字段", code="file_required", details={"fields": {"file": ["required"]}})
+    form = MaterialFormSchema().load(request.form.to_dict())
+    form.setdefault("filename", upload.filename or "")
+    metadata = material_service.check_upload_metadata(current_user, form)
+    tmp_dir = Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
+    material, duplicate = material_service.ingest_stream(current_user, upload.stream, metadata=metadata,
+                                                         max_size=max_size, tmp_dir=tmp_dir)
+    return _answer(material, 200 if duplicate else 201, duplicate=duplicate)
+
+
+@blp.route("/<int:material_id>", methods=["GET"])
+@blp.response(200, MaterialSchema)
+@login_required(*ANY_ROLE)
+def get_material(material_id: int) -> Response:
+    """One material with its media info, processing status and linked persons."""
+    return _answer(material_service.get_material(current_user, material_id))
+
+
+@blp.route("/<int:material_id>", methods=["PATCH"])
+@blp.arguments(MaterialUpdateSchema)
+@blp.response(200, MaterialSchema)
+@login_required(*ANY_ROLE)
+def update_material(data: dict[str, Any], material_id: int) -> Response:
+    """Edit descriptive metadata; access level and embargo are set by archivists."""
+    material = material_service.update_material(current_user, material_id, data, expected_version=expected_version())
+    return _answer(material)
+
+
+@blp.route("/<int:material_id>/persons", methods=["GET"])
+@blp.response(200, LinkedPersonSchema(many=True))
+@login_required(*ANY_ROLE)
+def material_persons(material_id: int) -> Any:
+    """The persons this material is about, with the role of each link."""
+    material = material_service.get_material(current_user, material_id)
+    return material_service.persons_of(current_user, material)
+
+
+@blp.route("/<int:material_id>/persons", methods=["POST"])
+@blp.arguments(LinkSchema)
+@blp.response(200, MaterialSchema)
+@login_required(*ANY_ROLE)
+def link_person(data: dict[str, Any], material_id: int) -> Response:
+    """Link a person to the material with a role (interviewee, subject, mentioned, donor, certificate, …)."""
+    return _answer(material_service.link_person(current_user, material_id, data["person_id"], data["role"]))
+
+
+@blp.route("/<int:material_id>/persons/<int:person_id>", methods=["DELETE"])
+@blp.arguments(UnlinkArgsSchema, location="query")
+@blp.response(200, MaterialSchema)
+@login_required(*ANY_ROLE)
+def unlink_person(args: dict[str, Any], material_id: int, person_id: int) -> Response:
+    """Remove a person link (all roles, or only `?role=`)."""
+    return _answer(material_service.unlink_person(current_user, material_id, person_id, args.get("role")))
+
+
+@blp.route("/<int:material_id>/fixity", methods=["GET"])
+@blp.response(200, FixityEventSchema(many=True))
+@login_required("archivist", "admin")
+def fixity(material_id: int) -> Any:
+    """Fixity checks of the stored original, newest first."""
+    return material_service.fixity_events(current_user, material_id)
+
+
+def _iter_stream(stream: Any) -> Iterator[bytes]:
+    with stream:
+        while chunk := stream.read(STREAM_CHUNK):
+            yield chunk
+
+
+@blp.route("/<int:material_id>/content", methods=["GET"])
+@blp.arguments(ContentArgsSchema, location="query")
+@blp.response(200, description="The bytes (206 for a Range request), or 302 to a presigned URL on S3")
+@login_required(*ANY_ROLE)
+def content(args: dict[str, Any], material_id: int) -> Response:
+    """Stream the original or a derivative (asr, proxy, poster, thumbnail, waveform) with Range and ETag support."""
+    target = material_service.content_target(current_user, material_id, args["variant"])
+    disposition = content_disposition(target.download_name, "attachment" if args["download"] else "inline")
+    storage = get_storage()
+    url = storage.presigned_url(target.key, current_app.config["PRESIGNED_EXPIRES"],
+                                download_name=target.download_name, content_type=target.mime)
+    if url is not None:
+        return redirect(url, code=302)
+    etag = f'"{target.sha256}"'
+    headers = {"ETag": etag, "Accept-Ranges": "bytes", "Content-Disposition": disposition,
+               "Cache-Control": "private, max-age=3600"}
+    if request.if_none_match.contains(target.sha256):
+        return Response(status=304, headers=headers)
+    byte_range = request.range
+    range_still_valid = "If-Range" not in request.headers or request.if_range.etag == target.sha256
+    if byte_range is not None and range_still_valid:
+        span = byte_range.range_for_length(target.size)
+        if span is None:
+            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{target.size}"})
+        start, stop = span
+        stream = storage.open_range(target.key, start, stop - start)
+        return Response(_iter_stream(stream), status=206, mimetype=target.mime, direct_passthrough=True,
+                        headers={**headers, "Content-Range": f"bytes {start}-{stop - 1}/{target.size}",
+                                 "Content-Length": str(stop - start)})
+    stream = storage.open_range(target.key)
+    return Response(_iter_stream(stream), status=200, mimetype=target.mime, direct_passthrough=True,
+                    headers={**headers, "Content-Length": str(target.size)})

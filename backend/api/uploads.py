@@ -1,0 +1,201 @@
+"""tus 1.0.0 resumable upload endpoints (creation, creation-with-upload, termination, checksum, expiration)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, jsonify, request
+from flask.views import MethodView
+from flask_jwt_extended import current_user
+from flask_smorest import Blueprint
+from werkzeug.http import http_date
+
+from backend.api.base import accepts_body, login_required, skip_idempotency
+from backend.errors import BadRequest, LiufangError, PreconditionFailed, UnsupportedMediaType
+from backend.models import Upload
+from backend.services import uploads as upload_service
+
+blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads",
+                description="断点续传上传（tus 1.0.0） / Resumable uploads (tus 1.0.0)")
+CHUNK_TYPE = "application/offset+octet-stream"
+ROLES = upload_service.UPLOAD_ROLES
+TUS = upload_service.TUS_VERSION
+
+
+@blp.after_request
+def _tus_headers(response: Response) -> Response:
+    """Every answer of these endpoints, errors included, speaks tus and is never cached."""
+    response.headers["Tus-Resumable"] = TUS
+    response.headers["Cache-Control"] = "no-store"
+    if response.status_code == 412:
+        response.headers["Tus-Version"] = TUS
+    if response.status_code == 413:
+        response.headers["Tus-Max-Size"] = str(upload_service.max_size())
+    return response
+
+
+# --- parsing ----------------------------------------------------------------------------------------------------
+
+def _require_tus() -> None:
+    version = request.headers.get("Tus-Resumable")
+    if version != TUS:
+        raise PreconditionFailed(f"不支持的 tus 协议版本：{version or '（未提供 Tus-Resumable）'}；支持 {TUS}",
+                                 code="tus_version_unsupported", details={"supported": [TUS]})
+
+
+def _int_header(name: str, *, required: bool = True) -> int | None:
+    raw = request.headers.get(name)
+    if raw is None:
+        if required:
+            raise BadRequest(f"缺少 {name} 请求头", code="missing_header", details={"header": name})
+        return None
+    if not raw.strip().isdigit():
+        raise BadRequest(f"{name} 须为非负整数", code="invalid_header", details={"header": name})
+    return int(raw.strip())
+
+
+def _body_length() -> int | None:
+    """Declared body size; None for a chunked body (read until the server says it ends)."""
+    if request.headers.get("Transfer-Encoding", "").lower() == "chunked":
+        return None
+    return request.content_length or 0
+
+
+def _open_body() -> Any:
+    request.max_content_length = upload_service.max_size()  # lift the 1 MiB JSON limit for tus bodies only
+    return request.stream
+
+
+def _has_body() -> bool:
+    length = _body_length()
+    return length is None or length > 0
+
+
+def _check_chunk_type() -> None:
+    if request.mimetype != CHUNK_TYPE:
+        raise UnsupportedMediaType(f"数据块的 Content-Type 须为 {CHUNK_TYPE}", code="unsupported_media_type",
+                                   details={"content_type": request.mimetype, "accepted": [CHUNK_TYPE]})
+
+
+# --- serialising ------------------------------------------------------------------------------------------------
+
+def _progress_headers(upload: Upload, offset: int) -> dict[str, str]:
+    headers = {"Upload-Offset": str(offset)}
+    if upload.status == "receiving":
+        headers["Upload-Expires"] = http_date(upload.expires_at)
+    if upload.status == "completed" and upload.material_id is not None:
+        headers["Liufang-Material-Id"] = str(upload.material_id)
+        headers["Liufang-Duplicate"] = "true" if upload.duplicate else "false"
+    return headers
+
+
+def _empty(status: int, headers: dict[str, str]) -> Response:
+    response = Response(status=status)
+    response.headers.update(headers)
+    return response
+
+
+def serialise(upload: Upload) -> dict[str, Any]:
+    return {
+        "id": upload.id,
+        "status": upload.status,
+        "offset": upload_service.current_offset(upload),
+        "length": upload.length,
+        "expires_at": upload.expires_at.isoformat() if upload.status == "receiving" else None,
+        "failure_reason": upload.failure_reason,
+        "material_id": upload.material_id,
+        "duplicate": upload.duplicate,
+        "metadata": upload.upload_metadata,
+        "created_at": upload.created_at.isoformat(),
+        "updated_at": upload.updated_at.isoformat(),
+    }
+
+
+# --- endpoints --------------------------------------------------------------------------------------------------
+
+@blp.route("")
+class Uploads(MethodView):
+    # as_view applies these to the registered view function, where the JSON-only and replay hooks look
+    decorators = [accepts_body(CHUNK_TYPE), skip_idempotency]
+
+    def options(self) -> Response:
+        """tus discovery: versions, extensions, maximum size and checksum algorithms (no login needed)."""
+        return _empty(204, {
+            "Tus-Version": TUS,
+            "Tus-Extension": ",".join(upload_service.TUS_EXTENSIONS),
+            "Tus-Max-Size": str(upload_service.max_size()),
+            "Tus-Checksum-Algorithm": ",".join(upload_service.CHECKSUM_ALGORITHMS),
+        })
+
+    @login_required(*ROLES)
+    def post(self) -> Response:
+        """Create an upload (tus creation). Headers: Upload-Length, Upload-Metadata (base64 values: filename,
+        filetype, sha256, person_id, interview_id, captured_at, latitude, longitude, device, title). A body of
+        type application/offset+octet-stream is taken as the first chunk (creation-with-upload)."""
+        _require_tus()
+        if request.headers.get("Upload-Defer-Length") is not None:
+            raise BadRequest("不支持延后声明长度（creation-defer-length）", code="defer_length_unsupported")
+        length = _int_header("Upload-Length")
+        metadata = upload_service.parse_metadata(request.headers.get("Upload-Metadata"))
+        checksum = upload_service.parse_checksum(request.headers.get("Upload-Checksum"))
+        if _has_body():
+            _check_chunk_type()
+        upload = upload_service.create_upload(current_user, length=length or 0, metadata=metadata)
+        headers = {"Location": f"{blp.url_prefix}/{upload.id}"}
+        if _has_body():
+            try:
+                upload = upload_service.append_chunk(current_user, upload.id, offset=0, stream=_open_body(),
+                                                      content_length=_body_length(), checksum=checksum)
+            except LiufangError as error:
+                if error.code == "sha256_mismatch" or error.status == 415:
+                    error.headers.update(headers)
+                    raise
+                # The upload exists; the client learns the accepted offset and goes on with PATCH.
+                upload = upload_service.get_upload(current_user, upload.id)
+        headers.update(_progress_headers(upload, upload_service.current_offset(upload)))
+        return _empty(201, headers)
+
+
+@blp.route("/<upload_id>")
+class UploadResource(MethodView):
+    decorators = [accepts_body(CHUNK_TYPE), skip_idempotency]
+
+    @login_required(*ROLES)
+    def head(self, upload_id: str) -> Response:
+        """tus: the offset the server holds (durable bytes on disk), the length and the metadata."""
+        upload = upload_service.get_upload(current_user, upload_id)
+        _require_tus()
+        upload_service.check_resumable(upload)
+        headers = _progress_headers(upload, upload_service.current_offset(upload))
+        headers["Upload-Length"] = str(upload.length)
+        encoded = upload_service.encode_metadata(upload.upload_metadata or {})
+        if encoded:
+            headers["Upload-Metadata"] = encoded
+        return _empty(200, headers)
+
+    @login_required(*ROLES)
+    def get(self, upload_id: str) -> Response:
+        """What became of an upload (not part of tus): status, offset, failure reason, the material it made."""
+        return jsonify(serialise(upload_service.get_upload(current_user, upload_id)))
+
+    @login_required(*ROLES)
+    def patch(self, upload_id: str) -> Response:
+        """tus: append a chunk at Upload-Offset (409 if it is not the server's offset; 460 if Upload-Checksum
+        fails; 423 while another request writes the same upload). The last chunk answers with
+        Liufang-Material-Id and Liufang-Duplicate."""
+        upload_service.get_upload(current_user, upload_id)
+        _require_tus()
+        _check_chunk_type()
+        offset = _int_header("Upload-Offset")
+        checksum = upload_service.parse_checksum(request.headers.get("Upload-Checksum"))
+        upload = upload_service.append_chunk(current_user, upload_id, offset=offset or 0, stream=_open_body(),
+                                              content_length=_body_length(), checksum=checksum)
+        return _empty(204, _progress_headers(upload, upload_service.current_offset(upload)))
+
+    @login_required(*ROLES)
+    def delete(self, upload_id: str) -> Response:
+        """tus termination: stop an unfinished upload and delete its bytes."""
+        upload_service.get_upload(current_user, upload_id)
+        _require_tus()
+        upload_service.terminate_upload(current_user, upload_id)
+        return _empty(204, {})

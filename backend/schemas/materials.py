@@ -1,0 +1,171 @@
+"""Schemas of materials, their links to persons, interviews, fixity events and jobs."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from backend.models import ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS
+from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+
+
+class MaterialSchema(Schema):
+    id = fields.Int()
+    kind = fields.Str(metadata={"enum": list(KINDS)})
+    status = fields.Str(metadata={"enum": list(MATERIAL_STATUSES)})
+    failure_reason = fields.Str(allow_none=True)
+    version = fields.Int()
+    title = fields.Str()
+    description = fields.Str()
+    captured_at = fields.DateTime(allow_none=True)
+    place = fields.Str(allow_none=True)
+    latitude = fields.Float(allow_none=True)
+    longitude = fields.Float(allow_none=True)
+    device = fields.Str(allow_none=True)
+    collector_id = fields.Int()
+    original_filename = fields.Str(allow_none=True, metadata={"description": "As sent by the phone; a label only"})
+    mime = fields.Str()
+    size = fields.Int()
+    sha256 = fields.Str()
+    media_info = fields.Dict()
+    access_level = fields.Str(metadata={"enum": list(ACCESS_LEVELS)})
+    embargo_until = fields.Date(allow_none=True)
+    interview_id = fields.Int(allow_none=True)
+    person_ids = fields.List(fields.Int())
+    variants = fields.Method("_variants", metadata={"description": "Variants available at .../content?variant="})
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _variants(self, material) -> list[str]:  # type: ignore[no-untyped-def]
+        return ["original", *sorted(d.variant for d in material.derivatives)]
+
+
+class MaterialCreatedSchema(MaterialSchema):
+    duplicate = fields.Bool(metadata={"description": "True when these bytes were already archived"})
+
+
+MaterialPageSchema = page_of(MaterialSchema, "MaterialPageSchema")
+
+
+class MaterialListArgsSchema(PageArgsSchema):
+    kind = fields.Str(validate=validate.OneOf(KINDS))
+    status = fields.Str(validate=validate.OneOf(MATERIAL_STATUSES))
+    sha256 = fields.Str(validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"),
+                        metadata={"description": "Find a material by the SHA-256 of its bytes before uploading"})
+    person_id = fields.Int()
+    interview_id = fields.Int()
+    collector = fields.Int()
+    access_level = fields.Str(validate=validate.OneOf(ACCESS_LEVELS))
+
+
+class MaterialUpdateSchema(StrictSchema):
+    title = fields.Str(validate=validate.Length(max=255))
+    description = fields.Str(validate=validate.Length(max=20000))
+    captured_at = fields.AwareDateTime(allow_none=True, default_timezone=None)
+    place = fields.Str(allow_none=True, validate=validate.Length(max=255))
+    latitude = fields.Float(allow_none=True, validate=validate.Range(min=-90, max=90))
+    longitude = fields.Float(allow_none=True, validate=validate.Range(min=-180, max=180))
+    device = fields.Str(allow_none=True, validate=validate.Length(max=128))
+    access_level = fields.Str(validate=validate.OneOf(ACCESS_LEVELS))
+    embargo_until = fields.Date(allow_none=True)
+    interview_id = fields.Int(allow_none=True)
+
+
+class MaterialFormSchema(StrictSchema):
+    """Fields sent beside ``file`` in a multipart POST (the same keys a tus upload sends as metadata)."""
+
+    filename = fields.Str(validate=validate.Length(max=255))
+    sha256 = fields.Str(validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"))
+    person_id = fields.Str()
+    interview_id = fields.Str()
+    role = fields.Str(validate=validate.OneOf(LINK_ROLES))
+    captured_at = fields.Str()
+    latitude = fields.Str()
+    longitude = fields.Str()
+    device = fields.Str()
+    title = fields.Str()
+    description = fields.Str()
+    place = fields.Str()
+
+
+class ContentArgsSchema(StrictSchema):
+    variant = fields.Str(load_default="original", validate=validate.OneOf(VARIANTS))
+    download = fields.Bool(load_default=False, metadata={"description": "Content-Disposition: attachment"})
+
+
+class LinkSchema(StrictSchema):
+    person_id = fields.Int(required=True)
+    role = fields.Str(load_default="subject", validate=validate.OneOf(LINK_ROLES))
+
+
+class LinkedPersonSchema(Schema):
+    person_id = fields.Int()
+    name = fields.Str()
+    category = fields.Str()
+    role = fields.Str()
+
+
+class UnlinkArgsSchema(StrictSchema):
+    role = fields.Str(validate=validate.OneOf(LINK_ROLES))
+
+
+class FixityEventSchema(Schema):
+    id = fields.Int()
+    material_id = fields.Int()
+    checked_at = fields.DateTime()
+    outcome = fields.Str(metadata={"enum": ["ok", "mismatch", "missing"]})
+    expected_sha256 = fields.Str()
+    actual_sha256 = fields.Str(allow_none=True)
+    detail = fields.Str(allow_none=True)
+
+
+class InterviewSchema(Schema):
+    id = fields.Int()
+    title = fields.Str()
+    date = fields.Str(allow_none=True)
+    place = fields.Str(allow_none=True)
+    interviewers = fields.List(fields.Str())
+    interviewee_ids = fields.List(fields.Int())
+    language = fields.Str(allow_none=True)
+    consent_material_id = fields.Int(allow_none=True)
+    notes = fields.Str()
+    created_by = fields.Int(attribute="created_by_id")
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+    version = fields.Int()
+
+
+InterviewPageSchema = page_of(InterviewSchema, "InterviewPageSchema")
+
+
+class InterviewInputSchema(StrictSchema):
+    title = fields.Str(validate=validate.Length(max=255))
+    date = fields.Str(allow_none=True, validate=validate.Length(max=10), metadata={"example": "2026-05"})
+    place = fields.Str(allow_none=True, validate=validate.Length(max=255))
+    interviewers = fields.List(fields.Str(validate=validate.Length(min=1, max=128)), validate=validate.Length(max=20))
+    interviewee_ids = fields.List(fields.Int(), validate=validate.Length(max=50))
+    language = fields.Str(allow_none=True, validate=validate.Length(max=64),
+                          metadata={"description": "Language or dialect, e.g. 普通话, 海州方言"})
+    consent_material_id = fields.Int(allow_none=True)
+    notes = fields.Str(validate=validate.Length(max=20000))
+
+
+class InterviewListArgsSchema(PageArgsSchema):
+    person_id = fields.Int()
+    q = fields.Str(validate=validate.Length(max=64))
+
+
+class JobSchema(Schema):
+    id = fields.Str()
+    kind = fields.Str()
+    status = fields.Str(metadata={"enum": ["queued", "running", "succeeded", "failed", "cancelled"]})
+    progress = fields.Float(metadata={"description": "Percent, 0–100"})
+    attempts = fields.Int()
+    max_attempts = fields.Int()
+    error = fields.Str(allow_none=True)
+    material_id = fields.Int(allow_none=True)
+    params = fields.Dict()
+    result = fields.Dict()
+    cancel_requested = fields.Bool()
+    created_at = fields.DateTime()
+    started_at = fields.DateTime(allow_none=True)
+    finished_at = fields.DateTime(allow_none=True)

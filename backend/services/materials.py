@@ -1,0 +1,428 @@
+"""Materials: upload metadata checks, ingesting an uploaded file (type sniffing, de-duplication, content-addressed
+storage), who may see and edit what, links to persons and interviews, and fixity checks of stored originals."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tempfile
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import filetype
+from sqlalchemy import Select, or_, select
+from sqlalchemy.exc import IntegrityError
+
+from backend.errors import Forbidden, NotFound, PreconditionFailed, UnsupportedMediaType, ValidationFailed
+from backend.extensions import db
+from backend.models import (ACCESS_LEVELS, LINK_ROLES, FixityEvent, Interview, Material, Person, PersonMaterial,
+                            User)
+from backend.models.types import utcnow
+from backend.services import audit, jobs
+from backend.services import persons as person_service
+from backend.services.pagination import Page, paginate
+from backend.services.storage import get_storage, original_key
+from media.errors import CorruptMedia, ObjectNotFound, UnsupportedMedia
+from media.hashing import HashingReader
+from media.sniff import sniff
+
+log = logging.getLogger(__name__)
+STAFF_ROLES = ("editor", "archivist", "admin")
+ACCESS_ROLES = ("archivist", "admin")
+UPLOAD_ROLES = ("collector", "editor", "archivist", "admin")
+METADATA_KEYS = ("filename", "filetype", "sha256", "person_id", "interview_id", "captured_at", "latitude",
+                 "longitude", "device", "title", "description", "place", "role")
+EDITABLE_FIELDS = ("title", "description", "captured_at", "place", "latitude", "longitude", "device",
+                   "access_level", "embargo_until", "interview_id")
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+# --- who may do what -------------------------------------------------------------------------------------------
+
+def is_staff(actor: User) -> bool:
+    return actor.has_role(*STAFF_ROLES)
+
+
+def can_view(actor: User, material: Material) -> bool:
+    """Staff see everything; a collector sees their own uploads and open materials past any embargo."""
+    if is_staff(actor) or material.collector_id == actor.id:
+        return True
+    return material.access_level == "open" and not is_embargoed(material)
+
+
+def is_embargoed(material: Material, today: date | None = None) -> bool:
+    return material.embargo_until is not None and material.embargo_until > (today or date.today())
+
+
+def _visible_query(actor: User) -> Select[Any]:
+    query = select(Material)
+    if not is_staff(actor):
+        query = query.where(or_(
+            Material.collector_id == actor.id,
+            (Material.access_level == "open")
+            & or_(Material.embargo_until.is_(None), Material.embargo_until <= date.today())))
+    return query
+
+
+def get_material(actor: User, material_id: int) -> Material:
+    material = db.session.get(Material, material_id)
+    if material is None or not can_view(actor, material):
+        raise NotFound("资料不存在", code="material_not_found")
+    return material
+
+
+# --- upload metadata ---------------------------------------------------------------------------------------------
+
+def _field_error(field: str, message: str, code: str = "invalid_metadata") -> ValidationFailed:
+    return ValidationFailed(message, code=code, details={"fields": {field: [message]}})
+
+
+def _parse_datetime(value: str, field: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise _field_error(field, "时间格式应为 ISO 8601，如 2026-05-01T09:30:00+08:00") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+def _parse_coordinate(value: str, field: str, limit: float) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise _field_error(field, "坐标应为数字") from None
+    if not -limit <= number <= limit:
+        raise _field_error(field, f"坐标超出范围 ±{limit:g}")
+    return number
+
+
+def _visible_person(actor: User, person_id: Any) -> Person:
+    try:
+        return person_service.get_person(actor, int(person_id))
+    except (NotFound, ValueError, TypeError):
+        raise _field_error("person_id", "人物档案不存在", code="unknown_person") from None
+
+
+def _visible_interview(actor: User, interview_id: Any) -> Interview:
+    from backend.services import interviews as interview_service
+
+    try:
+        return interview_service.get_interview(actor, int(interview_id))
+    except (NotFound, ValueError, TypeError):
+        raise _field_error("interview_id", "访谈不存在", code="unknown_interview") from None
+
+
+def check_upload_metadata(actor: User, meta: dict[str, str]) -> dict[str, Any]:
+    """Validate what a phone sends with an upload (before any byte): returns the normalised metadata."""
+    clean: dict[str, Any] = {}
+    for key, value in meta.items():
+        if key not in METADATA_KEYS or value is None or value == "":
+            continue
+        clean[key] = value.strip() if isinstance(value, str) else value
+    if "filename" in clean:
+        # Only the last path component is kept, and only as a label.
+        clean["filename"] = os.path.basename(str(clean["filename"]).replace("\\", "/"))[:255] or None
+    if "sha256" in clean:
+        clean["sha256"] = str(clean["sha256"]).lower()
+        if not _SHA256_RE.match(clean["sha256"]):
+            raise _field_error("sha256", "sha256 应为64位十六进制")
+    if "person_id" in clean:
+        clean["person_id"] = _visible_person(actor, clean["person_id"]).id
+    if "interview_id" in clean:
+        clean["interview_id"] = _visible_interview(actor, clean["interview_id"]).id
+    if "role" in clean and clean["role"] not in LINK_ROLES:
+        raise _field_error("role", f"关联角色应为 {', '.join(LINK_ROLES)}")
+    if "captured_at" in clean:
+        clean["captured_at"] = _parse_datetime(str(clean["captured_at"]), "captured_at").isoformat()
+    for field, limit in (("latitude", 90.0), ("longitude", 180.0)):
+        if field in clean:
+            clean[field] = _parse_coordinate(str(clean[field]), field, limit)
+    for field, limit in (("title", 255), ("device", 128), ("place", 255), ("filetype", 128)):
+        if field in clean:
+            clean[field] = str(clean[field])[:limit]
+    return clean
+
+
+# --- ingest ----------------------------------------------------------------------------------------------------
+
+def find_by_sha256(sha256: str) -> Material | None:
+    return db.session.scalar(select(Material).where(Material.sha256 == sha256.lower()))
+
+
+def _guess_kind_of_damaged(path: Path) -> tuple[str, str]:
+    """Kind and MIME of a file that sniffing found damaged, from its magic bytes alone (for the record only)."""
+    guess = filetype.guess(str(path))
+    mime = guess.mime if guess else "application/octet-stream"
+    for prefix, kind in (("audio/", "audio"), ("video/", "video"), ("image/", "image")):
+        if mime.startswith(prefix):
+            return kind, mime
+    return "document", mime
+
+
+def _link(material: Material, person_id: int | None, role: str, actor: User | None) -> None:
+    if person_id is None:
+        return
+    if any(link.person_id == person_id and link.role == role for link in material.links):
+        return
+    material.links.append(PersonMaterial(person_id=person_id, role=role,
+                                         created_by_id=actor.id if actor else None))
+
+
+def _default_role(metadata: dict[str, Any]) -> str:
+    return metadata.get("role") or ("interviewee" if metadata.get("interview_id") else "subject")
+
+
+def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[str, Any],
+           upload_id: str | None = None) -> tuple[Material, bool]:
+    """Turn a received file into a material (or find the one with the same bytes). Returns (material, duplicate).
+
+    The file at ``path`` is consumed: stored under a content-addressed key, or removed for a duplicate. Content that
+    is not an accepted media type raises UnsupportedMediaType (415) and nothing is stored. A damaged file of an
+    accepted type is kept byte-for-byte and becomes a ``failed`` material with the reason.
+    """
+    sha256 = sha256.lower()
+    existing = find_by_sha256(sha256)
+    if existing is not None:
+        return _as_duplicate(actor, existing, metadata, path), True
+
+    failure: str | None = None
+    try:
+        sniffed = sniff(path)
+        kind, mime = sniffed.kind, sniffed.mime
+    except UnsupportedMedia as exc:
+        path.unlink(missing_ok=True)
+        raise UnsupportedMediaType(exc.message, code="unsupported_media",
+                                   details={"filename": metadata.get("filename")}) from None
+    except CorruptMedia as exc:
+        kind, mime = _guess_kind_of_damaged(path)
+        failure = exc.message
+
+    stored = get_storage().put_file(original_key(sha256), path, content_type=mime)
+    if stored.sha256 != sha256 or stored.size != size:
+        # The bytes changed between receipt and storage (disk fault): refuse rather than keep a wrong original.
+        get_storage().delete(stored.key)
+        raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write")
+    path.unlink(missing_ok=True)
+
+    captured_at = metadata.get("captured_at")
+    material = Material(
+        kind=kind, mime=mime, size=size, sha256=sha256, storage_key=stored.key,
+        status="failed" if failure else "uploaded", failure_reason=failure,
+        title=metadata.get("title") or metadata.get("filename") or "",
+        description=metadata.get("description") or "",
+        captured_at=datetime.fromisoformat(captured_at) if captured_at else None,
+        place=metadata.get("place"), latitude=metadata.get("latitude"), longitude=metadata.get("longitude"),
+        device=metadata.get("device"), collector_id=actor.id, original_filename=metadata.get("filename"),
+        interview_id=metadata.get("interview_id"), media_info={}, access_level="restricted",
+    )
+    _link(material, metadata.get("person_id"), _default_role(metadata), actor)
+    db.session.add(material)
+    try:
+        db.session.flush()
+    except IntegrityError:
+        # The same bytes finished uploading in another request a moment ago: that material stands.
+        db.session.rollback()
+        existing = find_by_sha256(sha256)
+        if existing is None:
+            raise
+        return _as_duplicate(actor, existing, metadata, None), True
+    audit.record("material", material.id, "create", actor, changes={
+        "sha256": {"before": None, "after": sha256}, "kind": {"before": None, "after": kind},
+        "upload_id": {"before": None, "after": upload_id}})
+    db.session.commit()
+    if failure is None:
+        jobs.submit("process_material", material_id=material.id, actor=actor)
+    return material, False
+
+
+def _as_duplicate(actor: User, existing: Material, metadata: dict[str, Any], path: Path | None) -> Material:
+    if path is not None:
+        path.unlink(missing_ok=True)
+    if metadata.get("person_id") is not None:
+        _link(existing, metadata["person_id"], _default_role(metadata), actor)
+        audit.record("material", existing.id, "link", actor,
+                     changes={"person_id": {"before": None, "after": metadata["person_id"]}},
+                     comment="duplicate upload linked to another person")
+        db.session.commit()
+    return existing
+
+
+def ingest_stream(actor: User, stream: Any, *, metadata: dict[str, Any], max_size: int, tmp_dir: Path
+                  ) -> tuple[Material, bool]:
+    """Receive a small file sent in one request (multipart form): stream to a temp file, then ``ingest``."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix="form-", suffix=".part")
+    path = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            reader = HashingReader(stream)
+            while chunk := reader.read(1024 * 1024):
+                if reader.bytes_read > max_size:
+                    raise ValidationFailed(f"文件超过 {max_size} 字节，请用断点续传上传", code="file_too_large",
+                                           details={"max_size": max_size})
+                out.write(chunk)
+        if reader.bytes_read == 0:
+            raise ValidationFailed("文件为空（0字节）", code="empty_file")
+        expected = metadata.get("sha256")
+        if expected and expected != reader.sha256:
+            raise ValidationFailed("文件的 SHA-256 与手机上计算的不一致，请重新上传", code="sha256_mismatch",
+                                   details={"expected": expected, "received": reader.sha256})
+        return ingest(actor, path, size=reader.bytes_read, sha256=reader.sha256, metadata=metadata)
+    finally:
+        path.unlink(missing_ok=True)
+
+
+# --- reading and editing ---------------------------------------------------------------------------------------
+
+def list_materials(actor: User, *, kind: str | None = None, status: str | None = None, sha256: str | None = None,
+                   person_id: int | None = None, interview_id: int | None = None, collector: int | None = None,
+                   access_level: str | None = None, page: int = 1, per_page: int = 20) -> Page[Material]:
+    query = _visible_query(actor)
+    if kind:
+        query = query.where(Material.kind == kind)
+    if status:
+        query = query.where(Material.status == status)
+    if sha256:
+        query = query.where(Material.sha256 == sha256.lower())
+    if person_id:
+        query = query.where(Material.id.in_(select(PersonMaterial.material_id)
+                                            .where(PersonMaterial.person_id == person_id)))
+    if interview_id:
+        query = query.where(Material.interview_id == interview_id)
+    if collector:
+        query = query.where(Material.collector_id == collector)
+    if access_level:
+        query = query.where(Material.access_level == access_level)
+    return paginate(query.order_by(Material.created_at.desc(), Material.id.desc()), page, per_page)
+
+
+def can_edit(actor: User, material: Material) -> bool:
+    return is_staff(actor) or material.collector_id == actor.id
+
+
+def update_material(actor: User, material_id: int, data: dict[str, Any], *, expected_version: int | None) -> Material:
+    material = get_material(actor, material_id)
+    if not can_edit(actor, material):
+        raise Forbidden("您无权修改此资料", code="material_not_editable")
+    if ({"access_level", "embargo_until"} & set(data)) and not actor.has_role(*ACCESS_ROLES):
+        raise Forbidden("只有档案员可以设置开放级别和限制期", code="access_level_forbidden")
+    if expected_version is not None and expected_version != material.version:
+        raise PreconditionFailed(details={"current_version": material.version, "your_version": expected_version})
+    if data.get("interview_id") is not None:
+        _visible_interview(actor, data["interview_id"])
+    if "access_level" in data and data["access_level"] not in ACCESS_LEVELS:
+        raise _field_error("access_level", f"应为 {', '.join(ACCESS_LEVELS)}")
+    before = {field: getattr(material, field) for field in EDITABLE_FIELDS}
+    for field, value in data.items():
+        setattr(material, field, value)
+    changes = audit.diff(before, {field: getattr(material, field) for field in EDITABLE_FIELDS})
+    if changes:
+        material.version += 1
+        material.updated_at = utcnow()
+        audit.record("material", material.id, "update", actor, changes=changes)
+    db.session.commit()
+    return material
+
+
+def link_person(actor: User, material_id: int, person_id: int, role: str) -> Material:
+    material = get_material(actor, material_id)
+    if not can_edit(actor, material):
+        raise Forbidden("您无权修改此资料", code="material_not_editable")
+    person = _visible_person(actor, person_id)
+    _link(material, person.id, role, actor)
+    audit.record("material", material.id, "link", actor, changes={"person_id": {"before": None, "after": person.id},
+                                                                  "role": {"before": None, "after": role}})
+    db.session.commit()
+    return material
+
+
+def unlink_person(actor: User, material_id: int, person_id: int, role: str | None) -> Material:
+    material = get_material(actor, material_id)
+    if not can_edit(actor, material):
+        raise Forbidden("您无权修改此资料", code="material_not_editable")
+    removed = [link for link in material.links if link.person_id == person_id and (role is None or link.role == role)]
+    if not removed:
+        raise NotFound("该人物与资料之间没有这种关联", code="link_not_found")
+    for link in removed:
+        material.links.remove(link)
+    audit.record("material", material.id, "unlink", actor,
+                 changes={"person_id": {"before": person_id, "after": None}})
+    db.session.commit()
+    return material
+
+
+def persons_of(actor: User, material: Material) -> list[dict[str, Any]]:
+    """The persons linked to a material that ``actor`` may see, with the role of each link."""
+    rows = []
+    for link in sorted(material.links, key=lambda link: (link.person_id, link.role)):
+        person = db.session.get(Person, link.person_id)
+        if person is not None and person_service.can_view(actor, person):
+            rows.append({"person_id": person.id, "name": person.name, "category": person.category,
+                         "role": link.role})
+    return rows
+
+
+# --- fixity ----------------------------------------------------------------------------------------------------
+
+def check_fixity(material_ids: list[int] | None = None) -> list[FixityEvent]:
+    """Re-hash stored originals; record one event per material (ok, mismatch or missing)."""
+    storage = get_storage()
+    query = select(Material).order_by(Material.id)
+    if material_ids:
+        query = query.where(Material.id.in_(material_ids))
+    events = []
+    for material in db.session.scalars(query):
+        try:
+            with storage.open_range(material.storage_key) as stream:
+                reader = HashingReader(stream)
+                while reader.read(1024 * 1024):
+                    pass
+            outcome = "ok" if reader.sha256 == material.sha256 and reader.bytes_read == material.size else "mismatch"
+            event = FixityEvent(material_id=material.id, outcome=outcome, expected_sha256=material.sha256,
+                                actual_sha256=reader.sha256,
+                                detail=None if outcome == "ok" else f"size {reader.bytes_read}, expected {material.size}")
+        except ObjectNotFound:
+            event = FixityEvent(material_id=material.id, outcome="missing", expected_sha256=material.sha256,
+                                detail=f"no object at {material.storage_key}")
+        if event.outcome != "ok":
+            log.error("fixity %s for material %s: %s", event.outcome, material.id, event.detail)
+        db.session.add(event)
+        db.session.commit()
+        events.append(event)
+    return events
+
+
+# --- content ---------------------------------------------------------------------------------------------------
+
+class ContentTarget:
+    """Where the bytes of one variant of a material are, and how to label them for the client."""
+
+    def __init__(self, key: str, mime: str, size: int, sha256: str, download_name: str) -> None:
+        self.key, self.mime, self.size, self.sha256, self.download_name = key, mime, size, sha256, download_name
+
+
+_UNSAFE_NAME_CHARS = re.compile(r'[\\/:*?"<>|\x00-\x1f]+')
+
+
+def content_target(actor: User, material_id: int, variant: str) -> ContentTarget:
+    material = get_material(actor, material_id)
+    base = _UNSAFE_NAME_CHARS.sub("_", material.title or "").strip(" .") or f"material-{material.id}"
+    if variant == "original":
+        extension = os.path.splitext(material.original_filename or "")[1] or ""
+        return ContentTarget(material.storage_key, material.mime, material.size, material.sha256,
+                             f"{base}{extension}" if not base.endswith(extension) else base)
+    derivative = material.derivative(variant)
+    if derivative is None:
+        raise NotFound("该资料没有这种版本（可能仍在处理中）", code="variant_not_available",
+                       details={"variant": variant, "status": material.status,
+                                "available": ["original", *sorted(d.variant for d in material.derivatives)]})
+    extension = os.path.splitext(derivative.storage_key)[1]
+    return ContentTarget(derivative.storage_key, derivative.mime, derivative.size, derivative.sha256,
+                         f"{base}-{variant}{extension}")
+
+
+def fixity_events(actor: User, material_id: int) -> list[FixityEvent]:
+    material = get_material(actor, material_id)
+    return list(db.session.scalars(select(FixityEvent).where(FixityEvent.material_id == material.id)
+                                   .order_by(FixityEvent.id.desc())))

@@ -1,0 +1,510 @@
+"""Resumable (tus) uploads: partial bytes on local disk, per-upload locks, checksums, whole-file SHA-256 and ingest."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import fcntl
+import hashlib
+import logging
+import os
+import secrets
+import threading
+from collections import OrderedDict
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, BinaryIO, Iterator
+
+from flask import current_app
+from sqlalchemy import select
+
+from backend.errors import (BadRequest, Conflict, LiufangError, Locked, NotFound, PayloadTooLarge,
+                            UnsupportedMediaType)
+from backend.extensions import db
+from backend.models import Upload, User
+from backend.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+TUS_VERSION = "1.0.0"
+TUS_EXTENSIONS = ("creation", "creation-with-upload", "termination", "checksum", "expiration")
+CHECKSUM_ALGORITHMS = ("sha1", "sha256", "sha512", "md5")
+UPLOAD_ROLES = ("collector", "editor", "archivist", "admin")
+READ_SIZE = 1024 * 1024            # bytes read from the request body at a time
+COMMIT_EVERY = 32 * 1024 * 1024    # a long PATCH without Upload-Checksum makes its progress durable this often
+_ID_CHARS = frozenset("0123456789abcdef")
+
+
+class UploadGone(LiufangError):
+    status, code, message = 410, "upload_gone", "上传已终止、过期或失败，请重新上传"
+
+
+class ChecksumMismatch(LiufangError):
+    """tus checksum extension: 460 Checksum Mismatch."""
+
+    status, code, message = 460, "checksum_mismatch", "数据块校验失败，已丢弃，请重传该数据块"
+
+
+class ClientDisconnected(LiufangError):
+    status, code, message = 400, "client_disconnected", "连接中断，已保存收到的部分"
+
+
+# --- where the bytes live ---------------------------------------------------------------------------------------
+
+def upload_dir() -> Path:
+    path = Path(current_app.config.get("UPLOAD_DIR") or os.path.join(current_app.instance_path, "uploads"))
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _paths(upload_id: str) -> tuple[Path, Path, Path]:
+    """The data file, the committed-offset marker and the lock file of an upload (names are server ids only)."""
+    base = upload_dir()
+    return base / upload_id, base / f"{upload_id}.offset", base / f"{upload_id}.lock"
+
+
+def _committed_offset(upload_id: str) -> int:
+    """Bytes that are on disk *and* were fsynced before the marker was written: the tus offset.
+
+    A write that a kill -9 or power cut interrupted after the last marker is never reported; the next PATCH
+    truncates it away before appending.
+    """
+    data, marker, _ = _paths(upload_id)
+    try:
+        size = data.stat().st_size
+    except FileNotFoundError:
+        return 0
+    try:
+        committed = int(marker.read_text(encoding="ascii").strip() or 0)
+    except (FileNotFoundError, ValueError):
+        committed = 0
+    return max(0, min(size, committed))
+
+
+def _commit(upload_id: str, fh: BinaryIO, offset: int) -> None:
+    """fsync the data, then atomically record ``offset`` as durable (marker written via temp file + rename)."""
+    fh.flush()
+    os.fsync(fh.fileno())
+    _, marker, _ = _paths(upload_id)
+    tmp = marker.with_name(marker.name + ".tmp")
+    with open(tmp, "w", encoding="ascii") as out:
+        out.write(str(offset))
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, marker)
+
+
+def _delete_bytes(upload_id: str, *, keep_lock: bool = False) -> None:
+    data, marker, lock = _paths(upload_id)
+    for path in (data, marker, marker.with_name(marker.name + ".tmp")) + (() if keep_lock else (lock,)):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+    _forget_hasher(upload_id)
+
+
+@contextmanager
+def _exclusive(upload_id: str) -> Iterator[None]:
+    """Per-upload exclusive lock (flock on a lock file), shared by threads and gunicorn worker processes."""
+    _, _, lock_path = _paths(upload_id)
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise Locked("该上传正在被另一个请求写入，请稍后重试", code="upload_busy",
+                     details={"upload_id": upload_id}) from None
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+        os.close(fd)
+
+
+# --- whole-file SHA-256, continued across PATCHes -------------------------------------------------------------
+
+_hashers: "OrderedDict[str, tuple[int, Any]]" = OrderedDict()
+_hashers_lock = threading.Lock()
+_HASHERS_KEPT = 256
+
+
+def _hasher_at(upload_id: str, offset: int) -> Any:
+    """SHA-256 of the first ``offset`` bytes: this process's running hasher, or rebuilt from the partial file."""
+    with _hashers_lock:
+        cached = _hashers.pop(upload_id, None)
+    if cached is not None and cached[0] == offset:
+        return cached[1]
+    hasher = hashlib.sha256()
+    data, _, _ = _paths(upload_id)
+    remaining = offset
+    if remaining:
+        with open(data, "rb") as fh:
+            while remaining:
+                block = fh.read(min(READ_SIZE, remaining))
+                if not block:
+                    raise Conflict("上传的部分文件不完整", code="upload_bytes_missing")
+                hasher.update(block)
+                remaining -= len(block)
+    return hasher
+
+
+def _remember_hasher(upload_id: str, offset: int, hasher: Any) -> None:
+    with _hashers_lock:
+        _hashers[upload_id] = (offset, hasher)
+        _hashers.move_to_end(upload_id)
+        while len(_hashers) > _HASHERS_KEPT:
+            _hashers.popitem(last=False)
+
+
+def _forget_hasher(upload_id: str) -> None:
+    with _hashers_lock:
+        _hashers.pop(upload_id, None)
+
+
+# --- metadata ---------------------------------------------------------------------------------------------------
+
+def parse_metadata(header: str | None) -> dict[str, str]:
+    """Decode tus ``Upload-Metadata`` (``key base64,key2 base64``) into text; malformed input is a 400."""
+    result: dict[str, str] = {}
+    if header is None or not header.strip():
+        return result
+    for pair in header.split(","):
+        parts = pair.strip().split(" ")
+        key = parts[0]
+        if not key or len(parts) > 2 or not key.isascii() or not key.isprintable():
+            raise BadRequest("Upload-Metadata 格式错误：应为“键 base64值”，以逗号分隔", code="invalid_metadata",
+                             details={"pair": pair.strip()[:100]})
+        if key in result:
+            raise BadRequest(f"Upload-Metadata 中的键重复：{key}", code="invalid_metadata", details={"key": key})
+        raw = b""
+        if len(parts) == 2:
+            try:
+                raw = base64.b64decode(parts[1], validate=True)
+            except (binascii.Error, ValueError):
+                raise BadRequest(f"Upload-Metadata 中 {key} 的值不是有效的 base64", code="invalid_metadata",
+                                 details={"key": key}) from None
+        try:
+            result[key] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            raise BadRequest(f"Upload-Metadata 中 {key} 的值不是 UTF-8 文本", code="invalid_metadata",
+                             details={"key": key}) from None
+    return result
+
+
+def encode_metadata(metadata: dict[str, Any]) -> str:
+    """The stored metadata as an ``Upload-Metadata`` header value (scalars only)."""
+    pairs = []
+    for key, value in metadata.items():
+        if value is None or isinstance(value, (dict, list)):
+            continue
+        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
+        pairs.append(f"{key} {base64.b64encode(text.encode('utf-8')).decode('ascii')}")
+    return ",".join(pairs)
+
+
+def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
+    """``Upload-Checksum: sha1 <base64 digest>`` → (algorithm, digest); unsupported algorithms are a 400."""
+    if header is None:
+        return None
+    parts = header.strip().split(" ")
+    if len(parts) != 2:
+        raise BadRequest("Upload-Checksum 格式错误：应为“算法 base64摘要”", code="invalid_checksum")
+    algorithm, encoded = parts[0].lower(), parts[1]
+    if algorithm not in CHECKSUM_ALGORITHMS:
+        raise BadRequest(f"不支持的校验算法：{algorithm}", code="unsupported_checksum_algorithm",
+                         details={"supported": list(CHECKSUM_ALGORITHMS)})
+    try:
+        digest = base64.b64decode(encoded, validate=True)
+    except (binascii.Error, ValueError):
+        raise BadRequest("Upload-Checksum 的摘要不是有效的 base64", code="invalid_checksum") from None
+    if len(digest) != hashlib.new(algorithm).digest_size:
+        raise BadRequest("Upload-Checksum 的摘要长度与算法不符", code="invalid_checksum")
+    return algorithm, digest
+
+
+# --- reading ----------------------------------------------------------------------------------------------------
+
+def max_size() -> int:
+    return int(current_app.config.get("TUS_MAX_SIZE") or 8 * 1024**3)
+
+
+def get_upload(actor: User, upload_id: str) -> Upload:
+    """The caller's own upload; anyone else's (or a malformed id) answers like a missing one."""
+    upload = None
+    if len(upload_id) == 32 and set(upload_id) <= _ID_CHARS:
+        upload = db.session.get(Upload, upload_id)
+    if upload is None or upload.user_id != actor.id:
+        raise NotFound("上传不存在", code="upload_not_found")
+    return upload
+
+
+def current_offset(upload: Upload) -> int:
+    """The durable offset: from the bytes on disk while receiving, the recorded one once finished."""
+    if upload.status == "receiving":
+        return _committed_offset(upload.id)
+    return upload.offset
+
+
+def _is_expired(upload: Upload) -> bool:
+    return upload.status == "receiving" and upload.expires_at <= utcnow()
+
+
+def _expire_now(upload: Upload) -> None:
+    upload.status = "expired"
+    upload.failure_reason = "上传长时间未继续，已过期"
+    upload.updated_at = utcnow()
+    db.session.commit()
+    _delete_bytes(upload.id)
+
+
+def check_resumable(upload: Upload) -> None:
+    """Raise 410 for an upload that can no longer take bytes (terminated, expired, failed)."""
+    if upload.status in ("terminated", "expired", "failed"):
+        raise UploadGone(details={"status": upload.status, "failure_reason": upload.failure_reason})
+    if _is_expired(upload):
+        try:
+            with _exclusive(upload.id):
+                db.session.refresh(upload)
+                if _is_expired(upload):
+                    _expire_now(upload)
+        except Locked:
+            return  # someone is writing to it right now, so it is not idle
+        raise UploadGone(details={"status": "expired", "failure_reason": upload.failure_reason})
+
+
+# --- creation ---------------------------------------------------------------------------------------------------
+
+def create_upload(actor: User, *, length: int, metadata: dict[str, str]) -> Upload:
+    """Validate the declared length and metadata (before any bytes are taken), then reserve an upload."""
+    if length <= 0:
+        raise BadRequest("不能上传空文件（Upload-Length 须大于 0）", code="empty_upload")
+    limit = max_size()
+    if length > limit:
+        raise PayloadTooLarge(f"文件过大：最大 {limit} 字节", code="upload_too_large",
+                              details={"length": length, "max_size": limit})
+    from backend.services import materials
+
+    normalised = materials.check_upload_metadata(actor, metadata)
+    now = utcnow()
+    upload = Upload(id=secrets.token_hex(16), user_id=actor.id, length=length, offset=0,
+                    upload_metadata=normalised, status="receiving", created_at=now, updated_at=now,
+                    expires_at=now + current_app.config["TUS_EXPIRE"])
+    db.session.add(upload)
+    db.session.commit()
+    data, _, _ = _paths(upload.id)
+    with open(data, "xb") as fh:
+        os.fsync(fh.fileno())
+    log.info("upload %s created by user %s: %s bytes", upload.id, actor.id, length)
+    return upload
+
+
+# --- appending --------------------------------------------------------------------------------------------------
+
+def _ensure_receivable(upload: Upload) -> None:
+    """Under the upload's lock: 410 unless it can still take bytes (expiring it now if it sat idle too long)."""
+    if _is_expired(upload):
+        _expire_now(upload)
+    if upload.status in ("terminated", "expired", "failed"):
+        raise UploadGone(details={"status": upload.status, "failure_reason": upload.failure_reason})
+
+
+def append_chunk(actor: User, upload_id: str, *, offset: int, stream: BinaryIO, content_length: int | None,
+                 checksum: tuple[str, bytes] | None) -> Upload:
+    """Append a PATCH body at ``offset`` (the tus core rule); on the last byte, verify and ingest the file.
+
+    Bytes are streamed in READ_SIZE pieces; memory does not grow with the file. A chunk that fails its
+    ``Upload-Checksum`` is discarded (460). A body cut off by the client is kept up to the byte received
+    (fsynced), unless it carried a checksum, in which case it is discarded.
+    """
+    upload = get_upload(actor, upload_id)
+    with _exclusive(upload.id):
+        db.session.refresh(upload)
+        _ensure_receivable(upload)
+        if upload.status == "completed":
+            if offset == upload.length and not content_length:
+                return upload  # a retried final PATCH whose answer was lost
+            raise Conflict("上传已完成", code="offset_mismatch", details={"offset": upload.offset},
+                           headers={"Upload-Offset": str(upload.offset)})
+        start, length = _committed_offset(upload.id), upload.length
+        if offset != start:
+            raise Conflict(f"Upload-Offset 不符：服务器已有 {start} 字节", code="offset_mismatch",
+                           details={"offset": start, "requested": offset}, headers={"Upload-Offset": str(start)})
+        if content_length is not None and start + content_length > length:
+            raise PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
+                                  details={"offset": start, "length": length, "chunk": content_length})
+        db.session.commit()  # no transaction stays open while the body streams in
+        end, problem = _receive(upload.id, start, length, stream, content_length, checksum)
+        upload = db.session.get(Upload, upload_id, populate_existing=True)
+        upload.offset = end
+        upload.updated_at = utcnow()
+        upload.expires_at = upload.updated_at + current_app.config["TUS_EXPIRE"]
+        db.session.commit()
+        if problem is not None:
+            raise problem
+        if end == length:
+            _finish(actor, upload)
+    return upload
+
+
+def _receive(upload_id: str, start: int, length: int, stream: BinaryIO, content_length: int | None,
+             checksum: tuple[str, bytes] | None) -> tuple[int, LiufangError | None]:
+    """Write the body after ``start``. Returns the new durable offset and the error to answer with, if any."""
+    hasher = _hasher_at(upload_id, start)
+    before = hasher.copy()
+    chunk_hash = hashlib.new(checksum[0]) if checksum else None
+    room = length - start
+    received = committed = 0
+    overflow = disconnected = False
+    data, _, _ = _paths(upload_id)
+    with open(data, "r+b" if data.exists() else "w+b") as fh:
+        fh.truncate(start)  # drop anything written after the last commit (an interrupted write, kill -9)
+        fh.seek(start)
+        while content_length is None or received < content_length:
+            want = READ_SIZE if content_length is None else min(READ_SIZE, content_length - received)
+            try:
+                block = stream.read(want)
+            except Exception as exc:  # WSGI servers report a vanished client in their own ways
+                log.info("upload %s: body cut off after %s bytes (%s)", upload_id, received, exc)
+                disconnected = True
+                break
+            if not block:
+                disconnected = content_length is not None
+                break
+            if received + len(block) > room:
+                overflow = True
+                break
+            fh.write(block)
+            hasher.update(block)
+            if chunk_hash is not None:
+                chunk_hash.update(block)
+            received += len(block)
+            if chunk_hash is None and received - committed >= COMMIT_EVERY:
+                _commit(upload_id, fh, start + received)
+                committed = received
+        if chunk_hash is not None and (disconnected or overflow or chunk_hash.digest() != checksum[1]):
+            fh.truncate(start)
+            _commit(upload_id, fh, start)
+            _remember_hasher(upload_id, start, before)
+            if overflow:
+                return start, _too_long(start, length)
+            if disconnected:
+                return start, ClientDisconnected("连接中断，带校验的数据块不完整，已丢弃", details={"offset": start})
+            return start, ChecksumMismatch(details={"offset": start, "algorithm": checksum[0]},
+                                           headers={"Upload-Offset": str(start)})
+        _commit(upload_id, fh, start + received)
+    end = start + received
+    _remember_hasher(upload_id, end, hasher)
+    if overflow:
+        return end, _too_long(end, length)
+    if disconnected:
+        return end, ClientDisconnected(details={"offset": end})
+    return end, None
+
+
+def _too_long(offset: int, length: int) -> PayloadTooLarge:
+    return PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
+                           details={"offset": offset, "length": length}, headers={"Upload-Offset": str(offset)})
+
+
+def _fail(upload: Upload, reason: str) -> None:
+    upload.status = "failed"
+    upload.failure_reason = reason
+    upload.updated_at = utcnow()
+    db.session.commit()
+    _delete_bytes(upload.id, keep_lock=True)
+
+
+def _finish(actor: User, upload: Upload) -> None:
+    """All bytes are in: check the whole-file SHA-256, then hand the file to ingest. Nothing half-written passes."""
+    from backend.services import materials
+
+    data, _, _ = _paths(upload.id)
+    sha256 = _hasher_at(upload.id, upload.length).hexdigest()
+    expected = str(upload.upload_metadata.get("sha256") or "").strip().lower()
+    if expected and expected != sha256:
+        _fail(upload, f"文件 SHA-256 不符：手机端 {expected}，服务器收到 {sha256}；请重新上传")
+        raise ChecksumMismatch("整个文件的 SHA-256 与手机端计算的不一致，已删除，请重新上传", code="sha256_mismatch",
+                               details={"expected": expected, "received": sha256})
+    try:
+        material, duplicate = materials.ingest(actor, data, size=upload.length, sha256=sha256,
+                                               metadata=dict(upload.upload_metadata), upload_id=upload.id)
+    except UnsupportedMediaType as exc:
+        db.session.rollback()
+        upload = db.session.get(Upload, upload.id)
+        _fail(upload, exc.message)
+        raise
+    except Exception:
+        # Bytes stay complete on disk and the upload stays receiving: an empty PATCH at the end retries ingest.
+        db.session.rollback()
+        log.exception("upload %s: ingest failed", upload.id)
+        raise
+    upload.status = "completed"
+    upload.material_id = material.id
+    upload.duplicate = bool(duplicate)
+    upload.offset = upload.length
+    upload.updated_at = utcnow()
+    db.session.commit()
+    _delete_bytes(upload.id, keep_lock=True)
+    log.info("upload %s completed: material %s (duplicate: %s)", upload.id, material.id, duplicate)
+
+
+# --- termination and expiry -------------------------------------------------------------------------------------
+
+def terminate_upload(actor: User, upload_id: str) -> None:
+    """tus termination: delete the bytes of an unfinished upload; finished ones cannot be terminated."""
+    upload = get_upload(actor, upload_id)
+    if upload.status == "completed":
+        raise Conflict("上传已完成，不能终止", code="upload_completed")
+    if upload.status != "receiving":
+        raise UploadGone(details={"status": upload.status})
+    with _exclusive(upload.id):
+        db.session.refresh(upload)
+        if upload.status != "receiving":
+            raise UploadGone(details={"status": upload.status})
+        upload.status = "terminated"
+        upload.updated_at = utcnow()
+        db.session.commit()
+        _delete_bytes(upload.id, keep_lock=True)
+
+
+def purge_expired_uploads() -> int:
+    """Delete the bytes of unfinished uploads idle past their expiry and mark them expired; returns how many.
+
+    Also removes leftover files of uploads that are no longer receiving (e.g. a crash between the database
+    commit and the file deletion). Uploads being written right now (lock held) are left for the next run.
+    """
+    expired = 0
+    ids = db.session.scalars(select(Upload.id).where(Upload.status == "receiving",
+                                                     Upload.expires_at <= utcnow())).all()
+    for upload_id in ids:
+        try:
+            with _exclusive(upload_id):
+                upload = db.session.get(Upload, upload_id, populate_existing=True)
+                if upload is not None and _is_expired(upload):
+                    _expire_now(upload)
+                    expired += 1
+        except Locked:
+            continue
+        _, _, lock = _paths(upload_id)
+        lock.unlink(missing_ok=True)
+    directory = upload_dir()
+    leftover = {name.split(".")[0] for name in os.listdir(directory)}
+    leftover = {name for name in leftover if len(name) == 32 and set(name) <= _ID_CHARS}
+    if leftover:
+        receiving = set(db.session.scalars(select(Upload.id).where(Upload.id.in_(leftover),
+                                                                   Upload.status == "receiving")).all())
+        for upload_id in leftover - receiving:
+            try:
+                with _exclusive(upload_id):
+                    if db.session.scalar(select(Upload.status).where(Upload.id == upload_id)) == "receiving":
+                        continue
+                    _delete_bytes(upload_id, keep_lock=True)
+            except Locked:
+                continue
+            _, _, lock = _paths(upload_id)
+            lock.unlink(missing_ok=True)
+    db.session.commit()
+    if expired:
+        log.info("purged %s expired uploads", expired)
+    return expired

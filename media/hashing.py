@@ -1,0 +1,84 @@
+"""SHA-256 helpers: hash a file, or hash and count a stream while it is being read."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from os import PathLike
+from typing import Protocol
+
+__all__ = ["CHUNK_SIZE", "ReadableStream", "sha256_file", "HashingReader"]
+
+#: Bytes read at a time by every streaming loop of this package.
+CHUNK_SIZE = 1024 * 1024
+
+
+class ReadableStream(Protocol):
+    """Anything with a binary ``read(size)``: files, ``io.BytesIO``, WSGI input streams..."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+
+def sha256_file(path: str | PathLike[str], *, chunk_size: int = CHUNK_SIZE) -> str:
+    """Return the lowercase hex SHA-256 of the file at ``path``, reading it in chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class HashingReader(io.RawIOBase):
+    """Read-only wrapper that hashes (SHA-256) and counts every byte read through it.
+
+    ``read(n)`` never asks the wrapped stream for more than ``n`` bytes, so memory stays
+    bounded however large the stream is (``read()`` with no size reads to the end, as the
+    file protocol requires). The wrapped stream is not closed by :meth:`close`.
+    """
+
+    def __init__(self, stream: ReadableStream, *, chunk_size: int = CHUNK_SIZE) -> None:
+        super().__init__()
+        self._stream = stream
+        self._chunk_size = chunk_size
+        self._digest = hashlib.sha256()
+        self.bytes_read = 0
+        self.eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        """Read up to ``size`` bytes; everything left when ``size`` is negative or None."""
+        if size is None or size < 0:
+            return self.readall()
+        if size == 0:
+            return b""
+        data = self._stream.read(size)
+        if data is None:  # non-blocking raw stream with nothing available
+            return b""
+        if not isinstance(data, bytes):
+            data = bytes(data)
+        if data:
+            self._digest.update(data)
+            self.bytes_read += len(data)
+        else:
+            self.eof = True
+        return data
+
+    def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        n = len(data)
+        memoryview(buffer).cast("B")[:n] = data
+        return n
+
+    def readall(self) -> bytes:
+        """Read to the end of the stream (memory grows with what is left: avoid on big streams)."""
+        parts = []
+        while chunk := self.read(self._chunk_size):
+            parts.append(chunk)
+        return b"".join(parts)
+
+    @property
+    def sha256(self) -> str:
+        """Hex SHA-256 of the bytes read so far."""
+        return self._digest.hexdigest()

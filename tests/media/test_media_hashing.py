@@ -1,0 +1,43 @@
+"""SHA-256 of files and of streams as they are read."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import shutil
+from pathlib import Path
+
+from media.hashing import HashingReader, sha256_file
+
+
+def test_sha256_file(tmp_path: Path) -> None:
+    data = bytes(range(256)) * 5000
+    path = tmp_path / "录音.bin"
+    path.write_bytes(data)
+    assert sha256_file(path) == hashlib.sha256(data).hexdigest()
+    assert sha256_file(path, chunk_size=7) == hashlib.sha256(data).hexdigest()
+
+
+def test_hashing_reader_counts_and_hashes_what_passes() -> None:
+    data = b"liufang " * 10_000
+    reader = HashingReader(io.BytesIO(data), chunk_size=1000)
+    out = io.BytesIO()
+    shutil.copyfileobj(reader, out, 4096)
+    assert out.getvalue() == data
+    assert reader.bytes_read == len(data)
+    assert reader.sha256 == hashlib.sha256(data).hexdigest()
+
+
+def test_hashing_reader_never_asks_for_more_than_requested() -> None:
+    asked: list[int] = []
+
+    class Spy(io.BytesIO):
+        def read(self, size: int | None = -1) -> bytes:
+            asked.append(-1 if size is None else size)
+            return super().read(size)
+
+    reader = HashingReader(Spy(b"x" * 10_000), chunk_size=512)
+    assert reader.read(100) == b"x" * 100
+    assert len(reader.read()) == 9_900  # read() to the end goes chunk by chunk
+    assert max(asked) == 512 and all(size > 0 for size in asked)
+    assert reader.read(10) == b"" and reader.eof
