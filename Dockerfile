@@ -1,0 +1,24 @@
+# Liufang API / worker image: Python 3.11 with ffmpeg; the same image runs gunicorn (api) or `liufang worker`.
+FROM python:3.11-slim-bookworm
+
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 \
+    LIUFANG_INSTANCE_PATH=/var/lib/liufang
+
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg poppler-utils curl \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home /var/lib/liufang --create-home liufang
+
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY backend ./backend
+COPY media ./media
+COPY transcription ./transcription
+COPY migrations ./migrations
+RUN pip install '.[models]'
+
+USER liufang
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=5s CMD curl -fsS http://127.0.0.1:8000/api/health || exit 1
+CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--timeout", "300", \
+     "--access-logfile", "-", "backend:create_app()"]
