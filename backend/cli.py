@@ -115,8 +115,12 @@ def fixity_check_command(material_ids: tuple[int, ...]) -> None:
 def worker_command(workers: int | None, worker_type: str, no_periodic: bool) -> None:
     """Run a background worker (Huey consumer). Start as many as you like, on any machine sharing the queue."""
     from backend.extensions import queue
+    from backend.services import jobs
 
     assert queue.huey is not None
+    requeued = jobs.requeue_stale()  # jobs of a worker that died while this one was down
+    if requeued:
+        click.echo(f"queued again {len(requeued)} job(s) left running by a stopped worker")
     consumer = queue.huey.create_consumer(workers=workers or current_app.config["QUEUE_WORKERS"],
                                           worker_type=worker_type, periodic=not no_periodic,
                                           check_worker_health=True)

@@ -33,13 +33,19 @@ class HashingReader(io.RawIOBase):
 
     ``read(n)`` never asks the wrapped stream for more than ``n`` bytes, so memory stays
     bounded however large the stream is (``read()`` with no size reads to the end, as the
-    file protocol requires). The wrapped stream is not closed by :meth:`close`.
+    file protocol requires). With ``fill=True``, ``read(n)`` keeps reading until it has
+    ``n`` bytes or the stream ends (consumers that concatenate short reads, like the minio
+    SDK building a multipart part, then get a part in one piece instead of copying it
+    over and over). The wrapped stream is not closed by :meth:`close`.
     """
 
-    def __init__(self, stream: ReadableStream, *, chunk_size: int = CHUNK_SIZE) -> None:
+    def __init__(
+        self, stream: ReadableStream, *, chunk_size: int = CHUNK_SIZE, fill: bool = False
+    ) -> None:
         super().__init__()
         self._stream = stream
         self._chunk_size = chunk_size
+        self._fill = fill
         self._digest = hashlib.sha256()
         self.bytes_read = 0
         self.eof = False
@@ -51,8 +57,21 @@ class HashingReader(io.RawIOBase):
         """Read up to ``size`` bytes; everything left when ``size`` is negative or None."""
         if size is None or size < 0:
             return self.readall()
-        if size == 0:
+        if size == 0 or self.eof:
             return b""
+        if not self._fill:
+            return self._read_once(size)
+        parts: list[bytes] = []
+        wanted = size
+        while wanted > 0:
+            data = self._read_once(min(wanted, max(self._chunk_size, 1)))
+            if not data:
+                break
+            parts.append(data)
+            wanted -= len(data)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def _read_once(self, size: int) -> bytes:
         data = self._stream.read(size)
         if data is None:  # non-blocking raw stream with nothing available
             return b""

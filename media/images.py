@@ -6,7 +6,6 @@ import contextlib
 import math
 import os
 import threading
-import warnings
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta, timezone
@@ -63,18 +62,16 @@ def _open(path: str | os.PathLike[str], max_pixels: int = MAX_PIXELS) -> Iterato
     src = Path(path)
     if src.stat().st_size == 0:
         raise CorruptMedia("empty file (0 bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(src, formats=_FORMATS)
-        except Image.DecompressionBombError as exc:
-            raise UnsupportedMedia(
-                f"图片尺寸过大 / image too large to process: {exc}"
-            ) from None
-        except UnidentifiedImageError:
-            raise CorruptMedia("unrecognised or damaged image data") from None
-        except (OSError, SyntaxError, ValueError, EOFError) as exc:
-            raise CorruptMedia(f"damaged image header: {exc}") from None
+    # (Pillow warns, DecompressionBombWarning, about pictures between its MAX_IMAGE_PIXELS
+    # and MAX_PIXELS; silencing that with warnings.catch_warnings would not be thread-safe.)
+    try:
+        image = Image.open(src, formats=_FORMATS)
+    except Image.DecompressionBombError as exc:
+        raise UnsupportedMedia(f"图片尺寸过大 / image too large to process: {exc}") from None
+    except UnidentifiedImageError:
+        raise CorruptMedia("unrecognised or damaged image data") from None
+    except (OSError, SyntaxError, ValueError, EOFError) as exc:
+        raise CorruptMedia(f"damaged image header: {exc}") from None
     with image:
         width, height = image.size
         if width <= 0 or height <= 0:

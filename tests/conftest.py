@@ -13,6 +13,7 @@ from sqlalchemy import text
 from backend import create_app
 from backend.extensions import db
 from tests.support.postgres import postgres_server
+from tests.support.s3server import S3Server, WeedNotFound, find_weed, run_s3_server
 
 ROLE_USERS = {
     "admin": ["admin"],
@@ -73,6 +74,17 @@ def postgresql_database(tmp_path_factory: pytest.TempPathFactory) -> Iterator[st
         yield url
     finally:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def s3_server() -> Iterator[S3Server]:
+    """A real S3 server (SeaweedFS `weed mini`, signatures checked) on 127.0.0.1 for the whole session."""
+    try:
+        find_weed()
+    except WeedNotFound as exc:
+        pytest.fail(str(exc), pytrace=False)
+    with run_s3_server() as server:
+        yield server
 
 
 def _empty_tables() -> None:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 
 def register_blueprints(api: "LiufangApi") -> None:
-    from backend.api import audit, auth, health, interviews, jobs, materials, persons, uploads, users
+    from backend.api import audit, auth, health, interviews, jobs, materials, persons, transcripts, uploads, users
 
-    for module in (health, auth, users, persons, materials, interviews, jobs, uploads, audit):
+    for module in (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit):
         api.register_blueprint(module.blp)

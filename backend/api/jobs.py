@@ -29,4 +29,4 @@ def get_job(job_id: str) -> Any:
 @login_required(*ANY_ROLE)
 def cancel_job(job_id: str) -> Any:
     """Ask a queued or running job to stop."""
-    return job_service.cancel(job_service.visible_job(current_user, job_id, for_change=True))
+    return job_service.cancel(job_service.visible_job(current_user, job_id))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from backend.services import housekeeping, jobs, materials, uploads
-from backend.services import processing  # noqa: F401  (registers the process_material handler)
+from backend.services import processing, transcripts  # noqa: F401  (register the job handlers)
 
 if TYPE_CHECKING:
     from flask import Flask

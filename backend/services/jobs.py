@@ -180,9 +180,9 @@ def requeue_stale() -> list[str]:
     return requeued
 
 
-def visible_job(actor: User, job_id: str, *, for_change: bool = False) -> Job:
-    """A job as ``actor`` may see it: staff see all; others the jobs they started or that concern their materials.
-    Changing (cancelling) needs staff or the one who started it."""
+def visible_job(actor: User, job_id: str) -> Job:
+    """A job as ``actor`` may see (and cancel) it: staff see all; others the jobs they started or that concern
+    materials they uploaded."""
     from backend.models import Material
 
     job = get_job(job_id)
@@ -190,9 +190,5 @@ def visible_job(actor: User, job_id: str, *, for_change: bool = False) -> Job:
         return job
     material = db.session.get(Material, job.material_id) if job.material_id else None
     if material is not None and material.collector_id == actor.id:
-        if for_change:
-            from backend.errors import Forbidden
-
-            raise Forbidden("只有任务发起人或编辑可以取消任务", code="job_not_cancellable")
         return job
     raise NotFound("任务不存在", code="job_not_found")

@@ -152,7 +152,7 @@ class S3Storage(Storage):
         name = self._name(key)
         if size is not None and size < 0:
             raise StorageError(f"非法的大小 / invalid size: {size}")
-        reader = HashingReader(stream, chunk_size=self.chunk_size)
+        reader = HashingReader(stream, chunk_size=self.chunk_size, fill=True)
         try:
             self.client.put_object(
                 self.bucket,

@@ -9,6 +9,7 @@ from typing import Any, Callable
 import pytest
 
 from tests.api.helpers import advance, make_person
+from tests.uploads.helpers import an_upload, tus_request
 
 ROLES = ("anonymous", "collector", "other_collector", "editor", "archivist", "admin")
 
@@ -129,6 +130,14 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("get job", "GET", "/api/v1/jobs/{id}", None, a_job("succeeded"), (401, 200, 404, 200, 200, 200)),
     ("cancel job", "POST", "/api/v1/jobs/{id}/cancel", None, a_job("queued"), (401, 200, 404, 200, 200, 200)),
     ("audit", "GET", "/api/v1/audit?entity_type=person", None, None, (401, 403, 403, 403, 200, 200)),
+    # uploads
+    ("create upload", "POST", "/api/v1/uploads", tus_request(Upload_Length="100"), None,
+     (401, 201, 201, 201, 201, 201)),
+    ("create upload without tus", "POST", "/api/v1/uploads", None, None, (401, 412, 412, 412, 412, 412)),
+    ("upload status", "GET", "/api/v1/uploads/{id}", None, an_upload, (401, 200, 404, 404, 404, 404)),
+    ("upload chunk", "PATCH", "/api/v1/uploads/{id}", tus_request(chunk=True, Upload_Offset="0"), an_upload,
+     (401, 204, 404, 404, 404, 404)),
+    ("terminate upload", "DELETE", "/api/v1/uploads/{id}", tus_request(), an_upload, (401, 204, 404, 404, 404, 404)),
 ]
 
 CASES = [pytest.param(name, method, path, body, setup, role, expected[i], id=f"{name}-{role}")

@@ -103,3 +103,8 @@ def test_swagger_ui_is_served_offline(client):
     assert page.status_code == 200 and b"swagger-ui" in page.data
     asset = client.get("/api/docs/assets/swagger-ui-bundle.js")
     assert asset.status_code == 200 and len(asset.data) > 100_000
+
+
+def test_health_needs_no_login(client):
+    response = client.get("/api/health")
+    assert response.status_code == 200 and response.get_json() == {"status": "ok"}

@@ -8,13 +8,13 @@ import struct
 import subprocess
 import uuid
 import zlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from media.storage import LocalStorage, S3Storage, Storage
-from tests.support.s3server import S3Server, WeedNotFound, find_weed, run_s3_server
+from tests.support.s3server import S3Server
 
 SHARED_DIR = Path(os.environ.get("LIUFANG_SHARED_DIR", Path(__file__).resolve().parents[3] / "shared"))
 SPEECH_CLIP = SHARED_DIR / "audio" / "BAC009S0764W0121.wav"
@@ -222,17 +222,6 @@ def samples(tmp_path_factory: pytest.TempPathFactory) -> Samples:
 
 
 # -- storage ---------------------------------------------------------------------------------
-@pytest.fixture(scope="session")
-def s3_server() -> Iterator[S3Server]:
-    """A SeaweedFS S3 server (``weed mini``) for the whole session, on 127.0.0.1."""
-    try:
-        find_weed()
-    except WeedNotFound as exc:
-        pytest.fail(str(exc), pytrace=False)
-    with run_s3_server() as server:
-        yield server
-
-
 S3_BUCKET = "liufang-test"
 
 

@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from media import ffmpeg as ff
-from media.errors import CorruptMedia, UnsupportedMedia
+from media.errors import CorruptMedia, ProcessingError, UnsupportedMedia
 from media.sniff import sniff
 
 from .conftest import Samples, ffmpeg
@@ -236,6 +236,14 @@ def test_data_ending_early_is_caught_from_ffmpeg(samples: Samples, tmp_path: Pat
 def test_playlist_posing_as_video_is_refused(samples: Samples, tmp_path: Path) -> None:
     with pytest.raises(UnsupportedMedia, match="hls"):
         ff.make_asr_audio(samples("playlist.mp4"), tmp_path / "a.flac")
+
+
+def test_timeouts_raise_processing_error(samples: Samples, tmp_path: Path) -> None:
+    with pytest.raises(ProcessingError, match="timed out"):
+        ff.make_video_proxy(samples("portrait_phone.mp4"), tmp_path / "p.mp4", timeout=0.05)
+    with pytest.raises(ProcessingError, match="timed out"):
+        ff.waveform_peaks(samples("long_noise.flac"), timeout=0.05)
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- waveform --------------------------------------------------------------------------------

@@ -41,3 +41,25 @@ def test_hashing_reader_never_asks_for_more_than_requested() -> None:
     assert len(reader.read()) == 9_900  # read() to the end goes chunk by chunk
     assert max(asked) == 512 and all(size > 0 for size in asked)
     assert reader.read(10) == b"" and reader.eof
+
+
+def test_fill_mode_returns_whole_requests_from_short_reads() -> None:
+    class Trickle(io.RawIOBase):
+        """Hands out at most 100 bytes per read, like a slow upload."""
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__()
+            self._data = io.BytesIO(data)
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int | None = -1) -> bytes:
+            return self._data.read(min(100, size if size is not None and size >= 0 else 100))
+
+    data = bytes(range(256)) * 40
+    reader = HashingReader(Trickle(data), chunk_size=64, fill=True)
+    assert reader.read(5000) == data[:5000]
+    assert reader.read(9999) == data[5000:]
+    assert reader.read(10) == b""
+    assert reader.sha256 == hashlib.sha256(data).hexdigest() and reader.bytes_read == len(data)

@@ -25,18 +25,10 @@ HOST = "127.0.0.1"
 
 # Every listening port of `weed mini` is given explicitly (it otherwise opens fixed ports such
 # as 8888/9333), so several servers — e.g. other test sessions on the same machine — coexist.
-_PORT_FLAGS = (
-    "s3.port",
-    "s3.port.grpc",
-    "master.port",
-    "master.port.grpc",
-    "volume.port",
-    "volume.port.grpc",
-    "filer.port",
-    "filer.port.grpc",
-    "admin.port",
-    "admin.port.grpc",
-)
+# weed's components assume "gRPC port = HTTP port + 10000" in places (its worker dials the
+# admin server there whatever -admin.port.grpc says), so ports are chosen in such pairs.
+_COMPONENTS = ("s3", "master", "volume", "filer", "admin")
+_GRPC_OFFSET = 10000
 
 
 class WeedNotFound(RuntimeError):
@@ -73,18 +65,33 @@ def find_weed() -> str:
     )
 
 
-def _free_ports(count: int) -> list[int]:
-    """Ask the OS for ``count`` distinct free TCP ports on 127.0.0.1."""
-    sockets: list[socket.socket] = []
+def _free_port_pairs(count: int) -> list[int]:
+    """``count`` ports P on 127.0.0.1 such that both P and P + 10000 are free."""
+    held: list[socket.socket] = []
+    chosen: list[int] = []
     try:
-        for _ in range(count):
-            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            s.bind((HOST, 0))
-            sockets.append(s)
-        return [s.getsockname()[1] for s in sockets]
+        for _ in range(count * 50):
+            if len(chosen) == count:
+                break
+            port = 20000 + secrets.randbelow(65535 - _GRPC_OFFSET - 20000)
+            pair: list[socket.socket] = []
+            try:
+                for candidate in (port, port + _GRPC_OFFSET):
+                    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+                    pair.append(sock)
+                    sock.bind((HOST, candidate))
+            except OSError:
+                for sock in pair:
+                    sock.close()
+                continue
+            held.extend(pair)
+            chosen.append(port)
+        if len(chosen) < count:
+            raise RuntimeError("could not find free port pairs for weed mini")
+        return chosen
     finally:
-        for s in sockets:
-            s.close()
+        for sock in held:
+            sock.close()
 
 
 def _log_tail(path: Path, lines: int = 30) -> str:
@@ -129,7 +136,7 @@ def _wait_ready(endpoint: str, access_key: str, secret_key: str, proc: subproces
     )
 
 
-def _stop(proc: subprocess.Popen[bytes], grace: float = 8.0) -> None:
+def _stop(proc: subprocess.Popen[bytes], grace: float = 5.0) -> None:
     """Stop the server's whole process group: SIGINT (weed's own "Ctrl+C" shutdown, ~2 s),
     then SIGKILL after ``grace`` seconds."""
     if proc.poll() is not None:
@@ -166,7 +173,7 @@ def run_s3_server(*, timeout: float = 60.0, keep_dir: bool = False) -> Iterator[
             "actions": ["Admin", "Read", "Write", "List", "Tagging"],
         }]
     }))
-    ports = dict(zip(_PORT_FLAGS, _free_ports(len(_PORT_FLAGS))))
+    ports = dict(zip(_COMPONENTS, _free_port_pairs(len(_COMPONENTS))))
     args = [
         weed, "mini",
         f"-dir={data_dir}",
@@ -178,15 +185,20 @@ def run_s3_server(*, timeout: float = 60.0, keep_dir: bool = False) -> Iterator[
         "-s3.port.iceberg=0",
         "-s3.port.lance=0",
         "-master.telemetry=false",
-        *(f"-{flag}={port}" for flag, port in ports.items()),
+        f"-s3.localSocket={base / 's3.sock'}",
+        f"-filer.localSocket={base / 'filer.sock'}",
+        *(arg for name, port in ports.items()
+          for arg in (f"-{name}.port={port}", f"-{name}.port.grpc={port + _GRPC_OFFSET}")),
     ]
     log_path = base / "weed.log"
     log = open(log_path, "wb")
+    # weed puts unix sockets (seaweedfs-*.sock) in the temp dir: keep them in ours.
+    env = {**os.environ, "TMPDIR": str(base)}
     proc = subprocess.Popen(
-        args, cwd=base, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+        args, cwd=base, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
         start_new_session=True,  # own process group: _stop() kills it and its children
     )
-    endpoint = f"{HOST}:{ports['s3.port']}"
+    endpoint = f"{HOST}:{ports['s3']}"
     try:
         _wait_ready(endpoint, access_key, secret_key, proc, log_path, timeout)
         yield S3Server(endpoint, access_key, secret_key, data_dir, log_path)

@@ -1,0 +1,64 @@
+"""Schemas of transcripts, their segments, transcription requests and exports."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from backend.models import TRANSCRIPT_STATUSES
+from backend.schemas.common import StrictSchema
+
+
+class SegmentSchema(Schema):
+    index = fields.Int()
+    start = fields.Float(metadata={"description": "Seconds from the start of the recording"})
+    end = fields.Float()
+    text = fields.Str()
+    speaker = fields.Str(allow_none=True)
+    avg_logprob = fields.Float(allow_none=True)
+    no_speech_prob = fields.Float(allow_none=True)
+    compression_ratio = fields.Float(allow_none=True)
+    flagged = fields.Bool(metadata={"description": "Worth a careful listen (low confidence, possible silence or loop)"})
+    words = fields.List(fields.Dict())
+    meta = fields.Dict(metadata={"description": "Clean-up notes: removed hallucinations/repetitions, flag reasons"})
+
+
+class TranscriptSummarySchema(Schema):
+    id = fields.Int()
+    material_id = fields.Int()
+    job_id = fields.Str(allow_none=True)
+    engine = fields.Str()
+    model = fields.Str()
+    language = fields.Str(allow_none=True)
+    language_probability = fields.Float(allow_none=True)
+    options = fields.Dict()
+    duration = fields.Float()
+    status = fields.Str(metadata={"enum": list(TRANSCRIPT_STATUSES)})
+    machine_generated = fields.Method("_machine", metadata={"description": "True until an archivist approves it"})
+    flagged_count = fields.Int()
+    segment_count = fields.Method("_count")
+    version = fields.Int()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+    def _machine(self, transcript) -> bool:  # type: ignore[no-untyped-def]
+        return transcript.status != "approved"
+
+    def _count(self, transcript) -> int:  # type: ignore[no-untyped-def]
+        return len(transcript.segments)
+
+
+class TranscriptSchema(TranscriptSummarySchema):
+    segments = fields.List(fields.Nested(SegmentSchema))
+
+
+class TranscribeRequestSchema(StrictSchema):
+    engine = fields.Str(validate=validate.OneOf(["faster-whisper", "openai-whisper"]))
+    model = fields.Str(validate=validate.Length(max=255), metadata={"description": "One of LIUFANG_ASR_MODELS"})
+    language = fields.Str(allow_none=True, validate=validate.Length(max=8),
+                          metadata={"description": "zh (default), en, …; null to detect"})
+    prompt = fields.Str(validate=validate.Length(max=500), metadata={"description": "Initial prompt (names, terms)"})
+    beam_size = fields.Int(validate=validate.Range(min=1, max=10))
+
+
+class ExportArgsSchema(StrictSchema):
+    format = fields.Str(required=True, validate=validate.OneOf(["srt", "vtt", "txt", "json", "docx"]))

@@ -1,0 +1,327 @@
+"""tus upload benchmark: one large file in fixed chunks to the API under gunicorn, and to @tus/server for comparison."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterator
+
+import psutil
+import requests
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+NODE_MODULES = ROOT / "bench" / "node_modules"
+SCRIPT_DIR = ROOT / "bench" / "out"  # git-ignored; the Node server script is written here so ESM finds node_modules
+PASSWORD = "bench-upload-password-1"
+WARM_UPS = 6
+COLLECTOR = "bench_uploader"
+ABOUT = """\
+Usage:  .venv/bin/python bench/upload_bench.py [--size-mib 1024] [--chunk-mib 8] [--workers 2] [--threads 4]
+                                               [--skip-node]
+
+Steps: a file of --size-mib MiB (a valid PDF padded with random bytes, so ingest accepts it) in a fresh
+temporary folder; a fresh instance folder (SQLite, file storage, SQLite queue with no worker running) with
+`liufang db upgrade` and a collector made by `liufang users create --password-stdin`; gunicorn on 127.0.0.1
+(-w 2 --threads 4, as scripts/serve-embedded); log in; then one tus upload: POST, then PATCHes of
+--chunk-mib MiB over one keep-alive connection. The time runs from the POST to the answer of the last PATCH,
+so it includes the server's whole-file SHA-256 check and ingest (storing the original). The server's RSS
+(sum of the gunicorn master and workers, sampled every 20 ms) is compared with its value just before the
+upload, taken after six small warm-up uploads on fresh connections (so one-time imports in each worker
+are not counted; the Node server gets the same warm-up). With Node and `npm install` done in bench/ (tus-js-client @tus/server @tus/file-store), @tus/server
+with FileStore gets the same file and chunk size from the same client.
+"""
+
+NODE_SERVER = """\
+import http from "node:http";
+import { Server } from "@tus/server";
+import { FileStore } from "@tus/file-store";
+
+const [port, directory] = process.argv.slice(2);
+const tus = new Server({ path: "/files", datastore: new FileStore({ directory }) });
+http.createServer((req, res) => tus.handle(req, res)).listen(Number(port), "127.0.0.1", () => console.log("ready"));
+"""
+
+
+@dataclass
+class Result:
+    name: str
+    seconds: float
+    size: int
+    rss_before: int
+    rss_peak: int
+    last_patch_seconds: float
+
+    @property
+    def mb_per_s(self) -> float:
+        return self.size / self.seconds / 1e6
+
+    @property
+    def growth_mib(self) -> float:
+        return (self.rss_peak - self.rss_before) / 1024**2
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def make_file(path: Path, size: int) -> str:
+    """Write a valid PDF of exactly ``size`` bytes (random padding stream); returns its SHA-256."""
+    head = (b"%PDF-1.4\n1 0 obj\n<< /Type /Catalog /Pages 2 0 R >>\nendobj\n"
+            b"2 0 obj\n<< /Type /Pages /Kids [] /Count 0 >>\nendobj\n")
+    stream_head = b"3 0 obj\n<< /Length %012d >>\nstream\n"
+    tail = b"\nendstream\nendobj\ntrailer\n<< /Root 1 0 R >>\n%%EOF\n"
+    pad = size - len(head) - len(stream_head % 0) - len(tail)
+    if pad < 0:
+        raise SystemExit("--size-mib too small")
+    digest = hashlib.sha256()
+    with open(path, "wb") as out:
+        for part in (head, stream_head % pad):
+            out.write(part)
+            digest.update(part)
+        left = pad
+        while left:
+            block = os.urandom(min(left, 8 * 1024**2))
+            out.write(block)
+            digest.update(block)
+            left -= len(block)
+        out.write(tail)
+        digest.update(tail)
+    assert path.stat().st_size == size
+    return digest.hexdigest()
+
+
+class RssSampler:
+    """Samples the summed RSS of a process and its children in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.root = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def current(self) -> int:
+        total = 0
+        for proc in [self.root, *self.root.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                total += proc.memory_info().rss
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak = max(self.peak, self.current())
+            time.sleep(0.02)
+
+    def __enter__(self) -> "RssSampler":
+        self.peak = self.current()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.peak = max(self.peak, self.current())
+
+
+def tus_upload(base: str, create_path: str, file: Path, chunk: int, headers: dict[str, str], metadata: str,
+               sampler: RssSampler, name: str) -> Result:
+    """POST, then PATCH ``chunk`` bytes at a time over one keep-alive connection; times the whole upload."""
+    size = file.stat().st_size
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=600)
+    common = {"Tus-Resumable": "1.0.0", **headers}
+    warm_up(base, create_path, chunk, common, metadata_for_warm_up(metadata))
+    rss_before = sampler.current()
+    with sampler:
+        started = time.perf_counter()
+        conn.request("POST", create_path, headers={**common, "Upload-Length": str(size), "Upload-Metadata": metadata})
+        response = conn.getresponse()
+        response.read()
+        if response.status != 201:
+            raise RuntimeError(f"{name}: creation answered {response.status}")
+        location = response.getheader("Location")
+        path = location if location.startswith("/") else "/" + location.split("/", 3)[3]
+        offset = 0
+        last = 0.0
+        with open(file, "rb") as fh:
+            while offset < size:
+                body = fh.read(chunk)
+                t0 = time.perf_counter()
+                conn.request("PATCH", path, body=body, headers={
+                    **common, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"})
+                response = conn.getresponse()
+                text = response.read()
+                last = time.perf_counter() - t0
+                if response.status != 204:
+                    raise RuntimeError(f"{name}: PATCH at {offset} answered {response.status}: {text[:300]!r}")
+                offset = int(response.getheader("Upload-Offset"))
+        seconds = time.perf_counter() - started
+    conn.close()
+    return Result(name, seconds, size, rss_before, sampler.peak, last)
+
+
+def metadata_for_warm_up(metadata: str) -> str:
+    """The benchmark's metadata without its sha256 (the warm-up files differ from the measured one)."""
+    return ",".join(pair for pair in metadata.split(",") if not pair.startswith("sha256 "))
+
+
+def warm_up(base: str, create_path: str, chunk: int, headers: dict[str, str], metadata: str) -> None:
+    """A few small uploads on new connections, so every worker has imported and touched its code paths once."""
+    for n in range(WARM_UPS):
+        pdf = (b"%PDF-1.4\n%warm-up " + str(n).encode() + b"\n" + os.urandom(2 * 1024 * 1024)
+               + b"\ntrailer\n<< >>\n%%EOF\n")
+        created = requests.post(base + create_path, timeout=60, headers={
+            **headers, "Upload-Length": str(len(pdf)), "Upload-Metadata": metadata, "Connection": "close"})
+        created.raise_for_status()
+        url = requests.compat.urljoin(base + create_path, created.headers["Location"])
+        for offset in range(0, len(pdf), min(chunk, 1024 * 1024)):
+            part = pdf[offset:offset + 1024 * 1024]
+            answer = requests.patch(url, data=part, timeout=60, headers={
+                **headers, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream",
+                "Connection": "close"})
+            if answer.status_code != 204:
+                raise RuntimeError(f"warm-up PATCH answered {answer.status_code}: {answer.text[:300]}")
+
+
+def wait_until_up(url: str, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
+        with contextlib.suppress(requests.RequestException):
+            if requests.options(url, headers={"Tus-Resumable": "1.0.0"}, timeout=2).status_code in (200, 204):
+                return
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not answer {url}:\n{log.read_text()[-3000:]}")
+
+
+@contextlib.contextmanager
+def process_group(args: list[str], env: dict[str, str], log: Path, ready_url: str, cwd: Path) -> Iterator[int]:
+    with open(log, "ab") as out:
+        proc = subprocess.Popen(args, env=env, cwd=cwd, stdout=out, stderr=out, start_new_session=True)
+    try:
+        wait_until_up(ready_url, proc, log)
+        yield proc.pid
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+
+
+def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> None:
+    subprocess.run([str(VENV_BIN / "liufang"), *args], env=env, input=stdin, text=True, check=True,
+                   capture_output=True, cwd=ROOT)
+
+
+def bench_liufang(work: Path, file: Path, sha256: str, chunk: int, workers: int, threads: int) -> Result:
+    instance = work / "instance"
+    env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(instance), "LOG_LEVEL": "WARNING"}
+    for key in ("DATABASE_URL", "LIUFANG_QUEUE_URL", "LIUFANG_STORAGE_URL"):
+        env.pop(key, None)
+    run_cli(["db", "upgrade"], env)
+    run_cli(["users", "create", COLLECTOR, "--role", "collector", "--password-stdin"], env, PASSWORD + "\n")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    command = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads), "--timeout", "600",
+               "--bind", f"127.0.0.1:{port}", "backend:create_app()"]
+    with process_group(command, env, work / "gunicorn.log", f"{base}/api/v1/uploads", ROOT) as pid:
+        login = requests.post(f"{base}/api/v1/auth/login", json={"username": COLLECTOR, "password": PASSWORD},
+                              timeout=30)
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        metadata = ",".join(f"{k} {base64.b64encode(v.encode()).decode()}" for k, v in
+                            {"filename": "bench.pdf", "filetype": "application/pdf", "sha256": sha256}.items())
+        result = tus_upload(base, "/api/v1/uploads", file, chunk, headers, metadata, RssSampler(pid),
+                            f"Liufang (gunicorn -w {workers} --threads {threads})")
+        status = requests.get(f"{base}/api/v1/uploads/{_last_upload_id(instance)}", headers=headers, timeout=30)
+        body = status.json()
+        if body["status"] != "completed":
+            raise RuntimeError(f"upload did not complete: {body}")
+        material = requests.get(f"{base}/api/v1/materials/{body['material_id']}", headers=headers, timeout=30).json()
+        if material["sha256"] != sha256:
+            raise RuntimeError("stored SHA-256 differs from the file's")
+    return result
+
+
+def _last_upload_id(instance: Path) -> str:
+    import sqlite3
+
+    with contextlib.closing(sqlite3.connect(instance / "liufang.db")) as db:
+        return db.execute("SELECT id FROM uploads ORDER BY created_at DESC LIMIT 1").fetchone()[0]
+
+
+def bench_node(work: Path, file: Path, chunk: int) -> Result | None:
+    node = shutil.which("node")
+    if node is None or not (NODE_MODULES / "@tus" / "server").is_dir() or not (NODE_MODULES / "@tus" / "file-store").is_dir():
+        print("@tus/server: skipped (needs node and `cd bench && npm install --no-save --no-package-lock "
+              "tus-js-client @tus/server @tus/file-store`)")
+        return None
+    SCRIPT_DIR.mkdir(parents=True, exist_ok=True)
+    script = SCRIPT_DIR / "tus-node-server.mjs"
+    script.write_text(NODE_SERVER)
+    store = work / "tus-node-files"
+    store.mkdir()
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    with process_group([node, str(script), str(port), str(store)], dict(os.environ), work / "node.log",
+                       f"{base}/files", ROOT) as pid:
+        metadata = f"filename {base64.b64encode(b'bench.pdf').decode()}"
+        result = tus_upload(base, "/files", file, chunk, {}, metadata, RssSampler(pid), "@tus/server + FileStore")
+    stored = [p for p in store.iterdir() if p.stat().st_size == file.stat().st_size]
+    if not stored:
+        raise RuntimeError("@tus/server did not store the whole file")
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=ABOUT, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--size-mib", type=int, default=1024, help="file size in MiB (default 1024)")
+    parser.add_argument("--chunk-mib", type=int, default=8, help="PATCH size in MiB (default 8)")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
+    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
+    parser.add_argument("--skip-node", action="store_true", help="do not run @tus/server")
+    args = parser.parse_args()
+    size, chunk = args.size_mib * 1024**2, args.chunk_mib * 1024**2
+    with tempfile.TemporaryDirectory(prefix="liufang-upload-bench-") as tmp:
+        work = Path(tmp)
+        file = work / "bench.pdf"
+        sha256 = make_file(file, size)
+        print(f"file: {args.size_mib} MiB, chunks of {args.chunk_mib} MiB, loopback, {os.cpu_count()} CPUs, "
+              f"Python {sys.version.split()[0]}")
+        results = [bench_liufang(work, file, sha256, chunk, args.workers, args.threads)]
+        if not args.skip_node:
+            node_result = bench_node(work, file, chunk)
+            if node_result is not None:
+                results.append(node_result)
+        print(f"{'server':44} {'seconds':>8} {'MB/s':>8} {'last PATCH s':>13} {'RSS before MiB':>15} "
+              f"{'RSS growth MiB':>15}")
+        for r in results:
+            print(f"{r.name:44} {r.seconds:8.2f} {r.mb_per_s:8.1f} {r.last_patch_seconds:13.2f} "
+                  f"{r.rss_before / 1024**2:15.1f} {r.growth_mib:15.1f}")
+        if len(results) == 2:
+            print(f"Liufang / @tus/server throughput: {results[0].mb_per_s / results[1].mb_per_s:.2f}x "
+                  f"(target >= 1.00x); Liufang RSS growth {results[0].growth_mib:.1f} MiB (target <= 64 MiB)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Tests of resumable (tus) uploads: the protocol, real clients against real servers, and interruptions."""

@@ -1,0 +1,111 @@
+"""faster-whisper (CTranslate2) engine: the default on CPU, int8 weights."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from transcription.audio import LONG_AUDIO_WINDOW_S, SAMPLE_RATE, iter_windows, probe_duration
+from transcription.base import (
+    ProgressCallback,
+    Segment,
+    TranscribeOptions,
+    Transcriber,
+    TranscriptionError,
+    TranscriptionResult,
+    Word,
+)
+
+
+class FasterWhisperTranscriber(Transcriber):
+    """Whisper through faster-whisper; long files are decoded and transcribed window by window."""
+
+    engine = "faster-whisper"
+
+    def __init__(
+        self,
+        model_path_or_name: str,
+        *,
+        device: str = "cpu",
+        compute_type: str = "int8",
+        threads: int = 0,
+        download_root: str | None = None,
+        window_s: float = LONG_AUDIO_WINDOW_S,
+        model_label: str | None = None,
+    ) -> None:
+        from faster_whisper import WhisperModel
+
+        self.model = model_label or model_path_or_name
+        self.compute_type = compute_type
+        self.window_s = window_s
+        self._model = WhisperModel(
+            model_path_or_name,
+            device=device,
+            compute_type=compute_type,
+            cpu_threads=threads,
+            download_root=download_root,
+        )
+
+    def transcribe(
+        self,
+        audio_path: str | Path,
+        options: TranscribeOptions | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> TranscriptionResult:
+        options = options or TranscribeOptions()
+        estimated = probe_duration(audio_path)
+        segments: list[Segment] = []
+        language = options.language
+        detected: tuple[str | None, float | None] | None = None
+        decoded = 0.0
+        for offset, audio in iter_windows(audio_path, self.window_s):
+            decoded = offset + audio.size / SAMPLE_RATE
+            total = max(estimated, decoded)
+            if audio.size == 0:
+                break
+            try:
+                pieces, info = self._model.transcribe(audio, **_decode_kwargs(options, language))
+                if detected is None:
+                    detected = (info.language, info.language_probability)
+                    language = language or info.language  # keep one language across windows
+                for piece in pieces:  # a generator: decoding happens while iterating
+                    segments.append(_segment(len(segments), piece, offset))
+                    if progress is not None:
+                        progress(min(offset + piece.end, total), total)  # may raise TranscriptionCancelled
+            except (RuntimeError, ValueError) as exc:
+                raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
+            if progress is not None:
+                progress(decoded, total)
+        lang, prob = detected or (options.language, None)
+        return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model)
+
+
+def _decode_kwargs(options: TranscribeOptions, language: str | None) -> dict[str, Any]:
+    temperature = options.temperature
+    return {
+        "language": language,
+        "task": options.task,
+        "beam_size": options.beam_size,
+        "initial_prompt": options.initial_prompt,
+        "vad_filter": options.vad_filter,
+        "condition_on_previous_text": options.condition_on_previous_text,
+        "word_timestamps": options.word_timestamps,
+        "temperature": temperature if isinstance(temperature, (int, float)) else list(temperature),
+    }
+
+
+def _segment(index: int, piece: Any, offset: float) -> Segment:
+    words = [
+        Word(round(w.start + offset, 3), round(w.end + offset, 3), w.word, w.probability)
+        for w in (piece.words or [])
+    ]
+    return Segment(
+        index=index,
+        start=round(piece.start + offset, 3),
+        end=round(piece.end + offset, 3),
+        text=piece.text.strip(),
+        avg_logprob=piece.avg_logprob,
+        no_speech_prob=piece.no_speech_prob,
+        compression_ratio=piece.compression_ratio,
+        words=words,
+    )
