@@ -16,6 +16,8 @@ MATERIAL_STATUSES = ("uploaded", "processing", "ready", "failed")
 ACCESS_LEVELS = ("open", "restricted", "closed")
 LINK_ROLES = ("interviewee", "subject", "mentioned", "donor", "certificate", "interviewer", "photographer", "other")
 VARIANTS = ("original", "asr", "proxy", "poster", "thumbnail", "waveform")
+# Made for the public only (the proxy with redacted ranges silenced); never served by the internal API's variants.
+PUBLIC_VARIANTS = ("public_proxy",)
 
 
 class Material(db.Model):

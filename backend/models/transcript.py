@@ -31,6 +31,16 @@ class Transcript(db.Model):
     status: Mapped[str] = mapped_column(String(16), default="machine", index=True)
     flagged_count: Mapped[int] = mapped_column(Integer, default=0)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Speaker labels mapped to persons or free names: {"SPEAKER_1": {"person_id": 3}, "SPEAKER_2": {"name": "采访人"}}
+    speakers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # Claim lock of an editor; expires by itself.
+    locked_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    lock_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    review_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -74,4 +84,6 @@ class TranscriptRevision(db.Model):
     created_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     summary: Mapped[str] = mapped_column(String(255), default="")
+    # Indexes (in the previous revision) of the segments this save touched.
+    changed: Mapped[list[int]] = mapped_column(JSON, default=list)
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)

@@ -58,6 +58,21 @@ def an_interview(client: Any, auth: Any, app: Any) -> dict[str, Any]:
     return {"id": response.get_json()["id"]}
 
 
+def a_transcript(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+    """Setup: a stored machine transcript of a material uploaded by `collector` (authorisation only; the
+    transcription itself is tested in tests/transcripts)."""
+    from backend.extensions import db
+    from backend.models import Transcript, TranscriptSegment
+
+    ids = a_material(client, auth, app)
+    with app.app_context():
+        transcript = Transcript(material_id=ids["id"], engine="faster-whisper", model="base", language="zh",
+                                duration=3.0, segments=[TranscriptSegment(index=0, start=0.0, end=2.5, text="你好")])
+        db.session.add(transcript)
+        db.session.commit()
+        return {**ids, "transcript_id": transcript.id}
+
+
 def a_job(status: str) -> Callable[..., dict[str, Any]]:
     def setup(client: Any, auth: Any, app: Any) -> dict[str, Any]:
         from backend.extensions import db
@@ -129,6 +144,15 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("delete interview", "DELETE", "/api/v1/interviews/{id}", None, an_interview, (401, 204, 404, 403, 403, 204)),
     ("get job", "GET", "/api/v1/jobs/{id}", None, a_job("succeeded"), (401, 200, 404, 200, 200, 200)),
     ("cancel job", "POST", "/api/v1/jobs/{id}/cancel", None, a_job("queued"), (401, 200, 404, 200, 200, 200)),
+    # a photo cannot be transcribed: who passes the gate gets 422, who may not see it 404
+    ("request transcription", "POST", "/api/v1/materials/{id}/transcripts", {}, a_material,
+     (401, 422, 404, 422, 422, 422)),
+    ("list transcripts", "GET", "/api/v1/materials/{id}/transcripts", None, a_transcript,
+     (401, 200, 404, 200, 200, 200)),
+    ("get transcript", "GET", "/api/v1/transcripts/{transcript_id}", None, a_transcript,
+     (401, 200, 404, 200, 200, 200)),
+    ("export transcript", "GET", "/api/v1/transcripts/{transcript_id}/export?format=txt", None, a_transcript,
+     (401, 200, 404, 200, 200, 200)),
     ("audit", "GET", "/api/v1/audit?entity_type=person", None, None, (401, 403, 403, 403, 200, 200)),
     # uploads
     ("create upload", "POST", "/api/v1/uploads", tus_request(Upload_Length="100"), None,
