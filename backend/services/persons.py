@@ -10,7 +10,7 @@ from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, Pre
 from backend.extensions import db
 from backend.models import Person, PersonTag, User
 from backend.models.types import utcnow
-from backend.services import audit
+from backend.services import audit, notifications
 from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
 from backend.services.pagination import Page, paginate
 from backend.services.pinyin import build_search_key, name_pinyin
@@ -241,6 +241,8 @@ def transition(actor: User, person_id: int, action: str, *, comment: str | None 
         person.approved_at, person.approved_by_id, person.return_comment = now, actor.id, None
     elif action == "return":
         person.return_comment = comment
+        notifications.notify(person.created_by_id, "person_returned", "person", person.id,
+                             f"人物档案“{person.name}”被退回，请按意见修改后重新提交", comment=comment, actor=actor)
     elif action == "publish":
         person.published_at = now
     elif action == "withdraw":
