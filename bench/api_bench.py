@@ -17,11 +17,13 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
+from urllib.parse import urlencode
 
 import requests
 
@@ -120,7 +122,7 @@ def _partial_date(rng: random.Random, year: int) -> str:
 
 def generate_people(count: int, user_ids: dict[str, int], rng: random.Random) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Rows for `persons` and `person_tags` without the derived pinyin fields (filled in by seed())."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     span = timedelta(days=3 * 365).total_seconds()
     statuses, status_w = zip(*STATUS_WEIGHTS.items())
     categories, category_w = zip(*CATEGORY_WEIGHTS.items())
@@ -223,7 +225,7 @@ def free_port() -> int:
 
 def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> None:
     result = subprocess.run([str(VENV_BIN / "liufang"), *args], env=env, cwd=ROOT, input=stdin,
-                            capture_output=True, text=True)
+                            capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise RuntimeError(f"liufang {' '.join(args)} failed:\n{result.stdout}{result.stderr}")
 
@@ -271,7 +273,7 @@ class Result:
 
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))] * 1000
+        return ordered[min(len(ordered) - 1, round(q / 100 * (len(ordered) - 1)))] * 1000
 
 
 def measure(base: str, token: str | None, label: str, path_of, n: int, concurrency: int,
@@ -314,25 +316,69 @@ def measure(base: str, token: str | None, label: str, path_of, n: int, concurren
     return result
 
 
+def list_cases(full_name: str) -> list[tuple[str, dict[str, Any]]]:
+    """The list queries timed (label, query parameters besides per_page=20); --explain shows their plans."""
+    return [
+        ("list", {}),
+        ("list sort=pinyin", {"sort": "pinyin"}),
+        ("filter notable+published+海州区", {"category": "notable", "status": "published", "area": "海州区"}),
+        ("tag=剪纸", {"tag": "剪纸"}),
+        ("q=张", {"q": "张"}),
+        (f"q={full_name} (full name)", {"q": full_name}),
+        ("q=zhang (pinyin)", {"q": "zhang"}),
+        ("q=zs (initials)", {"q": "zs"}),
+        ("deep page=2000", {"page": 2000}),
+    ]
+
+
 def endpoints(seeded: dict[str, Any], count: int, rng: random.Random) -> list[tuple[str, Any, bool]]:
     """(label, path or path-maker, needs login)."""
-    full_name = seeded["sample_name"]
     ids = [rng.randint(1, count) for _ in range(10_000)]
-    lst = "/api/v1/persons?per_page=20"
     return [
         ("GET /api/health (reference)", "/api/health", False),
         ("GET /auth/me (auth only)", "/api/v1/auth/me", True),
-        ("list", lst, True),
-        ("list sort=pinyin", lst + "&sort=pinyin", True),
-        ("filter notable+published+海州区", lst + "&category=notable&status=published&area=海州区", True),
-        ("tag=剪纸", lst + "&tag=剪纸", True),
-        ("q=张", lst + "&q=张", True),
-        (f"q={full_name} (full name)", lst + f"&q={full_name}", True),
-        ("q=zhang (pinyin)", lst + "&q=zhang", True),
-        ("q=zs (initials)", lst + "&q=zs", True),
-        ("deep page=2000", lst + "&page=2000", True),
+        *((label, "/api/v1/persons?" + urlencode({"per_page": 20, **params}), True)
+          for label, params in list_cases(seeded["sample_name"])),
         ("detail /persons/<random id>", lambda i: f"/api/v1/persons/{ids[i % len(ids)]}", True),
     ]
+
+
+def explain(full_name: str) -> None:
+    """Print the SQL plan and time of the COUNT and the page query that list_persons builds for each case."""
+    from unittest import mock
+
+    from sqlalchemy import func, select, text
+
+    from backend import create_app
+    from backend.extensions import db
+    from backend.models import User
+    from backend.services import persons as person_service
+    from backend.services.pagination import Page
+
+    app = create_app()
+    with app.app_context():
+        actor = db.session.scalar(select(User).where(User.username == ARCHIVIST))
+        sqlite = db.engine.dialect.name == "sqlite"
+        prefix = "EXPLAIN QUERY PLAN " if sqlite else "EXPLAIN (ANALYZE, TIMING OFF, SUMMARY OFF) "
+        print("\nquery plans (archivist; the COUNT(*) and the LIMIT 20 query paginate() runs):")
+        for label, params in list_cases(full_name):
+            # Capture the query the service builds instead of paging it, so the plans are of the app's own SQL.
+            with mock.patch.object(person_service, "paginate", return_value=Page([], 0, 1, 20)) as paginate:
+                person_service.list_persons(actor, **params)
+            query, page, per_page = paginate.call_args.args
+            for kind, stmt in (("count", select(func.count()).select_from(query.order_by(None).subquery())),
+                               ("page", query.limit(per_page).offset((page - 1) * per_page))):
+                sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))
+                if not sqlite:  # psycopg's paramstyle doubles % in literals; no parameters are sent here
+                    sql = sql.replace("%%", "%")
+                start = time.perf_counter()
+                db.session.execute(text(sql)).all()
+                elapsed = (time.perf_counter() - start) * 1000
+                print(f"  {label} [{kind}] {elapsed:.1f} ms")
+                for row in db.session.execute(text(prefix + sql)):
+                    print(f"      {row[-1]}")
+        db.session.remove()
+        db.engine.dispose()
 
 
 def print_table(results: list[Result]) -> None:
@@ -368,6 +414,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     db.add_argument("--database-url", help="use this (empty) database instead of SQLite in the temp folder")
     db.add_argument("--postgres", action="store_true",
                     help="start a throw-away PostgreSQL (tests/support/postgres.py) and use it")
+    parser.add_argument("--explain", action="store_true",
+                        help="also print the SQL plans (EXPLAIN) and times of the list queries")
     parser.add_argument("--keep", action="store_true", help="keep the temp folder (prints its path)")
     return parser.parse_args(argv)
 
@@ -438,6 +486,8 @@ def main(argv: list[str] | None = None) -> int:
               f"endpoint, concurrency {args.concurrency}, logged in as archivist (sees all profiles)")
         print()
         print_table(results)
+        if args.explain:
+            explain(seeded["sample_name"])
         print(f"\ntotal time {time.perf_counter() - t0:.0f} s")
         if args.keep:
             print(f"kept {instance}")

@@ -5,7 +5,7 @@ from backend.models.idempotency import IdempotencyRecord
 from backend.models.job import JOB_STATUSES, Job
 from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS, Derivative,
                                      FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
-from backend.models.person import CATEGORIES, STATUSES, Person, PersonTag
+from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm, PersonTag
 from backend.models.review import CONSENT_SCOPES, REDACTION_REASONS, Consent, Notification, Redaction
 from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, TranscriptRevision, TranscriptSegment
 from backend.models.upload import UPLOAD_STATUSES, Upload
@@ -13,5 +13,5 @@ from backend.models.user import ROLES, LoginFailure, RevokedToken, User
 
 __all__ = ["CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
            "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
-           "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonTag", "ROLES", "RevokedToken",
+           "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RevokedToken",
            "STATUSES", "TRANSCRIPT_STATUSES", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

@@ -21,9 +21,9 @@ class Person(db.Model):
     __tablename__ = "persons"
     __table_args__ = (
         Index("ix_persons_status_category", "status", "category"),
-        Index("ix_persons_name_pinyin", "name_pinyin"),
-        Index("ix_persons_created_at", "created_at"),
-        Index("ix_persons_updated_at", "updated_at"),
+        Index("ix_persons_name_pinyin", "name_pinyin", "id"),
+        Index("ix_persons_created_at", "created_at", "id"),
+        Index("ix_persons_updated_at", "updated_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -64,6 +64,8 @@ class Person(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    search_terms: Mapped[list["PersonSearchTerm"]] = relationship(
+        back_populates="person", cascade="all, delete-orphan")
     tag_rows: Mapped[list["PersonTag"]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin", order_by="PersonTag.tag")
 
@@ -82,3 +84,16 @@ class PersonTag(db.Model):
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
     tag: Mapped[str] = mapped_column(String(64), primary_key=True, index=True)
     person: Mapped[Person] = relationship(back_populates="tag_rows")
+
+
+class PersonSearchTerm(db.Model):
+    """One lower-case search term of a profile (a suffix of its name or an alias, in characters, pinyin or
+    initials); `q` matches terms by prefix through the index."""
+
+    __tablename__ = "person_search_terms"
+
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), primary_key=True)
+    # Byte order ("C") on PostgreSQL, as SQLite's default, so prefix ranges use the index whatever the locale.
+    term: Mapped[str] = mapped_column(String(128).with_variant(String(128, collation="C"), "postgresql"),
+                                      primary_key=True, index=True)
+    person: Mapped[Person] = relationship(back_populates="search_terms")

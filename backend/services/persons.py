@@ -8,12 +8,12 @@ from sqlalchemy import Select, or_, select
 
 from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
 from backend.extensions import db
-from backend.models import Person, PersonTag, User
+from backend.models import Person, PersonSearchTerm, PersonTag, User
 from backend.models.types import utcnow
 from backend.services import audit, notifications
 from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
 from backend.services.pagination import Page, paginate
-from backend.services.pinyin import build_search_key, name_pinyin
+from backend.services.pinyin import MAX_TERM_LENGTH, build_search_key, index_terms, name_pinyin
 
 STAFF_ROLES = ("editor", "archivist", "admin")
 REVIEW_ROLES = ("archivist", "admin")
@@ -100,12 +100,19 @@ def list_persons(actor: User, *, category: str | None = None, status: str | None
     if tag:
         query = query.where(Person.id.in_(select(PersonTag.person_id).where(PersonTag.tag == tag)))
     if q and q.strip():
-        needle = q.strip().lower()
-        escaped = needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(or_(Person.name.like(f"%{escaped}%", escape="\\"),
-                                Person.search_key.like(f"% {escaped}%", escape="\\")))
+        query = query.where(matches_search(q))
     query = query.order_by(*SORTS[sort])
     return paginate(query, page, per_page)
+
+
+def matches_search(q: str) -> Any:
+    """Condition: the profile's name or an alias contains ``q`` (characters, full pinyin or initials).
+
+    Terms are stored per suffix, so "contains" is a prefix range on an indexed column, not a table scan.
+    """
+    needle = "".join(q.lower().split())[:MAX_TERM_LENGTH]
+    return Person.id.in_(select(PersonSearchTerm.person_id).where(
+        PersonSearchTerm.term >= needle, PersonSearchTerm.term < needle + "\U0010ffff"))
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
@@ -161,6 +168,9 @@ def _apply(person: Person, data: dict[str, Any]) -> None:
             setattr(person, field, value)
     person.name_pinyin = name_pinyin(person.name)
     person.search_key = build_search_key(person.name, person.aliases or [])
+    terms = index_terms(person.name, person.aliases or [])
+    if {row.term for row in person.search_terms} != terms:
+        person.search_terms = [PersonSearchTerm(term=term) for term in sorted(terms)]
     _check_dates(person)
 
 
@@ -230,6 +240,10 @@ def transition(actor: User, person_id: int, action: str, *, comment: str | None 
                                 details={"action": action, "status": person.status, "allowed_from": sorted(sources)})
     if action == "return" and not (comment and comment.strip()):
         raise ValidationFailed("退回时必须填写意见", code="comment_required", details={"fields": {"comment": ["required"]}})
+    if action == "publish":
+        from backend.services import publication  # here: publication → consents → persons would be circular
+
+        publication.check_publishable(person)
     now = utcnow()
     before = person.status
     person.status = target

@@ -18,7 +18,7 @@ def search_terms(name: str) -> list[str]:
         (ini or syl[:1]).lower() for ini, syl in zip(initials, syllables) if syl)
     first_letters = "".join(syl[:1] for syl in syllables)
     terms = [name.lower(), "".join(syllables), first_letters, initial_letters]
-    return list(dict.fromkeys(term for term in terms if term))
+    return list(dict.fromkeys("".join(term.split()) for term in terms if term.strip()))
 
 
 def build_search_key(name: str, aliases: list[str]) -> str:
@@ -26,3 +26,22 @@ def build_search_key(name: str, aliases: list[str]) -> str:
     for value in [name, *aliases]:
         terms.extend(search_terms(value))
     return " " + " ".join(dict.fromkeys(terms)) + " "
+
+
+MAX_TERM_LENGTH = 128
+
+
+def index_terms(name: str, aliases: list[str]) -> set[str]:
+    """Terms stored for prefix search: every suffix of the name and aliases, each also as pinyin and initials.
+
+    Searching ``term LIKE 'q%'`` over suffixes finds ``q`` anywhere in a name (三丰 in 张三丰, sanfeng, sf),
+    and a prefix match can use a B-tree index, unlike ``LIKE '%q%'`` on the whole table.
+    """
+    terms: set[str] = set()
+    for value in [name, *aliases]:
+        text = value.strip()
+        for start in range(len(text)):
+            suffix = text[start:].strip()
+            if suffix:
+                terms.update(term[:MAX_TERM_LENGTH] for term in search_terms(suffix))
+    return terms

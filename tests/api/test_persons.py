@@ -102,12 +102,24 @@ def test_pinyin_and_initials_search(client, auth):
     assert ids("zhs") == {"张三"}
     assert ids("zs") == {"张三"}
     assert ids("zhangsan") == {"张三"}
-    assert ids("zhang") == {"张三"}
-    assert ids("张") == {"张三"}
+    assert ids("zhang") == {"张三", "李四"}, "the alias 小张 contains 张 too"
+    assert ids("张") == {"张三", "李四"}
     assert ids("xiaozhang") == {"李四"}, "aliases are searched too"
     assert ids("xz") == {"李四"}
+    assert ids("三") == {"张三"}, "a given name alone finds the person"
+    assert ids("san") == {"张三"}
+    assert ids("Zhang San") == {"张三"}, "case and spaces do not matter"
+    assert ids("wangliu") == set()
     assert ids("100%") == set(), "LIKE wildcards in q are literal"
     assert zhang["name_pinyin"] == "zhang san"
+
+
+def test_search_follows_renames(client, auth):
+    person = make_person(client, auth("editor"), name="赵六")
+    client.patch(f"/api/v1/persons/{person['id']}", json={"name": "钱七", "aliases": ["七哥"]}, headers=auth("editor"))
+    names = lambda q: [p["name"] for p in client.get(f"/api/v1/persons?q={q}", headers=auth("editor")).get_json()["items"]]  # noqa: E731
+    assert names("zhao") == []
+    assert names("qianqi") == ["钱七"] and names("qige") == ["钱七"]
 
 
 def test_sorting_by_pinyin_and_paging(client, auth):
