@@ -39,7 +39,7 @@ Usage:  .venv/bin/python bench/api_bench.py [--count 100000] [--requests 300] [-
 Steps: a fresh temporary instance folder (LIUFANG_INSTANCE_PATH; SQLite in it unless --postgres or
 --database-url), `liufang db upgrade`, an archivist and a collector made with `liufang users create`,
 then --count profiles inserted with SQLAlchemy Core bulk inserts. Derived fields (name_pinyin,
-search_key) come from backend.services.pinyin, the functions the API itself uses. gunicorn
+search terms) come from backend.services.pinyin, the functions the API itself uses. gunicorn
 (-w 2 --threads 4) then serves the app on a free port and every endpoint gets a few warm-up requests
 and --requests timed ones, logged in as the archivist (staff: sees every profile). The table gives
 p50/p95/p99 latency, requests per second and p50 relative to GET /api/health. gunicorn, the temporary
@@ -94,12 +94,12 @@ def random_name(rng: random.Random) -> str:
     return surname + "".join(rng.choice(GIVEN_CHARS) for _ in range(given_length))
 
 
-def _derived(key: tuple[str, tuple[str, ...]]) -> tuple[str, str]:
-    """name_pinyin and search_key of one (name, aliases), computed by the app's own functions."""
-    from backend.services.pinyin import build_search_key, name_pinyin
+def _derived(key: tuple[str, tuple[str, ...]]) -> tuple[str, list[str]]:
+    """name_pinyin and search terms of one (name, aliases), computed by the app's own functions."""
+    from backend.services.pinyin import index_terms, name_pinyin
 
     name, aliases = key
-    return name_pinyin(name), build_search_key(name, list(aliases))
+    return name_pinyin(name), sorted(index_terms(name, list(aliases)))
 
 
 def derive_all(keys: set[tuple[str, tuple[str, ...]]], processes: int) -> dict[tuple[str, tuple[str, ...]], tuple[str, str]]:
@@ -179,7 +179,7 @@ def seed(count: int, rng: random.Random, analyze: bool, batch: int = 5000) -> di
 
     from backend import create_app
     from backend.extensions import db
-    from backend.models import Person, PersonTag, User
+    from backend.models import Person, PersonSearchTerm, PersonTag, User
 
     app = create_app()
     with app.app_context():
@@ -188,13 +188,17 @@ def seed(count: int, rng: random.Random, analyze: bool, batch: int = 5000) -> di
         persons, tags = generate_people(count, user_ids, rng)
         t1 = time.perf_counter()
         derived = derive_all({(p["name"], tuple(p["aliases"])) for p in persons}, os.cpu_count() or 1)
+        terms = []
         for p in persons:
-            p["name_pinyin"], p["search_key"] = derived[(p["name"], tuple(p["aliases"]))]
+            p["name_pinyin"], person_terms = derived[(p["name"], tuple(p["aliases"]))]
+            terms.extend({"person_id": p["id"], "term": term} for term in person_terms)
         t2 = time.perf_counter()
         for start in range(0, len(persons), batch):
             db.session.execute(insert(Person.__table__), persons[start:start + batch])
         for start in range(0, len(tags), batch * 2):
             db.session.execute(insert(PersonTag.__table__), tags[start:start + batch * 2])
+        for start in range(0, len(terms), batch * 4):
+            db.session.execute(insert(PersonSearchTerm.__table__), terms[start:start + batch * 4])
         dialect = db.engine.dialect.name
         if dialect == "postgresql":  # explicit ids: move the sequence past them so later inserts work
             db.session.execute(text("SELECT setval(pg_get_serial_sequence('persons', 'id'), (SELECT max(id) FROM persons))"))

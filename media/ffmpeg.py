@@ -30,6 +30,7 @@ __all__ = [
     "make_audio_proxy",
     "make_video_proxy",
     "make_poster",
+    "silence_ranges",
     "waveform_peaks",
     "corrupt_reason",
 ]
@@ -426,6 +427,45 @@ def make_poster(
             last_error = exc
     assert last_error is not None
     raise last_error
+
+
+def silence_ranges(
+    src: str | os.PathLike[str],
+    dst: str | os.PathLike[str],
+    ranges: list[tuple[float, float]],
+    *,
+    frame_samples: int = 256,
+    timeout: float | None = None,
+) -> dict[str, Any]:
+    """Write ``dst``: the proxy ``src`` with its audio silenced over ``ranges`` ([(start, end), ...] in
+    seconds); a video stream is copied as it is, the audio re-encoded as AAC, moov first, metadata dropped.
+
+    ffmpeg switches the silence on per audio frame (judged by the frame's start time), so the audio is cut
+    into frames of ``frame_samples`` samples and every frame that touches a range is silenced: the silence
+    may begin up to one such frame (about 5 ms) early, never late. Returns ``probe(dst)``.
+    """
+    spans = sorted((float(start), float(end)) for start, end in ranges)
+    if not spans or any(not (math.isfinite(s) and math.isfinite(e)) or s < 0 or e <= s for s, e in spans):
+        raise ValueError(f"ranges must be non-empty (start, end) pairs with 0 <= start < end: {ranges!r}")
+    source = Path(src)
+    info = _checked_probe(source, need="audio")
+    lead = frame_samples / float(info.get("sample_rate") or 8000)
+    enable = "+".join(f"between(t,{max(0.0, start - lead):.6f},{end:.6f})" for start, end in spans)
+    inp = _open_input(source)
+    audio = (inp.audio.filter("asetnsamples", n=frame_samples, p=0)
+             .filter("volume", volume=0, enable=enable))
+    channels = min(int(info.get("channels") or 2), 2)
+    audio_opts: dict[str, Any] = {"acodec": "aac", "audio_bitrate": "128k" if info["has_video"] else "96k",
+                                  "ac": channels}
+    with atomic_output(dst) as tmp:
+        if info["has_video"]:
+            node = ffmpeg_lib.output(inp.video, audio, str(tmp), format="mp4", vcodec="copy",
+                                     movflags="+faststart", map_metadata=-1, **audio_opts)
+        else:
+            node = audio.output(str(tmp), format="ipod", movflags="+faststart", map_metadata=-1, **audio_opts)
+        _transcode(node, timeout=timeout or _timeout_for(info, per_second=0.5, base=60),
+                   what="silence_ranges")
+    return probe(dst)
 
 
 # -- waveform ------------------------------------------------------------------------------

@@ -35,8 +35,6 @@ class Person(db.Model):
     name: Mapped[str] = mapped_column(String(128))
     aliases: Mapped[list[str]] = mapped_column(JSON, default=list)
     name_pinyin: Mapped[str] = mapped_column(String(512), default="")
-    # Lower-case text searched by `q`: full pinyin and initials of the name and aliases.
-    search_key: Mapped[str] = mapped_column(Text, default="")
 
     gender: Mapped[str | None] = mapped_column(String(16), nullable=True)
     ethnicity: Mapped[str | None] = mapped_column(String(32), nullable=True)

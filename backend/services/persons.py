@@ -13,7 +13,7 @@ from backend.models.types import utcnow
 from backend.services import audit, notifications
 from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
 from backend.services.pagination import Page, paginate
-from backend.services.pinyin import MAX_TERM_LENGTH, build_search_key, index_terms, name_pinyin
+from backend.services.pinyin import MAX_TERM_LENGTH, index_terms, name_pinyin
 
 STAFF_ROLES = ("editor", "archivist", "admin")
 REVIEW_ROLES = ("archivist", "admin")
@@ -167,7 +167,6 @@ def _apply(person: Person, data: dict[str, Any]) -> None:
         else:
             setattr(person, field, value)
     person.name_pinyin = name_pinyin(person.name)
-    person.search_key = build_search_key(person.name, person.aliases or [])
     terms = index_terms(person.name, person.aliases or [])
     if {row.term for row in person.search_terms} != terms:
         person.search_terms = [PersonSearchTerm(term=term) for term in sorted(terms)]

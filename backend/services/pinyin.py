@@ -21,13 +21,6 @@ def search_terms(name: str) -> list[str]:
     return list(dict.fromkeys("".join(term.split()) for term in terms if term.strip()))
 
 
-def build_search_key(name: str, aliases: list[str]) -> str:
-    terms: list[str] = []
-    for value in [name, *aliases]:
-        terms.extend(search_terms(value))
-    return " " + " ".join(dict.fromkeys(terms)) + " "
-
-
 MAX_TERM_LENGTH = 128
 
 

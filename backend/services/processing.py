@@ -122,7 +122,12 @@ def process_material(job: Job, progress: Callable[[float], None]) -> dict[str, A
 
 
 def _after_ready(material: Material) -> None:
-    """Hook for what follows processing (automatic transcription of audio and video)."""
+    """What follows processing: the public proxy is made again if ranges are redacted (its source just changed),
+    and audio and video are transcribed automatically."""
+    from backend.services import redactions
+
+    if redactions.material_ranges(material.id):
+        redactions.queue_public_proxy(material.id, None)
     if material.kind in ("audio", "video") and material.derivative("asr") is not None \
             and current_app.config.get("AUTO_TRANSCRIBE", True) and "transcribe" in jobs.HANDLERS:
         jobs.submit("transcribe", material_id=material.id, params={"automatic": True})

@@ -13,7 +13,6 @@ from sqlalchemy import select
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Interview, Job, Material, Person, Transcript, TranscriptRevision, TranscriptSegment, User
-from backend.models.types import utcnow
 from backend.services import jobs
 from backend.services import materials as material_service
 from backend.services.storage import get_storage

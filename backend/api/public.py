@@ -1,0 +1,194 @@
+"""Public archive endpoints (no login): published, consented profiles, their open materials (playback proxies and
+pictures only) and approved transcripts; rate-limited per client address."""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+import time
+from collections import deque
+from typing import Any, Iterator
+
+from flask import Response, current_app, redirect, request, url_for
+from flask_smorest import Blueprint
+from werkzeug.wrappers import Response as BaseResponse
+
+from backend.errors import TooManyRequests
+from backend.schemas.public import (PublicContentArgsSchema, PublicPersonListArgsSchema, PublicPersonPageSchema,
+                                    PublicPersonSchema, PublicTranscriptSchema)
+from backend.services import public as public_service
+from backend.services.storage import get_storage
+from media.storage.base import content_disposition
+
+blp = Blueprint("public", __name__, url_prefix="/api/public",
+                description="公开档案（无需登录） / Public archive: published profiles, open materials, approved "
+                            "transcripts. Rate-limited per client address (LIUFANG_PUBLIC_RATE_LIMIT).")
+NO_AUTH: dict[str, Any] = {"security": []}  # OpenAPI: no bearer token
+STREAM_CHUNK = 256 * 1024
+
+
+# --- rate limit -------------------------------------------------------------------------------------------------
+
+_PERIODS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
+_LIMIT_RE = re.compile(r"^\s*(\d+)\s*/\s*(?:(\d+(?:\.\d+)?)\s*)?(second|minute|hour|day|s|m|h|d)s?\s*$", re.IGNORECASE)
+
+
+def parse_rate_limit(text: str) -> tuple[int, float] | None:
+    """``"120/minute"`` → (120, 60.0); ``"10/30s"`` → (10, 30.0); ``"off"`` or ``"0"`` → None (no limit)."""
+    if text.strip().lower() in ("off", "none", "0", ""):
+        return None
+    match = _LIMIT_RE.match(text)
+    if match is None:
+        raise ValueError(f"rate limit should look like 120/minute or 10/30s: {text!r}")
+    count, multiple, unit = int(match.group(1)), float(match.group(2) or 1), match.group(3).lower()
+    seconds = _PERIODS.get(unit) or {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}[unit]
+    return (count, multiple * seconds) if count > 0 else None
+
+
+class SlidingWindowLimiter:
+    """At most ``count`` requests per client in any ``period`` seconds (a log of request times per client).
+
+    In-process: behind several API processes each keeps its own window, so a client may get up to ``count`` ×
+    processes; put the limit in the reverse proxy when that matters.
+    """
+
+    MAX_CLIENTS = 50_000
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, client: str, count: int, period: float, now: float | None = None) -> float | None:
+        """Count a request; returns None if allowed, else the seconds until the client may retry."""
+        now = time.monotonic() if now is None else now
+        with self._lock:
+            if len(self._hits) > self.MAX_CLIENTS:
+                self._forget_idle(now, period)
+            hits = self._hits.setdefault(client, deque())
+            while hits and hits[0] <= now - period:
+                hits.popleft()
+            if len(hits) >= count:
+                return hits[0] + period - now
+            hits.append(now)
+            return None
+
+    def _forget_idle(self, now: float, period: float) -> None:
+        for client in [c for c, hits in self._hits.items() if not hits or hits[-1] <= now - period]:
+            del self._hits[client]
+
+
+@blp.before_request
+def _rate_limit() -> None:
+    limit = parse_rate_limit(current_app.config.get("PUBLIC_RATE_LIMIT") or "off")
+    if limit is None:
+        return
+    limiter = current_app.extensions.setdefault("liufang_public_limiter", SlidingWindowLimiter())
+    retry_after = limiter.hit(request.remote_addr or "unknown", *limit)
+    if retry_after is not None:
+        raise TooManyRequests(details={"limit": limit[0], "period_seconds": limit[1]},
+                              headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
+
+
+# --- serialisation: only what the public may see ----------------------------------------------------------------
+
+def _person_summary(person: Any) -> dict[str, Any]:
+    return {"id": person.id, "category": person.category,
+            "category_label": public_service.category_label(person.category), "name": person.name,
+            "name_pinyin": person.name_pinyin, "aliases": person.aliases or [], "area": person.area,
+            "occupation": person.occupation, "tags": person.tags,
+            "url": url_for("public.get_person", person_id=person.id)}
+
+
+def _material(item: public_service.PublicMaterial) -> dict[str, Any]:
+    material = item.material
+    return {"id": material.id, "kind": material.kind, "title": item.title, "description": material.description,
+            "captured_at": material.captured_at, "duration": item.duration,
+            "content": {variant: url_for("public.material_content", material_id=material.id, variant=variant)
+                        for variant in item.variants},
+            "transcripts": [{"id": tid, "url": url_for("public.get_transcript", transcript_id=tid)}
+                            for tid in item.transcript_ids]}
+
+
+# --- endpoints --------------------------------------------------------------------------------------------------
+
+@blp.route("/persons", methods=["GET"])
+@blp.arguments(PublicPersonListArgsSchema, location="query")
+@blp.response(200, PublicPersonPageSchema)
+@blp.alt_response(429, description="Too many requests: see Retry-After")
+@blp.doc(**NO_AUTH)
+def list_persons(args: dict[str, Any]) -> dict[str, Any]:
+    """Published profiles whose person consented to publication, by pinyin (filters: category, area, q)."""
+    page = public_service.list_persons(**args)
+    return {"items": [_person_summary(person) for person in page.items], "total": page.total,
+            "page": page.page, "per_page": page.per_page}
+
+
+@blp.route("/persons/<int:person_id>", methods=["GET"])
+@blp.response(200, PublicPersonSchema)
+@blp.alt_response(404, description="No such public profile (missing, unpublished or without public consent)")
+@blp.doc(**NO_AUTH)
+def get_person(person_id: int) -> dict[str, Any]:
+    """A public profile with biography, honours and its public materials (proxies and pictures, never originals)."""
+    person = public_service.get_person(person_id)
+    return {**_person_summary(person), "gender": person.gender, "ethnicity": person.ethnicity,
+            "birth_date": person.birth_date, "death_date": person.death_date, "native_place": person.native_place,
+            "honours": person.honours or [], "biography": person.biography, "published_at": person.published_at,
+            "materials": [_material(item) for item in public_service.materials_of(person)]}
+
+
+@blp.route("/transcripts/<int:transcript_id>", methods=["GET"])
+@blp.response(200, PublicTranscriptSchema)
+@blp.alt_response(404, description="No such public transcript (missing, not approved, or its material not public)")
+@blp.doc(**NO_AUTH)
+def get_transcript(transcript_id: int) -> dict[str, Any]:
+    """An approved transcript; segments touching a redacted range are left out whole."""
+    public = public_service.get_transcript(transcript_id)
+    transcript = public.transcript
+    return {"id": transcript.id, "material_id": transcript.material_id,
+            "material_url": url_for("public.material_content", material_id=transcript.material_id, variant="proxy"),
+            "language": transcript.language, "duration": transcript.duration, "approved_at": transcript.approved_at,
+            "redacted": public.redacted, "segments": public.segments}
+
+
+def _iter_stream(stream: Any) -> Iterator[bytes]:
+    with stream:
+        while chunk := stream.read(STREAM_CHUNK):
+            yield chunk
+
+
+@blp.route("/materials/<int:material_id>/content", methods=["GET"])
+@blp.arguments(PublicContentArgsSchema, location="query")
+@blp.response(200, description="The bytes (206 for a Range request), or 302 to a presigned URL on S3")
+@blp.alt_response(404, description="No such public material, or no such public variant")
+@blp.alt_response(409, description="The material has redactions and its public version is still being made")
+@blp.doc(**NO_AUTH)
+def material_content(args: dict[str, Any], material_id: int) -> BaseResponse:
+    """Stream a public variant: proxy (redacted ranges silenced), poster or thumbnail, with Range and ETag."""
+    material = public_service.get_material(material_id)
+    derivative = public_service.content_derivative(material, args["variant"])
+    download_name = public_service.public_download_name(material, derivative)
+    storage = get_storage()
+    url = storage.presigned_url(derivative.storage_key, current_app.config["PRESIGNED_EXPIRES"],
+                                download_name=download_name, content_type=derivative.mime)
+    if url is not None:
+        return redirect(url, code=302)
+    # Caches must ask again each time (ETag → 304), so a material taken off the public archive stops at once.
+    headers = {"ETag": f'"{derivative.sha256}"', "Accept-Ranges": "bytes", "Cache-Control": "public, no-cache",
+               "Content-Disposition": content_disposition(download_name, "inline")}
+    if request.if_none_match.contains(derivative.sha256):
+        return Response(status=304, headers=headers)
+    byte_range = request.range
+    range_still_valid = "If-Range" not in request.headers or request.if_range.etag == derivative.sha256
+    if byte_range is not None and range_still_valid:
+        span = byte_range.range_for_length(derivative.size)
+        if span is None:
+            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{derivative.size}"})
+        start, stop = span
+        stream = storage.open_range(derivative.storage_key, start, stop - start)
+        return Response(_iter_stream(stream), status=206, mimetype=derivative.mime, direct_passthrough=True,
+                        headers={**headers, "Content-Range": f"bytes {start}-{stop - 1}/{derivative.size}",
+                                 "Content-Length": str(stop - start)})
+    stream = storage.open_range(derivative.storage_key)
+    return Response(_iter_stream(stream), status=200, mimetype=derivative.mime, direct_passthrough=True,
+                    headers={**headers, "Content-Length": str(derivative.size)})

@@ -1,0 +1,147 @@
+"""Schemas of the public archive API, of redactions and of programme statistics. Public output schemas list every
+field the public may see: anything not declared here (personal data, staff ids, hashes, keys, file names) is
+never written."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from backend.models import REDACTION_REASONS
+from backend.models.person import CATEGORIES
+from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.schemas.persons import AreaSchema, HonourSchema
+from backend.services.public import REQUESTABLE_VARIANTS
+
+# --- public archive ---------------------------------------------------------------------------------------------
+
+
+class PublicPersonListArgsSchema(PageArgsSchema):
+    category = fields.Str(validate=validate.OneOf(CATEGORIES),
+                          metadata={"description": "good_person 好人 / notable 名家 / local_worthy 乡贤"})
+    area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})
+    q = fields.Str(validate=validate.Length(max=64), metadata={"description": "Name, alias, pinyin or initials"})
+
+
+class PublicPersonSummarySchema(Schema):
+    id = fields.Int()
+    category = fields.Str()
+    category_label = fields.Str(metadata={"description": "好人 / 名家 / 乡贤"})
+    name = fields.Str()
+    name_pinyin = fields.Str()
+    aliases = fields.List(fields.Str())
+    area = fields.Nested(AreaSchema)
+    occupation = fields.Str(allow_none=True)
+    tags = fields.List(fields.Str())
+    url = fields.Str(metadata={"description": "This profile in the public API"})
+
+
+class PublicLinkSchema(Schema):
+    id = fields.Int()
+    url = fields.Str()
+
+
+class PublicMaterialSchema(Schema):
+    id = fields.Int()
+    kind = fields.Str(metadata={"enum": ["audio", "video", "image", "document"]})
+    title = fields.Str()
+    description = fields.Str()
+    captured_at = fields.DateTime(allow_none=True)
+    duration = fields.Float(allow_none=True, metadata={"description": "Seconds (audio and video)"})
+    content = fields.Dict(keys=fields.Str(), values=fields.Str(),
+                          metadata={"description": "URL per public variant: proxy (playback), poster, thumbnail"})
+    transcripts = fields.List(fields.Nested(PublicLinkSchema), metadata={"description": "Approved transcripts"})
+
+
+class PublicPersonSchema(PublicPersonSummarySchema):
+    gender = fields.Str(allow_none=True)
+    ethnicity = fields.Str(allow_none=True)
+    birth_date = fields.Str(allow_none=True)
+    death_date = fields.Str(allow_none=True)
+    native_place = fields.Str(allow_none=True)
+    honours = fields.List(fields.Nested(HonourSchema))
+    biography = fields.Str(metadata={"description": "Markdown"})
+    published_at = fields.DateTime(allow_none=True)
+    materials = fields.List(fields.Nested(PublicMaterialSchema))
+
+
+PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema")
+
+
+class PublicContentArgsSchema(StrictSchema):
+    variant = fields.Str(required=True, validate=validate.OneOf(REQUESTABLE_VARIANTS),
+                         metadata={"description": "proxy (audio/video playback), poster (video), thumbnail "
+                                                  "(photos, documents)"})
+
+
+class PublicSegmentSchema(Schema):
+    index = fields.Int()
+    start = fields.Float()
+    end = fields.Float()
+    text = fields.Str()
+    speaker = fields.Str(allow_none=True)
+
+
+class PublicRangeSchema(Schema):
+    start = fields.Float()
+    end = fields.Float()
+
+
+class PublicTranscriptSchema(Schema):
+    id = fields.Int()
+    material_id = fields.Int()
+    material_url = fields.Str(metadata={"description": "The playback proxy this transcript belongs to"})
+    language = fields.Str(allow_none=True)
+    duration = fields.Float()
+    approved_at = fields.DateTime(allow_none=True)
+    redacted = fields.List(fields.Nested(PublicRangeSchema),
+                           metadata={"description": "Ranges kept from the public: silent in the audio; every "
+                                                    "segment touching one is left out whole"})
+    segments = fields.List(fields.Nested(PublicSegmentSchema))
+
+
+# --- redactions -------------------------------------------------------------------------------------------------
+
+
+class RedactionInputSchema(StrictSchema):
+    start = fields.Float(required=True, allow_nan=False, metadata={"description": "Seconds, ≥ 0"})
+    end = fields.Float(required=True, allow_nan=False, metadata={"description": "Seconds, > start, ≤ duration"})
+    reason = fields.Str(required=True, validate=validate.OneOf(REDACTION_REASONS))
+    note = fields.Str(load_default="", validate=validate.Length(max=2000))
+
+
+class RedactionSchema(Schema):
+    id = fields.Int()
+    transcript_id = fields.Int()
+    start = fields.Float()
+    end = fields.Float()
+    reason = fields.Str(metadata={"enum": list(REDACTION_REASONS)})
+    note = fields.Str()
+    created_by = fields.Int(attribute="created_by_id")
+    created_at = fields.DateTime()
+
+
+class RedactionCreatedSchema(RedactionSchema):
+    job_id = fields.Str(allow_none=True, metadata={"description": "The job re-rendering the public proxy"})
+
+
+RedactionPageSchema = page_of(RedactionSchema, "RedactionPageSchema")
+RedactionListArgsSchema = PageArgsSchema
+
+
+# --- statistics -------------------------------------------------------------------------------------------------
+
+
+class StatsArgsSchema(StrictSchema):
+    months = fields.Int(load_default=24, validate=validate.Range(min=1, max=120),
+                        metadata={"description": "How many months (this one included) the monthly series covers"})
+
+
+class StatsSchema(Schema):
+    generated_at = fields.DateTime()
+    persons = fields.Dict(metadata={"description": "total, by_category, by_status, by_area [{district, count}]"})
+    hours = fields.Dict(metadata={"description": "Audio/video hours: collected, transcribed, reviewed, approved"})
+    materials = fields.Dict(metadata={"description": "total, by_kind, by_status, by_access_level"})
+    collectors = fields.List(fields.Dict(), metadata={
+        "description": "Per collector: user_id, username, display_name, materials, hours, persons_created"})
+    monthly = fields.List(fields.Dict(), metadata={
+        "description": "Per month (China time, oldest first): month YYYY-MM, materials, hours"})

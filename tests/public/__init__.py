@@ -1,0 +1,1 @@
+"""Tests of the public archive API, redactions and programme statistics."""
