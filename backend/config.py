@@ -93,6 +93,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_MODEL_CACHE", "MODEL_CACHE", str, None, "Where joined/converted model files are kept. Default: instance/models."),
     Setting("LIUFANG_PRESIGNED_SECONDS", "PRESIGNED_EXPIRES", _parse_seconds, timedelta(minutes=10),
             "Lifetime of presigned S3 URLs handed to clients."),
+    Setting("LIUFANG_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT", str, "120/minute",
+            "Requests per client address to /api/public (120/minute, 10/30s; off: none). Counted per process."),
+    Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
+            timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
 )
 
 

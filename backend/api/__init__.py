@@ -9,7 +9,9 @@ if TYPE_CHECKING:
 
 
 def register_blueprints(api: "LiufangApi") -> None:
-    from backend.api import audit, auth, health, interviews, jobs, materials, persons, transcripts, uploads, users
+    from backend.api import (audit, auth, consents, health, interviews, jobs, materials, notifications, persons,
+                             public, redactions, stats, transcript_review, transcripts, uploads, users)
 
-    for module in (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit):
+    for module in (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit, consents,
+                   notifications, public, redactions, stats, transcript_review):
         api.register_blueprint(module.blp)

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from backend.services import housekeeping, jobs, materials, uploads
 from backend.services import processing, transcripts  # noqa: F401  (register the job handlers)
+from backend.services import redactions  # noqa: F401  (registers render_public_proxy)
 
 if TYPE_CHECKING:
     from flask import Flask

@@ -49,6 +49,18 @@ class TranscriptSummarySchema(Schema):
 
 class TranscriptSchema(TranscriptSummarySchema):
     segments = fields.List(fields.Nested(SegmentSchema))
+    speakers = fields.Dict(metadata={"description": 'Labels → persons or names: {"SPEAKER_1": {"person_id": 3}}'})
+    lock = fields.Method("_lock", metadata={"description": "The unexpired claim: {holder, expires_at}, or null"})
+    review_comment = fields.Str(allow_none=True, metadata={"description": "The archivist's comment when returned"})
+    reviewed_by_id = fields.Int(allow_none=True)
+    reviewed_at = fields.DateTime(allow_none=True)
+    approved_by_id = fields.Int(allow_none=True)
+    approved_at = fields.DateTime(allow_none=True)
+
+    def _lock(self, transcript):  # type: ignore[no-untyped-def]
+        from backend.services.transcript_review import lock_info
+
+        return lock_info(transcript)
 
 
 class TranscribeRequestSchema(StrictSchema):

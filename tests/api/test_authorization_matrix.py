@@ -8,7 +8,9 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.api.helpers import advance, make_person
+from tests.api.helpers import advance, make_person, make_publishable, upload_png
+from tests.public.helpers import with_redaction
+from tests.review.helpers import review_setup, with_if_match
 from tests.uploads.helpers import an_upload, tus_request
 
 ROLES = ("anonymous", "collector", "other_collector", "editor", "archivist", "admin")
@@ -90,6 +92,36 @@ def a_job(status: str) -> Callable[..., dict[str, Any]]:
     return setup
 
 
+def ready_to_publish(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+    """Setup: an approved profile that passes the publication checklist (material and public consent)."""
+    ids = person_in("submit", "approve")(client, auth, app)
+    make_publishable(client, ids["id"], auth("archivist"))
+    return ids
+
+
+def a_consent_form(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+    """Setup: `collector`'s draft profile and a signed form the collector photographed (not yet recorded)."""
+    person = make_person(client, auth("collector"), name="授权人")
+    form = upload_png(client, auth("collector"), person["id"], 7, title="授权书")
+    return {"id": person["id"], "form_id": form["id"]}
+
+
+def a_consent(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+    """Setup: a public consent recorded by `collector` for their own draft profile."""
+    ids = a_consent_form(client, auth, app)
+    response = client.post(f"/api/v1/persons/{ids['id']}/consents", headers=auth("collector"),
+                           json={"scope": "public", "signed_at": "2024-05-01", "material_id": ids["form_id"]})
+    assert response.status_code == 201, response.get_json()
+    return {**ids, "consent_id": response.get_json()["id"]}
+
+
+def a_notification(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+    """Setup: `collector`'s profile returned by an archivist, which notifies the collector."""
+    person_in("submit", "return")(client, auth, app)
+    items = client.get("/api/v1/me/notifications", headers=auth("collector")).get_json()["items"]
+    return {"id": items[0]["id"]}
+
+
 # (name, method, path template, json body, setup, expected status per role in ROLES order)
 MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("me", "GET", "/api/v1/auth/me", None, None, (401, 200, 200, 200, 200, 200)),
@@ -116,7 +148,7 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("approve", "POST", "/api/v1/persons/{id}/approve", None, person_in("submit"), (401, 403, 404, 403, 200, 200)),
     ("return", "POST", "/api/v1/persons/{id}/return", {"comment": "请补充"}, person_in("submit"),
      (401, 403, 404, 403, 200, 200)),
-    ("publish", "POST", "/api/v1/persons/{id}/publish", None, person_in("submit", "approve"),
+    ("publish", "POST", "/api/v1/persons/{id}/publish", None, ready_to_publish,
      (401, 403, 404, 403, 200, 200)),
     ("withdraw", "POST", "/api/v1/persons/{id}/withdraw", None, person_in("submit", "approve", "publish"),
      (401, 403, 403, 403, 200, 200)),
@@ -153,6 +185,58 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
      (401, 200, 404, 200, 200, 200)),
     ("export transcript", "GET", "/api/v1/transcripts/{transcript_id}/export?format=txt", None, a_transcript,
      (401, 200, 404, 200, 200, 200)),
+    ("list redactions", "GET", "/api/v1/transcripts/{transcript_id}/redactions", None, a_transcript,
+     (401, 403, 403, 200, 200, 200)),
+    ("add redaction", "POST", "/api/v1/transcripts/{transcript_id}/redactions",
+     {"start": 0.5, "end": 1.5, "reason": "third_party"}, a_transcript, (401, 403, 403, 201, 201, 201)),
+    ("delete redaction", "DELETE", "/api/v1/transcripts/{transcript_id}/redactions/{redaction_id}", None,
+     with_redaction(a_transcript), (401, 403, 403, 204, 204, 204)),
+    ("stats", "GET", "/api/v1/stats", None, None, (401, 403, 403, 403, 200, 200)),
+    ("list consents", "GET", "/api/v1/persons/{id}/consents", None, a_consent, (401, 200, 404, 200, 200, 200)),
+    ("record consent", "POST", "/api/v1/persons/{id}/consents",
+     lambda ids: {"json": {"scope": "research", "signed_at": "2024-05-01", "material_id": ids["form_id"]}},
+     a_consent_form, (401, 201, 404, 403, 201, 201)),
+    ("withdraw consent", "POST", "/api/v1/persons/{id}/consents/{consent_id}/withdraw", {"reason": "本人要求"},
+     a_consent, (401, 403, 404, 403, 200, 200)),
+    ("list notifications", "GET", "/api/v1/me/notifications", None, None, (401, 200, 200, 200, 200, 200)),
+    ("read notification", "POST", "/api/v1/me/notifications/{id}/read", None, a_notification,
+     (401, 200, 404, 404, 404, 404)),
+    ("read all notifications", "POST", "/api/v1/me/notifications/read-all", None, None,
+     (401, 200, 200, 200, 200, 200)),
+    # transcript review (tests/review): edits need If-Match and staff roles; reading the lineage follows the material
+    ("review queue", "GET", "/api/v1/transcripts?status=machine&flagged=true", None, None,
+     (401, 403, 403, 200, 200, 200)),
+    ("claim transcript", "POST", "/api/v1/transcripts/{id}/claim", None, review_setup(),
+     (401, 403, 403, 200, 200, 200)),
+    ("release transcript", "DELETE", "/api/v1/transcripts/{id}/claim", None, review_setup(),
+     (401, 403, 403, 204, 204, 204)),
+    ("edit segment", "PATCH", "/api/v1/transcripts/{id}/segments/{index}", with_if_match({"text": "我叫王秀英。"}),
+     review_setup(), (401, 403, 403, 200, 200, 200)),
+    ("edit segment without If-Match", "PATCH", "/api/v1/transcripts/{id}/segments/{index}", {"text": "我叫王秀英。"},
+     review_setup(), (401, 403, 403, 412, 412, 412)),
+    ("split segment", "POST", "/api/v1/transcripts/{id}/segments/{index}/split",
+     with_if_match({"at": 1.0, "text_before": "我叫王秀英，", "text_after": "今年八十三岁。"}), review_setup(),
+     (401, 403, 403, 200, 200, 200)),
+    ("merge segments", "POST", "/api/v1/transcripts/{id}/segments/merge", with_if_match({"indexes": [0, 1]}),
+     review_setup(), (401, 403, 403, 200, 200, 200)),
+    ("bulk save segments", "PUT", "/api/v1/transcripts/{id}/segments",
+     with_if_match({"segments": [{"index": 0, "text": "改"}]}), review_setup(), (401, 403, 403, 200, 200, 200)),
+    ("set speakers", "PUT", "/api/v1/transcripts/{id}/speakers", with_if_match({"SPEAKER_2": {"name": "采访人 王芳"}}),
+     review_setup(), (401, 403, 403, 200, 200, 200)),
+    ("revert transcript", "POST", "/api/v1/transcripts/{id}/revert", with_if_match({"revision": 1}, 2),
+     review_setup(revisions=2), (401, 403, 403, 200, 200, 200)),
+    ("list revisions", "GET", "/api/v1/transcripts/{id}/revisions", None, review_setup(),
+     (401, 200, 404, 200, 200, 200)),
+    ("get revision", "GET", "/api/v1/transcripts/{id}/revisions/{number}", None, review_setup(),
+     (401, 200, 404, 200, 200, 200)),
+    ("diff revisions", "GET", "/api/v1/transcripts/{id}/diff?from=1&to=2", None, review_setup(revisions=2),
+     (401, 200, 404, 200, 200, 200)),
+    ("review transcript", "POST", "/api/v1/transcripts/{id}/review", with_if_match(None), review_setup("in_review"),
+     (401, 403, 403, 200, 200, 200)),
+    ("approve transcript", "POST", "/api/v1/transcripts/{id}/approve", None, review_setup("reviewed"),
+     (401, 403, 403, 403, 200, 200)),
+    ("return transcript", "POST", "/api/v1/transcripts/{id}/return", {"comment": "第2段人名有误，请核对"},
+     review_setup("reviewed"), (401, 403, 403, 403, 200, 200)),
     ("audit", "GET", "/api/v1/audit?entity_type=person", None, None, (401, 403, 403, 403, 200, 200)),
     # uploads
     ("create upload", "POST", "/api/v1/uploads", tus_request(Upload_Length="100"), None,

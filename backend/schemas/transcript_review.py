@@ -1,0 +1,169 @@
+"""Schemas of transcript review: the queue, claims, segment edits, speakers, revisions, diffs and workflow actions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from backend.models import TRANSCRIPT_STATUSES
+from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.schemas.transcripts import TranscriptSummarySchema
+
+MAX_TEXT = 10_000
+
+
+class QueueArgsSchema(PageArgsSchema):
+    status = fields.Str(validate=validate.OneOf(TRANSCRIPT_STATUSES))
+    flagged = fields.Bool(metadata={"description": "true: only transcripts with flagged segments; false: none"})
+    person = fields.Int(validate=validate.Range(min=1), metadata={"description": "Person linked to the material "
+                                                                                 "or interviewed in it"})
+    collector = fields.Int(validate=validate.Range(min=1), metadata={"description": "User id of the collector"})
+
+
+class UserRefSchema(Schema):
+    id = fields.Int()
+    username = fields.Str(allow_none=True)
+    display_name = fields.Str(allow_none=True)
+
+
+class TranscriptLockSchema(Schema):
+    holder = fields.Nested(UserRefSchema)
+    expires_at = fields.Str(metadata={"description": "ISO 8601, UTC"})
+
+
+class QueueItemSchema(TranscriptSummarySchema):
+    material_title = fields.Str()
+    lock = fields.Nested(TranscriptLockSchema, allow_none=True, metadata={"description": "The unexpired claim, if any"})
+
+
+QueuePageSchema = page_of(QueueItemSchema, "TranscriptQueuePage")
+
+
+class ClaimSchema(Schema):
+    transcript_id = fields.Int()
+    status = fields.Str(metadata={"enum": list(TRANSCRIPT_STATUSES)})
+    version = fields.Int()
+    lock = fields.Nested(TranscriptLockSchema)
+
+
+class _SegmentFields(StrictSchema):
+    text = fields.Str(validate=validate.Length(max=MAX_TEXT))
+    speaker = fields.Str(allow_none=True, validate=validate.Length(max=64),
+                         metadata={"description": "Speaker label, e.g. SPEAKER_1 (map labels with PUT speakers)"})
+    start = fields.Float(validate=validate.Range(min=0), metadata={"description": "Seconds"})
+    end = fields.Float(validate=validate.Range(min=0), metadata={"description": "Seconds"})
+    flagged = fields.Bool(metadata={"description": "Clear once the segment has been listened to"})
+
+
+class SegmentPatchSchema(_SegmentFields):
+    @validates_schema
+    def _not_empty(self, data: dict[str, Any], **_: Any) -> None:
+        if not data:
+            raise ValidationError("至少提交一个字段：text、speaker、start、end 或 flagged")
+
+
+class BulkSegmentSchema(_SegmentFields):
+    index = fields.Int(required=True, validate=validate.Range(min=0))
+
+
+class BulkSaveSchema(StrictSchema):
+    segments = fields.List(fields.Nested(BulkSegmentSchema), required=True,
+                           validate=validate.Length(min=1, max=5000))
+
+
+class SplitSchema(StrictSchema):
+    at = fields.Float(required=True, metadata={"description": "Seconds, strictly inside the segment"})
+    text_before = fields.Str(required=True, validate=validate.Length(max=MAX_TEXT))
+    text_after = fields.Str(required=True, validate=validate.Length(max=MAX_TEXT))
+
+
+class MergeSchema(StrictSchema):
+    indexes = fields.List(fields.Int(validate=validate.Range(min=0)), required=True,
+                          validate=validate.Length(min=2, max=100),
+                          metadata={"description": "Adjacent indexes in order, e.g. [4, 5]"})
+
+
+class SpeakerTargetSchema(StrictSchema):
+    person_id = fields.Int(validate=validate.Range(min=1))
+    name = fields.Str(validate=validate.Length(min=1, max=128))
+
+    @validates_schema
+    def _one_of(self, data: dict[str, Any], **_: Any) -> None:
+        if ("person_id" in data) == ("name" in data):
+            raise ValidationError("须给出 person_id 或 name 之一")
+
+
+SPEAKERS_FIELD = fields.Dict(keys=fields.Str(validate=validate.Length(min=1, max=64)),
+                             values=fields.Nested(SpeakerTargetSchema), validate=validate.Length(max=100))
+
+
+class RevertSchema(StrictSchema):
+    revision = fields.Int(required=True, validate=validate.Range(min=1))
+
+
+class TranscriptTransitionSchema(StrictSchema):
+    comment = fields.Str(allow_none=True, validate=validate.Length(max=4000),
+                         metadata={"description": "Required when returning"})
+
+
+class RevisionSummarySchema(Schema):
+    number = fields.Int()
+    created_by = fields.Method("_created_by", metadata={"description": "null: the machine transcription"})
+    created_at = fields.DateTime()
+    summary = fields.Str()
+    changed = fields.List(fields.Int(), metadata={"description": "Indexes (in the previous revision) touched"})
+
+    def _created_by(self, revision) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
+        from backend.services.transcript_review import user_ref
+
+        return user_ref(revision.created_by_id)
+
+
+RevisionPageSchema = page_of(RevisionSummarySchema, "TranscriptRevisionPage")
+
+
+class RevisionSchema(RevisionSummarySchema):
+    transcript_id = fields.Int()
+    segments = fields.List(fields.Dict(), metadata={"description": "The segments exactly as they were"})
+
+
+class RevisionArgsSchema(PageArgsSchema):
+    pass
+
+
+class DiffArgsSchema(StrictSchema):
+    from_ = fields.Int(data_key="from", validate=validate.Range(min=1),
+                       metadata={"description": "Revision number (default: the one before `to`)"})
+    to = fields.Int(validate=validate.Range(min=1), metadata={"description": "Revision number (default: latest)"})
+
+
+class TextOpSchema(Schema):
+    op = fields.Str(metadata={"enum": ["equal", "insert", "delete", "replace"]})
+    before = fields.Str()
+    after = fields.Str()
+
+
+class SegmentChangeSchema(Schema):
+    type = fields.Str(metadata={"enum": ["added", "removed", "changed"]})
+    from_index = fields.Int(allow_none=True)
+    to_index = fields.Int(allow_none=True)
+    before = fields.Dict(allow_none=True)
+    after = fields.Dict(allow_none=True)
+    fields_ = fields.List(fields.Str(), data_key="fields", attribute="fields")
+    text_ops = fields.List(fields.Nested(TextOpSchema), metadata={"description": "Character-level, for text changes"})
+
+
+class DiffStatsSchema(Schema):
+    added = fields.Int()
+    removed = fields.Int()
+    changed = fields.Int()
+    unchanged = fields.Int()
+
+
+class DiffSchema(Schema):
+    transcript_id = fields.Int()
+    from_ = fields.Int(data_key="from", attribute="from")
+    to = fields.Int()
+    stats = fields.Nested(DiffStatsSchema)
+    segments = fields.List(fields.Nested(SegmentChangeSchema))

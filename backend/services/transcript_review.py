@@ -1,0 +1,706 @@
+"""Editorial review of transcripts: the queue, claim locks, segment edits under If-Match, speakers, full lineage
+(revisions, diffs, reverts) and the review → approve / return workflow."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timedelta
+from typing import Any, cast
+
+from flask import current_app
+from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
+from sqlalchemy.orm import defer
+from sqlalchemy.orm.attributes import set_committed_value
+
+from backend.errors import (
+    Conflict,
+    Forbidden,
+    InvalidTransition,
+    Locked,
+    NotFound,
+    PreconditionFailed,
+    ValidationFailed,
+)
+from backend.extensions import db
+from backend.models import (
+    InterviewPerson,
+    Material,
+    PersonMaterial,
+    Transcript,
+    TranscriptRevision,
+    TranscriptSegment,
+    User,
+)
+from backend.models.types import utcnow
+from backend.services import audit, notifications
+from backend.services import persons as person_service
+from backend.services.pagination import Page, paginate
+from backend.services.transcripts import get_transcript, segment_snapshot
+
+EDIT_ROLES = ("editor", "archivist", "admin")
+APPROVE_ROLES = ("archivist", "admin")
+EDITABLE_SEGMENT_FIELDS = ("text", "speaker", "start", "end", "flagged")
+# Tolerance for float noise when comparing times (seconds).
+EPSILON = 1e-6
+MACHINE_SUMMARY = "machine transcription"
+
+# action: (states it may start from, state it leads to, roles that may take it)
+TRANSITIONS: dict[str, tuple[frozenset[str], str, tuple[str, ...]]] = {
+    "review": (frozenset({"in_review"}), "reviewed", EDIT_ROLES),
+    "approve": (frozenset({"reviewed"}), "approved", APPROVE_ROLES),
+    "return": (frozenset({"reviewed", "approved"}), "in_review", APPROVE_ROLES),
+}
+
+
+# --- locks -------------------------------------------------------------------------------------------------------
+
+def lock_duration() -> timedelta:
+    configured = current_app.config.get("TRANSCRIPT_LOCK")
+    return timedelta(minutes=30) if configured is None else configured
+
+
+def lock_holder_id(transcript: Transcript, now: datetime | None = None) -> int | None:
+    """The user holding an unexpired claim on the transcript, or None."""
+    if transcript.locked_by_id is None or transcript.lock_expires_at is None:
+        return None
+    return transcript.locked_by_id if transcript.lock_expires_at > (now or utcnow()) else None
+
+
+def user_ref(user_id: int | None) -> dict[str, Any] | None:
+    if user_id is None:
+        return None
+    user = db.session.get(User, user_id)
+    if user is None:
+        return {"id": user_id, "username": None, "display_name": None}
+    return {"id": user.id, "username": user.username, "display_name": user.display_name}
+
+
+def lock_info(transcript: Transcript) -> dict[str, Any] | None:
+    """``{"holder": {id, username, display_name}, "expires_at"}`` while a claim is held, else None."""
+    holder = lock_holder_id(transcript)
+    if holder is None or transcript.lock_expires_at is None:
+        return None
+    return {"holder": user_ref(holder), "expires_at": transcript.lock_expires_at.isoformat()}
+
+
+def _locked(transcript: Transcript) -> Locked:
+    info = lock_info(transcript) or {}
+    holder = info.get("holder") or {}
+    name = holder.get("display_name") or holder.get("username") or "他人"
+    return Locked(f"转写稿正由{name}校对，锁定至 {info.get('expires_at')}", code="transcript_locked",
+                  details={"holder": info.get("holder"), "expires_at": info.get("expires_at")})
+
+
+def _free_for(actor: User, now: datetime) -> ColumnElement[bool]:
+    """SQL condition: nobody else holds an unexpired claim."""
+    return or_(Transcript.locked_by_id.is_(None), Transcript.locked_by_id == actor.id,
+               Transcript.lock_expires_at.is_(None), Transcript.lock_expires_at <= now)
+
+
+# --- guards ------------------------------------------------------------------------------------------------------
+
+def _require_role(actor: User, roles: tuple[str, ...], code: str = "review_forbidden") -> None:
+    if not actor.has_role(*roles):
+        raise Forbidden("您的角色不能执行此操作", code=code, details={"roles": list(roles)})
+
+
+def _editable(actor: User, transcript_id: int) -> Transcript:
+    _require_role(actor, EDIT_ROLES, "edit_forbidden")
+    transcript = get_transcript(actor, transcript_id)
+    if transcript.status == "approved":
+        raise Conflict("转写稿已审定，不能修改；如需修改请档案员退回", code="transcript_approved",
+                       details={"status": transcript.status})
+    return transcript
+
+
+def _check_lock_and_version(actor: User, transcript: Transcript, expected_version: int | None) -> None:
+    holder = lock_holder_id(transcript)
+    if holder is not None and holder != actor.id:
+        raise _locked(transcript)
+    if expected_version is not None and expected_version != transcript.version:
+        raise PreconditionFailed(details={"current_version": transcript.version, "your_version": expected_version})
+
+
+def _bump_version(actor: User, transcript: Transcript, expected_version: int, *, respect_lock: bool = True
+                  ) -> datetime:
+    """Move to the next version atomically: only if the row is still at ``expected_version`` (and, for saves,
+    nobody else holds the claim). Concurrent writers are serialised by the row; the loser gets 412 or 423."""
+    now = utcnow()
+    conditions = [Transcript.id == transcript.id, Transcript.version == expected_version]
+    if respect_lock:
+        conditions.append(_free_for(actor, now))
+    result = cast(CursorResult[Any], db.session.execute(
+        update(Transcript).where(*conditions).values(version=expected_version + 1, updated_at=now)
+        .execution_options(synchronize_session=False)))
+    if result.rowcount != 1:
+        db.session.rollback()
+        fresh = transcript
+        db.session.refresh(fresh)
+        holder = lock_holder_id(fresh)
+        if respect_lock and holder is not None and holder != actor.id:
+            raise _locked(fresh)
+        raise PreconditionFailed(details={"current_version": fresh.version, "your_version": expected_version})
+    set_committed_value(transcript, "version", expected_version + 1)
+    set_committed_value(transcript, "updated_at", now)
+    if lock_holder_id(transcript, now) == actor.id:  # activity keeps the holder's claim alive
+        transcript.lock_expires_at = now + lock_duration()
+    return now
+
+
+def _segment_at(transcript: Transcript, index: int) -> TranscriptSegment:
+    if not 0 <= index < len(transcript.segments):
+        raise NotFound("该段不存在", code="segment_not_found",
+                       details={"index": index, "segment_count": len(transcript.segments)})
+    return transcript.segments[index]
+
+
+def _check_times(transcript: Transcript, segments: Sequence[TranscriptSegment], positions: Iterable[int]) -> None:
+    """Touched segments must have start < end, lie inside the audio and not overlap their neighbours."""
+    duration = transcript.duration or 0.0
+    problems: list[dict[str, Any]] = []
+    for p in sorted(set(positions)):
+        segment = segments[p]
+        if segment.start < 0:
+            problems.append({"index": p, "field": "start", "problem": "negative", "message": "开始时间不能为负",
+                             "start": segment.start})
+        if segment.end <= segment.start:
+            problems.append({"index": p, "field": "end", "problem": "not_after_start",
+                             "message": "结束时间须晚于开始时间", "start": segment.start, "end": segment.end})
+        if duration > 0 and segment.end > duration + EPSILON:
+            problems.append({"index": p, "field": "end", "problem": "beyond_duration", "message": "超出音频时长",
+                             "end": segment.end, "duration": duration})
+        if duration > 0 and segment.start >= duration:
+            problems.append({"index": p, "field": "start", "problem": "beyond_duration", "message": "超出音频时长",
+                             "start": segment.start, "duration": duration})
+        if p > 0 and segment.start < segments[p - 1].end - EPSILON:
+            problems.append({"index": p, "field": "start", "problem": "overlaps_previous",
+                             "message": "与前一段时间重叠", "start": segment.start,
+                             "previous_end": segments[p - 1].end})
+        if p + 1 < len(segments) and segment.end > segments[p + 1].start + EPSILON:
+            problems.append({"index": p, "field": "end", "problem": "overlaps_next", "message": "与后一段时间重叠",
+                             "end": segment.end, "next_start": segments[p + 1].start})
+    if problems:
+        raise ValidationFailed("时间码无效：须开始早于结束、在音频时长之内、且不与相邻段重叠",
+                               code="invalid_segment_times", details={"problems": problems, "duration": duration})
+
+
+# --- lineage -------------------------------------------------------------------------------------------------------
+
+def _ensure_base_revision(transcript: Transcript) -> None:
+    """Revision 1 is written at transcription; a transcript stored without one gets it from its untouched state."""
+    exists = db.session.scalar(select(TranscriptRevision.id).where(
+        TranscriptRevision.transcript_id == transcript.id).limit(1))
+    if exists is None:
+        db.session.add(TranscriptRevision(transcript_id=transcript.id, number=1, created_by_id=None,
+                                          summary=MACHINE_SUMMARY,
+                                          segments=[segment_snapshot(s) for s in transcript.segments]))
+        db.session.flush()
+
+
+def _mark_edited(transcript: Transcript) -> dict[str, Any]:
+    """A save moves machine (first edit) and reviewed (the reviewed text changed) back to in_review."""
+    if transcript.status in ("machine", "reviewed"):
+        before, transcript.status = transcript.status, "in_review"
+        return {"status": {"before": before, "after": "in_review"}}
+    return {}
+
+
+def _renumber(transcript: Transcript, ordered: list[TranscriptSegment]) -> None:
+    """Give ``ordered`` the indexes 0..n-1 (rows not in it are deleted) without tripping the unique index."""
+    for position, segment in enumerate(ordered):
+        if segment.index != position or segment.id is None:
+            segment.index = -(position + 1)
+    transcript.segments = list(ordered)
+    db.session.flush()
+    for position, segment in enumerate(ordered):
+        segment.index = position
+    db.session.flush()
+
+
+def _save(actor: User, transcript: Transcript, *, action: str, summary: str, changed: Iterable[int],
+          extra: dict[str, Any], now: datetime) -> TranscriptRevision:
+    db.session.flush()
+    number = (db.session.scalar(select(func.max(TranscriptRevision.number)).where(
+        TranscriptRevision.transcript_id == transcript.id)) or 0) + 1
+    ordered = sorted(transcript.segments, key=lambda s: s.index)
+    revision = TranscriptRevision(transcript_id=transcript.id, number=number, created_by_id=actor.id,
+                                  created_at=now, summary=summary, changed=sorted(set(changed)),
+                                  segments=[segment_snapshot(s) for s in ordered])
+    db.session.add(revision)
+    transcript.flagged_count = sum(1 for s in ordered if s.flagged)
+    audit.record("transcript", transcript.id, action, actor, changes={
+        "revision": number, "summary": summary, "changed": revision.changed,
+        "version": {"before": transcript.version - 1, "after": transcript.version}, **extra})
+    db.session.commit()
+    return revision
+
+
+def _row_changes(segment: TranscriptSegment, data: dict[str, Any]) -> dict[str, Any]:
+    return {field: value for field, value in data.items()
+            if field in EDITABLE_SEGMENT_FIELDS and getattr(segment, field) != value}
+
+
+# --- the queue -----------------------------------------------------------------------------------------------------
+
+def review_queue(actor: User, *, status: str | None = None, flagged: bool | None = None, person: int | None = None,
+                 collector: int | None = None, page: int = 1, per_page: int = 20) -> Page[Any]:
+    """Transcripts to review, most-flagged first, then oldest; items are (transcript, material title) rows."""
+    _require_role(actor, EDIT_ROLES)
+    query = select(Transcript, Material.title).join(Material, Material.id == Transcript.material_id)
+    if status:
+        query = query.where(Transcript.status == status)
+    if flagged is True:
+        query = query.where(Transcript.flagged_count > 0)
+    elif flagged is False:
+        query = query.where(Transcript.flagged_count == 0)
+    if person:
+        query = query.where(or_(
+            Material.id.in_(select(PersonMaterial.material_id).where(PersonMaterial.person_id == person)),
+            Material.interview_id.in_(select(InterviewPerson.interview_id).where(InterviewPerson.person_id == person))))
+    if collector:
+        query = query.where(Material.collector_id == collector)
+    query = query.order_by(Transcript.flagged_count.desc(), Transcript.created_at.asc(), Transcript.id.asc())
+    per_page = max(1, min(per_page, 100))
+    page = max(1, page)
+    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
+    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    return Page(items=[(row[0], row[1]) for row in rows], total=total, page=page, per_page=per_page)
+
+
+# --- claims --------------------------------------------------------------------------------------------------------
+
+def claim(actor: User, transcript_id: int) -> Transcript:
+    """Claim (or, for the holder, renew) the transcript for TRANSCRIPT_LOCK; machine → in_review."""
+    transcript = _editable(actor, transcript_id)
+    now = utcnow()
+    previous = lock_holder_id(transcript, now)
+    if previous is not None and previous != actor.id:
+        raise _locked(transcript)
+    expires = now + lock_duration()
+    held_until = transcript.lock_expires_at.isoformat() if previous is not None and transcript.lock_expires_at else None
+    result = cast(CursorResult[Any], db.session.execute(
+        update(Transcript).where(Transcript.id == transcript.id, _free_for(actor, now))
+        .values(locked_by_id=actor.id, lock_expires_at=expires).execution_options(synchronize_session=False)))
+    if result.rowcount != 1:  # someone claimed it a moment ago
+        db.session.rollback()
+        db.session.refresh(transcript)
+        raise _locked(transcript)
+    set_committed_value(transcript, "locked_by_id", actor.id)
+    set_committed_value(transcript, "lock_expires_at", expires)
+    changes: dict[str, Any] = {"lock_expires_at": {"before": held_until, "after": expires.isoformat()},
+                               "renewed": previous == actor.id}
+    if transcript.status == "machine":
+        transcript.status = "in_review"
+        transcript.updated_at = now
+        changes["status"] = {"before": "machine", "after": "in_review"}
+    audit.record("transcript", transcript.id, "claim", actor, changes=changes)
+    db.session.commit()
+    return transcript
+
+
+def release(actor: User, transcript_id: int) -> None:
+    """Give up a claim (its holder), or break anyone's (an admin). Releasing a free transcript does nothing."""
+    _require_role(actor, EDIT_ROLES, "edit_forbidden")
+    transcript = get_transcript(actor, transcript_id)
+    holder = lock_holder_id(transcript)
+    if holder is not None and holder != actor.id and not actor.is_admin:
+        raise _locked(transcript)
+    if holder is not None:
+        expires = transcript.lock_expires_at.isoformat() if transcript.lock_expires_at else None
+        action = "release" if holder == actor.id else "break_lock"
+        audit.record("transcript", transcript.id, action, actor,
+                     changes={"locked_by_id": {"before": holder, "after": None},
+                              "lock_expires_at": {"before": expires, "after": None}})
+        if action == "break_lock":
+            notifications.notify(holder, "transcript_lock_broken", "transcript", transcript.id,
+                                 f"管理员解除了您对转写稿 {transcript.id} 的锁定，未保存的修改请重新读取后再提交",
+                                 actor=actor)
+    transcript.locked_by_id = None
+    transcript.lock_expires_at = None
+    db.session.commit()
+
+
+# --- edits -----------------------------------------------------------------------------------------------------------
+
+def edit_segment(actor: User, transcript_id: int, index: int, data: dict[str, Any], *, expected_version: int
+                 ) -> Transcript:
+    transcript = _editable(actor, transcript_id)
+    segment = _segment_at(transcript, index)
+    _check_lock_and_version(actor, transcript, expected_version)
+    changes = _row_changes(segment, data)
+    if not changes:
+        return transcript
+    now = _bump_version(actor, transcript, expected_version)
+    _ensure_base_revision(transcript)
+    before = segment_snapshot(segment)
+    for field, value in changes.items():
+        setattr(segment, field, value)
+    if "start" in changes or "end" in changes:
+        _check_times(transcript, transcript.segments, [index])
+    extra = {"segments": {str(index): {"before": before, "after": segment_snapshot(segment)}},
+             **_mark_edited(transcript)}
+    _save(actor, transcript, action="edit_segment", summary=f"edit segment {index}", changed=[index], extra=extra,
+          now=now)
+    return transcript
+
+
+def _split_words(words: list[dict[str, Any]], at: float) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    before = [w for w in words or [] if (w.get("start") or 0.0) < at]
+    return before, [w for w in words or [] if (w.get("start") or 0.0) >= at]
+
+
+def split_segment(actor: User, transcript_id: int, index: int, *, at: float, text_before: str, text_after: str,
+                  expected_version: int) -> Transcript:
+    """Split segment ``index`` at ``at`` seconds into two; later segments move up by one."""
+    transcript = _editable(actor, transcript_id)
+    segment = _segment_at(transcript, index)
+    _check_lock_and_version(actor, transcript, expected_version)
+    if not segment.start + EPSILON < at < segment.end - EPSILON:
+        raise ValidationFailed("拆分点须在该段的开始和结束时间之间", code="invalid_split_point",
+                               details={"index": index, "at": at, "start": segment.start, "end": segment.end,
+                                        "fields": {"at": [f"须在 {segment.start} 与 {segment.end} 之间"]}})
+    now = _bump_version(actor, transcript, expected_version)
+    _ensure_base_revision(transcript)
+    before = segment_snapshot(segment)
+    words_before, words_after = _split_words(segment.words, at)
+    meta_after = {"flags": segment.meta["flags"]} if (segment.meta or {}).get("flags") else {}
+    second = TranscriptSegment(
+        transcript_id=transcript.id, start=at, end=segment.end, text=text_after, speaker=segment.speaker,
+        avg_logprob=segment.avg_logprob, no_speech_prob=segment.no_speech_prob,
+        compression_ratio=segment.compression_ratio, words=words_after, flagged=segment.flagged, meta=meta_after,
+        index=-1)
+    segment.end, segment.text, segment.words = at, text_before, words_before
+    ordered = list(transcript.segments)
+    ordered.insert(index + 1, second)
+    _renumber(transcript, ordered)
+    _check_times(transcript, ordered, [index, index + 1])
+    extra = {"segments": {str(index): {"before": before,
+                                       "after": [segment_snapshot(segment), segment_snapshot(second)]}},
+             **_mark_edited(transcript)}
+    _save(actor, transcript, action="split_segment", summary=f"split {index}", changed=[index], extra=extra,
+          now=now)
+    return transcript
+
+
+def _join_text(parts: list[str]) -> str:
+    """Chinese runs on without separators; a space is kept between two Latin words or numbers."""
+    joined = ""
+    for part in parts:
+        if joined and part and joined[-1].isascii() and joined[-1].isalnum() and part[0].isascii() \
+                and part[0].isalnum():
+            joined += " "
+        joined += part
+    return joined
+
+
+def _merge_meta(metas: list[dict[str, Any]]) -> dict[str, Any]:
+    merged: dict[str, Any] = {}
+    for meta in metas:
+        for key, value in (meta or {}).items():
+            if isinstance(value, list):
+                merged.setdefault(key, [])
+                merged[key] = [*merged[key], *value] if isinstance(merged[key], list) else merged[key]
+            else:
+                merged.setdefault(key, value)
+    return merged
+
+
+def _pick(values: list[float | None], choose: Any) -> float | None:
+    present = [v for v in values if v is not None]
+    return choose(present) if present else None
+
+
+def merge_segments(actor: User, transcript_id: int, indexes: list[int], *, expected_version: int) -> Transcript:
+    """Merge adjacent segments (same speaker) into the first; later segments move down."""
+    transcript = _editable(actor, transcript_id)
+    wanted = sorted(set(indexes))
+    count = len(transcript.segments)
+    if len(wanted) < 2 or wanted != list(range(wanted[0], wanted[0] + len(wanted))) or wanted != indexes:
+        raise ValidationFailed("只能合并相邻的段，按顺序给出，如 [4, 5]", code="invalid_merge",
+                               details={"fields": {"indexes": ["须为相邻且递增的段号"]}, "indexes": indexes})
+    if wanted[-1] >= count:
+        raise ValidationFailed("该段不存在", code="segment_not_found",
+                               details={"fields": {"indexes": [f"段号须小于 {count}"]}, "segment_count": count})
+    _check_lock_and_version(actor, transcript, expected_version)
+    rows = [transcript.segments[i] for i in wanted]
+    speakers = {row.speaker for row in rows}
+    if len(speakers) > 1:
+        raise ValidationFailed("不同说话人的段不能合并；请先统一说话人", code="speaker_mismatch",
+                               details={"speakers": {str(i): transcript.segments[i].speaker for i in wanted}})
+    now = _bump_version(actor, transcript, expected_version)
+    _ensure_base_revision(transcript)
+    before = [segment_snapshot(row) for row in rows]
+    first = rows[0]
+    first.end = rows[-1].end
+    first.text = _join_text([row.text for row in rows])
+    first.words = [w for row in rows for w in (row.words or [])]
+    first.flagged = any(row.flagged for row in rows)
+    first.meta = _merge_meta([row.meta for row in rows])
+    first.avg_logprob = _pick([row.avg_logprob for row in rows], min)
+    first.no_speech_prob = _pick([row.no_speech_prob for row in rows], max)
+    first.compression_ratio = _pick([row.compression_ratio for row in rows], max)
+    ordered = [s for s in transcript.segments if s not in rows[1:]]
+    _renumber(transcript, ordered)
+    extra = {"segments": {"-".join(map(str, (wanted[0], wanted[-1]))): {"before": before,
+                                                                       "after": segment_snapshot(first)}},
+             **_mark_edited(transcript)}
+    _save(actor, transcript, action="merge_segments", summary=f"merge {wanted[0]}-{wanted[-1]}", changed=wanted,
+          extra=extra, now=now)
+    return transcript
+
+
+def bulk_save(actor: User, transcript_id: int, items: list[dict[str, Any]], *, expected_version: int) -> Transcript:
+    """Save many segments at once (each item names its index and the fields it changes), as one revision."""
+    transcript = _editable(actor, transcript_id)
+    count = len(transcript.segments)
+    seen: set[int] = set()
+    errors: dict[str, list[str]] = {}
+    for position, item in enumerate(items):
+        if item["index"] in seen:
+            errors.setdefault(str(position), []).append(f"段号 {item['index']} 重复")
+        elif item["index"] >= count:
+            errors.setdefault(str(position), []).append(f"段号 {item['index']} 不存在（共 {count} 段）")
+        seen.add(item["index"])
+    if errors:
+        raise ValidationFailed("批量保存的段号无效", code="invalid_segments", details={"fields": {"segments": errors}})
+    _check_lock_and_version(actor, transcript, expected_version)
+    planned = {item["index"]: _row_changes(transcript.segments[item["index"]], item) for item in items}
+    planned = {index: changes for index, changes in planned.items() if changes}
+    if not planned:
+        return transcript
+    now = _bump_version(actor, transcript, expected_version)
+    _ensure_base_revision(transcript)
+    touched: dict[str, Any] = {}
+    for index, changes in sorted(planned.items()):
+        segment = transcript.segments[index]
+        before = segment_snapshot(segment)
+        for field, value in changes.items():
+            setattr(segment, field, value)
+        touched[str(index)] = {"before": before, "after": segment_snapshot(segment)}
+    _check_times(transcript, transcript.segments,
+                 [index for index, changes in planned.items() if "start" in changes or "end" in changes])
+    n = len(planned)
+    _save(actor, transcript, action="bulk_save", summary=f"bulk save {n} segment{'s' if n != 1 else ''}",
+          changed=planned, extra={"segments": touched, **_mark_edited(transcript)}, now=now)
+    return transcript
+
+
+def revert(actor: User, transcript_id: int, number: int, *, expected_version: int) -> Transcript:
+    """Restore exactly the segments of revision ``number`` as a new revision (history is never rewritten)."""
+    transcript = _editable(actor, transcript_id)
+    _check_lock_and_version(actor, transcript, expected_version)
+    _ensure_base_revision(transcript)
+    target = _revision(transcript, number)
+    now = _bump_version(actor, transcript, expected_version)
+    current = [segment_snapshot(s) for s in transcript.segments]
+    # Rows whose times match a restored segment keep their words, scores and clean-up notes.
+    pool: dict[tuple[float, float], list[TranscriptSegment]] = {}
+    for row in transcript.segments:
+        pool.setdefault((row.start, row.end), []).append(row)
+    all_words = [w for row in transcript.segments for w in (row.words or [])]
+    ordered: list[TranscriptSegment] = []
+    for snap in target.segments:
+        candidates = pool.get((snap["start"], snap["end"]))
+        if candidates:
+            row = candidates.pop(0)
+        else:
+            row = TranscriptSegment(transcript_id=transcript.id, index=-1, start=snap["start"], end=snap["end"],
+                                    words=[w for w in all_words
+                                           if snap["start"] <= (w.get("start") or 0.0) < snap["end"]],
+                                    meta={})
+        row.start, row.end, row.text = snap["start"], snap["end"], snap["text"]
+        row.speaker, row.flagged = snap.get("speaker"), bool(snap.get("flagged", False))
+        ordered.append(row)
+    _renumber(transcript, ordered)
+    restored = target.segments
+    changed = [i for i in range(max(len(current), len(restored))) if current[i:i + 1] != restored[i:i + 1]]
+    _save(actor, transcript, action="revert", summary=f"revert to {number}", changed=changed,
+          extra={"reverted_to": number, **_mark_edited(transcript)}, now=now)
+    return transcript
+
+
+def set_speakers(actor: User, transcript_id: int, mapping: dict[str, dict[str, Any]], *, expected_version: int
+                 ) -> Transcript:
+    """Map speaker labels to persons (who must exist and be visible) or free names; audited, no revision."""
+    transcript = _editable(actor, transcript_id)
+    _check_lock_and_version(actor, transcript, expected_version)
+    clean: dict[str, dict[str, Any]] = {}
+    errors: dict[str, list[str]] = {}
+    for label, target in mapping.items():
+        if target.get("person_id") is not None:
+            try:
+                person = person_service.get_person(actor, target["person_id"])
+            except NotFound:
+                errors.setdefault(label, []).append(f"人物档案 {target['person_id']} 不存在")
+                continue
+            clean[label] = {"person_id": person.id}
+        else:
+            clean[label] = {"name": target["name"].strip()}
+            if not clean[label]["name"]:
+                errors.setdefault(label, []).append("姓名不能为空")
+    if errors:
+        raise ValidationFailed("说话人对应关系无效", code="invalid_speakers", details={"fields": errors})
+    before = dict(transcript.speakers or {})
+    if clean == before:
+        return transcript
+    _bump_version(actor, transcript, expected_version)
+    transcript.speakers = clean
+    audit.record("transcript", transcript.id, "speakers", actor, changes={
+        "speakers": {"before": before, "after": clean},
+        "version": {"before": transcript.version - 1, "after": transcript.version}, **_mark_edited(transcript)})
+    db.session.commit()
+    return transcript
+
+
+# --- the workflow ----------------------------------------------------------------------------------------------------
+
+def transition(actor: User, transcript_id: int, action: str, *, comment: str | None = None,
+               expected_version: int | None = None) -> Transcript:
+    sources, target, roles = TRANSITIONS[action]
+    _require_role(actor, roles, "transition_forbidden")
+    transcript = get_transcript(actor, transcript_id)
+    if expected_version is not None and expected_version != transcript.version:
+        raise PreconditionFailed(details={"current_version": transcript.version, "your_version": expected_version})
+    if transcript.status not in sources:
+        raise InvalidTransition(f"状态为“{transcript.status}”的转写稿不能执行“{action}”",
+                                details={"action": action, "status": transcript.status,
+                                         "allowed_from": sorted(sources)})
+    if action == "review":
+        holder = lock_holder_id(transcript)
+        if holder is not None and holder != actor.id:
+            raise _locked(transcript)
+    if action == "return" and not (comment and comment.strip()):
+        raise ValidationFailed("退回时必须填写意见", code="comment_required",
+                               details={"fields": {"comment": ["required"]}})
+    now = _bump_version(actor, transcript, transcript.version, respect_lock=action == "review")
+    before = transcript.status
+    transcript.status = target
+    if action == "review":
+        transcript.reviewed_by_id, transcript.reviewed_at = actor.id, now
+    elif action == "approve":
+        transcript.approved_by_id, transcript.approved_at, transcript.review_comment = actor.id, now, None
+    else:
+        transcript.approved_by_id, transcript.approved_at = None, None
+        transcript.review_comment = comment.strip() if comment else None
+        recipient = transcript.reviewed_by_id or transcript.created_by_id
+        if recipient is not None:
+            notifications.notify(recipient, "transcript_returned", "transcript", transcript.id,
+                                 f"转写稿 {transcript.id} 被退回，请按意见继续校对", comment=transcript.review_comment,
+                                 actor=actor)
+    # Marking reviewed or approved ends the claim: the editor is done, or the text is now read-only.
+    transcript.locked_by_id, transcript.lock_expires_at = None, None
+    audit.record("transcript", transcript.id, action, actor,
+                 changes={"status": {"before": before, "after": target},
+                          "version": {"before": transcript.version - 1, "after": transcript.version}},
+                 comment=comment if action == "return" else None)
+    db.session.commit()
+    return transcript
+
+
+# --- reading the lineage ---------------------------------------------------------------------------------------------
+
+def _revision(transcript: Transcript, number: int) -> TranscriptRevision:
+    revision = db.session.scalar(select(TranscriptRevision).where(
+        TranscriptRevision.transcript_id == transcript.id, TranscriptRevision.number == number))
+    if revision is None:
+        raise NotFound("该修订版本不存在", code="revision_not_found", details={"revision": number})
+    return revision
+
+
+def list_revisions(actor: User, transcript_id: int, *, page: int = 1, per_page: int = 20) -> Page[TranscriptRevision]:
+    """Revisions newest first, without their snapshots."""
+    transcript = get_transcript(actor, transcript_id)
+    query = (select(TranscriptRevision).options(defer(TranscriptRevision.segments))
+             .where(TranscriptRevision.transcript_id == transcript.id).order_by(TranscriptRevision.number.desc()))
+    return paginate(query, page, per_page)
+
+
+def get_revision(actor: User, transcript_id: int, number: int) -> TranscriptRevision:
+    return _revision(get_transcript(actor, transcript_id), number)
+
+
+def _latest_number(transcript: Transcript) -> int | None:
+    return db.session.scalar(select(func.max(TranscriptRevision.number)).where(
+        TranscriptRevision.transcript_id == transcript.id))
+
+
+def text_ops(before: str, after: str) -> list[dict[str, str]]:
+    """Character-level difference (one Chinese character is one element): equal/insert/delete/replace runs."""
+    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
+    return [{"op": tag, "before": before[i1:i2], "after": after[j1:j2]}
+            for tag, i1, i2, j1, j2 in matcher.get_opcodes()]
+
+
+def _overlap(a: dict[str, Any], b: dict[str, Any]) -> float:
+    return max(0.0, min(a["end"], b["end"]) - max(a["start"], b["start"]))
+
+
+def _pair(before: list[dict[str, Any]], after: list[dict[str, Any]], olds: list[int], news: list[int]
+          ) -> list[tuple[int, int]]:
+    """Pair replaced segments: one to one when counts match; else a split's first part and a merge's result pair
+    with the segment whose start they keep, then by largest time overlap, never crossing."""
+    if len(olds) == len(news):
+        return list(zip(olds, news))
+    candidates = sorted((((before[o]["start"] == after[n]["start"]), _overlap(before[o], after[n]), o, n)
+                         for o in olds for n in news), key=lambda c: (c[0], c[1], -c[2], -c[3]), reverse=True)
+    pairs: list[tuple[int, int]] = []
+    for _same_start, overlap, o, n in candidates:
+        if overlap <= 0:
+            continue
+        if any(o == po or n == pn or (o < po) != (n < pn) for po, pn in pairs):
+            continue
+        pairs.append((o, n))
+    return sorted(pairs)
+
+
+def diff_segments(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
+    def key(s: dict[str, Any]) -> tuple[Any, ...]:
+        return (s["start"], s["end"], s["text"], s.get("speaker"), bool(s.get("flagged")))
+
+    matcher = difflib.SequenceMatcher(a=[key(s) for s in before], b=[key(s) for s in after], autojunk=False)
+    entries: list[dict[str, Any]] = []
+    stats = {"added": 0, "removed": 0, "changed": 0, "unchanged": 0}
+    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        if tag == "equal":
+            stats["unchanged"] += i2 - i1
+            continue
+        pairs = _pair(before, after, list(range(i1, i2)), list(range(j1, j2)))
+        paired_olds = {p[0] for p in pairs}
+        paired_news = {p[1] for p in pairs}
+        o, n = i1, j1
+        for po, pn in [*pairs, (i2, j2)]:
+            while o < po:
+                if o not in paired_olds:
+                    entries.append({"type": "removed", "from_index": o, "to_index": None, "before": before[o],
+                                    "after": None})
+                    stats["removed"] += 1
+                o += 1
+            while n < pn:
+                if n not in paired_news:
+                    entries.append({"type": "added", "from_index": None, "to_index": n, "before": None,
+                                    "after": after[n]})
+                    stats["added"] += 1
+                n += 1
+            if po < i2:
+                old, new = before[po], after[pn]
+                fields = [f for f in ("start", "end", "text", "speaker", "flagged") if old.get(f) != new.get(f)]
+                entries.append({"type": "changed", "from_index": po, "to_index": pn, "before": old, "after": new,
+                                "fields": fields,
+                                "text_ops": text_ops(old["text"], new["text"]) if "text" in fields else []})
+                stats["changed"] += 1
+                o, n = po + 1, pn + 1
+    return {"stats": stats, "segments": entries}
+
+
+def diff(actor: User, transcript_id: int, from_number: int | None, to_number: int | None) -> dict[str, Any]:
+    """Segment- and character-level differences between two revisions (default: the latest and the one before)."""
+    transcript = get_transcript(actor, transcript_id)
+    latest = _latest_number(transcript)
+    if latest is None:
+        raise NotFound("该转写稿还没有修订记录", code="revision_not_found")
+    to_number = to_number or latest
+    from_number = from_number or max(1, to_number - 1)
+    old, new = _revision(transcript, from_number), _revision(transcript, to_number)
+    return {"transcript_id": transcript.id, "from": from_number, "to": to_number,
+            **diff_segments(list(old.segments), list(new.segments))}

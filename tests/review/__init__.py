@@ -1,0 +1,1 @@
+"""Tests of transcript review: claims, edits under If-Match, lineage, diffs and the workflow."""
