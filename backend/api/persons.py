@@ -10,9 +10,10 @@ from flask_smorest import Blueprint
 
 from backend.api.base import etag_for, expected_version, login_required
 from backend.models import Person
-from backend.schemas.persons import (PersonInputSchema, PersonListArgsSchema, PersonPageSchema, PersonSchema,
+from backend.schemas.persons import (ChecklistSchema, PersonInputSchema, PersonListArgsSchema, PersonPageSchema, PersonSchema,
                                      PersonUpdateSchema, TransitionSchema)
 from backend.services import persons as person_service
+from backend.services import publication
 from backend.services.identity import mask_address, mask_id_number, mask_phone
 
 blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
@@ -91,6 +92,17 @@ def update_person(data: dict[str, Any], person_id: int) -> Response:
 def delete_person(person_id: int) -> None:
     """Delete a draft (its creator or an admin). Anything further along is withdrawn, never destroyed."""
     person_service.delete_person(current_user, person_id)
+
+
+@blp.route("/<int:person_id>/checklist", methods=["GET"])
+@blp.response(200, ChecklistSchema)
+@login_required(*ANY_ROLE)
+def checklist(person_id: int) -> dict[str, Any]:
+    """What is still missing before the profile can be published (fields, a material, a public consent)."""
+    person = person_service.get_person(current_user, person_id)
+    missing = publication.missing_items(person)
+    return {"publishable": not missing, "missing": missing,
+            "labels": [publication.LABELS.get(item, item) for item in missing]}
 
 
 def _transition_view(action: str, doc: str):

@@ -101,3 +101,9 @@ class PersonListArgsSchema(PageArgsSchema):
 
 class TransitionSchema(StrictSchema):
     comment = fields.Str(validate=validate.Length(max=5000))
+
+
+class ChecklistSchema(Schema):
+    publishable = fields.Bool()
+    missing = fields.List(fields.Str(), metadata={"description": "e.g. biography, material, consent_public"})
+    labels = fields.List(fields.Str(), metadata={"description": "The same, in Chinese"})

@@ -237,6 +237,7 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
      (401, 403, 403, 403, 200, 200)),
     ("return transcript", "POST", "/api/v1/transcripts/{id}/return", {"comment": "第2段人名有误，请核对"},
      review_setup("reviewed"), (401, 403, 403, 403, 200, 200)),
+    ("checklist", "GET", "/api/v1/persons/{id}/checklist", None, person_in("submit"), (401, 200, 404, 200, 200, 200)),
     ("audit", "GET", "/api/v1/audit?entity_type=person", None, None, (401, 403, 403, 403, 200, 200)),
     # uploads
     ("create upload", "POST", "/api/v1/uploads", tus_request(Upload_Length="100"), None,

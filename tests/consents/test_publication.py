@@ -132,3 +132,17 @@ def test_withdrawing_another_consent_keeps_the_profile_published(client, auth, a
     assert body["status"] == "published" and body["version"] == published["version"]
     with app.app_context():
         assert has_public_consent(pid) is True  # the person-wide public consent still stands
+
+
+def test_checklist_tells_what_is_missing_before_publishing(client, auth):
+    from tests.api.helpers import advance, make_person, make_publishable
+
+    person = make_person(client, auth("collector"), name="周老师", category="notable", biography="")
+    advance(client, person["id"], auth("collector"), "submit")
+    before = client.get(f"/api/v1/persons/{person['id']}/checklist", headers=auth("archivist")).get_json()
+    assert before["publishable"] is False
+    assert {"biography", "material", "consent_public"} <= set(before["missing"])
+    assert len(before["labels"]) == len(before["missing"])
+    make_publishable(client, person["id"], auth("archivist"))
+    after = client.get(f"/api/v1/persons/{person['id']}/checklist", headers=auth("archivist")).get_json()
+    assert after == {"publishable": True, "missing": [], "labels": []}
