@@ -24,7 +24,7 @@ from backend.services import audit, jobs
 from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
 from backend.services.storage import get_storage, original_key
-from media.errors import CorruptMedia, ObjectNotFound, UnsupportedMedia
+from media.errors import CorruptMedia, ObjectNotFound, StorageError, UnsupportedMedia
 from media.hashing import HashingReader
 from media.sniff import sniff
 
@@ -198,12 +198,15 @@ def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[st
         kind, mime = _guess_kind_of_damaged(path)
         failure = exc.message
 
-    stored = get_storage().put_file(original_key(sha256), path, content_type=mime)
-    if stored.sha256 != sha256 or stored.size != size:
-        # The bytes changed between receipt and storage (disk fault): refuse rather than keep a wrong original.
+    try:
+        # Moved into place on local disk (no copy of a big upload); uploaded and re-hashed on S3.
+        stored = get_storage().adopt_file(original_key(sha256), path, sha256=sha256, content_type=mime)
+    except StorageError as exc:
+        log.error("storing the original of %s failed: %s", sha256, exc)
+        raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write") from exc
+    if stored.size != size:
         get_storage().delete(stored.key)
         raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write")
-    path.unlink(missing_ok=True)
 
     captured_at = metadata.get("captured_at")
     material = Material(

@@ -177,6 +177,20 @@ class Storage(ABC):
             size = os.fstat(fh.fileno()).st_size
             return self.put_stream(key, fh, size=size, content_type=content_type)
 
+    def adopt_file(
+        self, key: str, path: str | os.PathLike[str], *, sha256: str, content_type: str | None = None
+    ) -> StoredObject:
+        """Store the local file at ``path`` under ``key`` and remove ``path``; ``sha256`` is the caller's hash
+        of it (computed while it was received). Backends that can move the file (local disk on the same
+        filesystem) do so without reading it; others upload it and check the hash."""
+        stored = self.put_file(key, path, content_type)
+        if stored.sha256 != sha256:
+            self.delete(key)
+            raise StorageError(f"内容已变化 / {key!r} changed while stored: sha256 {stored.sha256} != {sha256}")
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+        return stored
+
     @abstractmethod
     def open_range(self, key: str, start: int = 0, length: int | None = None) -> BinaryIO:
         """Open a readable stream of ``length`` bytes of ``key`` from offset ``start``."""

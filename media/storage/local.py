@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import os
 import tempfile
@@ -136,6 +137,28 @@ class LocalStorage(Storage):
                 raise StorageError(f"无法写入 / cannot write {key!r}: {exc}") from exc
             raise
         return StoredObject(key, reader.bytes_read, reader.sha256, content_type)
+
+    def adopt_file(
+        self, key: str, path: str | os.PathLike[str], *, sha256: str, content_type: str | None = None
+    ) -> StoredObject:
+        """Move the file into place (rename on the same filesystem: no copy, no second read of a big upload)."""
+        target = self._path(key)
+        source = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(source, "rb") as fh:
+                os.fsync(fh.fileno())
+                size = os.fstat(fh.fileno()).st_size
+            os.chmod(source, self.file_mode)
+            os.replace(source, target)
+        except OSError as exc:
+            if getattr(exc, "errno", None) == errno.EXDEV:  # another filesystem: copy, check, then remove
+                return super().adopt_file(key, path, sha256=sha256, content_type=content_type)
+            raise StorageError(f"无法写入 / cannot write {key!r}: {exc}") from exc
+        self._write_content_type(target, content_type)
+        _fsync_dir(target.parent)
+        _fsync_dir(source.parent)
+        return StoredObject(key, size, sha256, content_type)
 
     def _write_content_type(self, target: Path, content_type: str | None) -> None:
         meta = self._meta_path(target)

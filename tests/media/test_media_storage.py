@@ -385,3 +385,26 @@ def test_content_disposition_header() -> None:
                      "filename*=UTF-8''%E8%AE%BF%E8%B0%88_%E5%BD%95%E9%9F%B3%201.m4a")
     assert content_disposition('report "final".pdf', "inline").startswith(
         'inline; filename="report _final_.pdf"')
+
+
+def test_adopt_file_moves_or_uploads_and_checks_the_hash(storage, tmp_path):
+    """adopt_file stores a received file under its key and removes the source; a wrong hash stores nothing."""
+    import hashlib
+    from datetime import timedelta
+
+    from media.errors import StorageError
+
+    source = tmp_path / "received.part"
+    source.write_bytes(b"interview bytes " * 1000)
+    digest = hashlib.sha256(source.read_bytes()).hexdigest()
+    stored = storage.adopt_file("originals/aa/bb/adopted", source, sha256=digest, content_type="audio/mp4")
+    assert (stored.size, stored.sha256) == (16000, digest)
+    assert not source.exists()
+    with storage.open_range("originals/aa/bb/adopted") as fh:
+        assert hashlib.sha256(fh.read()).hexdigest() == digest
+    if storage.presigned_url("originals/aa/bb/adopted", timedelta(minutes=1)) is not None:  # S3: uploaded, checked
+        other = tmp_path / "other.part"
+        other.write_bytes(b"different")
+        with pytest.raises(StorageError):
+            storage.adopt_file("originals/aa/bb/wrong", other, sha256=digest)
+        assert not storage.exists("originals/aa/bb/wrong")
