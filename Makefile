@@ -8,6 +8,9 @@ export LIUFANG_INSTANCE_PATH ?= $(CURDIR)/instance
 
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# The reference Whisper engine (PyTorch) and the Node tus client/server used by tests and benchmarks.
+REFERENCE_STAMP := $(VENV)/.reference-engine
+NODE_STAMP      := bench/node_modules/.installed
 
 .PHONY: run test install system-deps bench-api bench-asr bench-upload clean
 
@@ -19,6 +22,20 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# openai-whisper is installed without its dependencies: they pull triton (~1 GB), which CPU inference never uses.
+# torch==2.13.0 is the CPU build that this project's machines keep on disk.
+$(REFERENCE_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet --no-deps openai-whisper==20250625
+	$(BIN)/pip install --quiet tiktoken numba more-itertools tqdm
+	touch $(REFERENCE_STAMP)
+
+$(NODE_STAMP):
+	if command -v npm >/dev/null 2>&1; then \
+	  cd bench && npm install --silent --no-save --no-package-lock --no-audit --no-fund \
+	    tus-js-client@4 @tus/server@2 @tus/file-store@2 && touch node_modules/.installed; \
+	else echo "npm not found: the tus-js-client tests and the @tus/server comparison will be skipped"; fi
+
 # ffmpeg for media processing (and PostgreSQL for the tests); installed with apt-get when missing and allowed.
 system-deps:
 	./scripts/install-system-deps
@@ -28,11 +45,17 @@ run: system-deps $(STAMP)
 	$(BIN)/liufang users ensure-admin
 	PORT=$(PORT) ./scripts/serve-embedded
 
-test: system-deps $(STAMP)
-	LIUFANG_REQUIRE_POSTGRES=1 LIUFANG_REQUIRE_S3=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
+test: system-deps $(STAMP) $(REFERENCE_STAMP) $(NODE_STAMP)
+	LIUFANG_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/api_bench.py
+
+bench-upload: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/upload_bench.py
+
+bench-asr: $(STAMP) $(REFERENCE_STAMP)
+	$(BIN)/python bench/asr_bench.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache
