@@ -178,7 +178,86 @@ def run_bench(models: list[str], configs: list[str], cache_dir: str | None = Non
                 for column, fn in EXTRA_MEASUREMENTS.items():
                     row.extra[column] = fn(clip.path, row)
                 rows.append(row)
+            print(format_table(rows), file=sys.stderr, flush=True)  # partial table after each configuration
     return rows
+
+
+def pipeline_worker(clip: str, model: str, cache_dir: str | None) -> None:
+    """Subprocess: the web backend's path for one Mandarin clip against the raw engine on the same audio.
+
+    Pipeline = the final tus PATCH (its last byte) until the transcript is stored: ingest (type sniffing,
+    content-addressed storage), processing (probe, 16 kHz FLAC, proxy, waveform) and transcription with
+    Chinese clean-up, the queue running inline. Engine = the same engine and options on the same 16 kHz FLAC.
+    The model is loaded before either is timed.
+    """
+    import base64
+    import hashlib
+    import tempfile
+
+    instance = tempfile.mkdtemp(prefix="liufang-asr-pipeline-")
+    cache = cache_dir or str(Path(instance) / "models")
+    os.environ.update(LIUFANG_INSTANCE_PATH=instance, SECRET_KEY="asr-bench-" + "x" * 32)
+    from flask_jwt_extended import create_access_token
+    from flask_migrate import upgrade
+
+    from backend import create_app
+    from backend.extensions import db
+    from backend.models import Transcript
+    from backend.services.users import create_user
+    from media.ffmpeg import make_asr_audio
+    from transcription.base import TranscribeOptions
+    from transcription.engines import get_transcriber
+
+    app = create_app({"QUEUE_URL": "memory", "QUEUE_IMMEDIATE": True, "AUTO_TRANSCRIBE": True,
+                      "ASR_ENGINE": "faster-whisper", "ASR_MODEL": model, "ASR_COMPUTE_TYPE": "int8",
+                      "MODEL_CACHE": cache, "LOG_LEVEL": "WARNING"})
+    with app.app_context():
+        upgrade()
+        user = create_user(None, username="bench", password="bench-password", roles=["collector"])
+        headers = {"Authorization": f"Bearer {create_access_token(identity=str(user.id))}", "Tus-Resumable": "1.0.0"}
+    transcriber = get_transcriber("faster-whisper", model, compute_type="int8", cache_dir=cache)
+    asr = Path(instance) / "asr.flac"
+    make_asr_audio(clip, asr)
+    options = TranscribeOptions.for_language("zh", compute_type="int8")
+    started = time.perf_counter()
+    transcriber.transcribe(asr, options)
+    engine_s = time.perf_counter() - started
+
+    data = Path(clip).read_bytes()
+    meta = f"filename {base64.b64encode(b'clip.wav').decode()},sha256 " + base64.b64encode(
+        hashlib.sha256(data).hexdigest().encode()).decode()
+    client = app.test_client()
+    created = client.post("/api/v1/uploads", data=data[:-1], headers={
+        **headers, "Upload-Length": str(len(data)), "Upload-Metadata": meta,
+        "Content-Type": "application/offset+octet-stream"})
+    started = time.perf_counter()
+    final = client.patch(created.headers["Location"], data=data[-1:], headers={
+        **headers, "Upload-Offset": str(len(data) - 1), "Content-Type": "application/offset+octet-stream"})
+    pipeline_s = time.perf_counter() - started
+    with app.app_context():
+        stored = db.session.query(Transcript).filter_by(
+            material_id=int(final.headers["Liufang-Material-Id"])).count()
+    if final.status_code != 204 or stored != 1:
+        raise SystemExit(f"pipeline failed: {final.status_code} {final.get_data(as_text=True)[:300]}")
+    shutil.rmtree(instance, ignore_errors=True)
+    print(json.dumps({"engine_s": engine_s, "pipeline_s": pipeline_s}))
+
+
+def measure_pipeline(clip: Path, row: Row) -> str:
+    """Pipeline overhead for the default engine (faster-whisper int8) on Mandarin clips; "" elsewhere."""
+    if (row.engine, row.compute) != ("faster-whisper", "int8") or not clip.name.startswith("BAC009"):
+        return ""
+    model = "package:" + row.model
+    proc = subprocess.run([sys.executable, __file__, "--pipeline-worker", str(clip), model,
+                           "--cache-dir", PIPELINE_CACHE or ""], capture_output=True, text=True)
+    if proc.returncode != 0:
+        return "failed: " + proc.stderr.strip().splitlines()[-1][:80]
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    overhead = figures["pipeline_s"] - figures["engine_s"]
+    return f"{figures['pipeline_s']:.2f} s vs engine {figures['engine_s']:.2f} s (+{overhead:.2f} s)"
+
+
+PIPELINE_CACHE: str | None = None
 
 
 def format_table(rows: list[Row]) -> str:
@@ -204,10 +283,20 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--cache-dir", default="", help="model cache (default: ~/.cache/liufang/models)")
     parser.add_argument("--worker", nargs=3, metavar=("ENGINE", "MODEL", "COMPUTE"), help=argparse.SUPPRESS)
     parser.add_argument("--json", type=Path, help="also write the rows (with texts) to this file")
+    parser.add_argument("--pipeline", action="store_true",
+                        help="add the web pipeline's time (upload finished → transcript stored) beside the engine's")
+    parser.add_argument("--pipeline-worker", nargs=2, metavar=("CLIP", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         worker(*args.worker, sys.stdin.read(), args.cache_dir or None)
         return
+    if args.pipeline_worker:
+        pipeline_worker(*args.pipeline_worker, args.cache_dir or None)
+        return
+    if args.pipeline:
+        global PIPELINE_CACHE
+        PIPELINE_CACHE = args.cache_dir or None
+        register_measurement("pipeline (upload done → transcript stored)", measure_pipeline)
     print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs; configs run one at a time in subprocesses")
     rows = run_bench(args.models, args.configs or available_configs(), args.cache_dir or None)
     print(format_table(rows))

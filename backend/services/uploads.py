@@ -11,18 +11,19 @@ import os
 import secrets
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO, Iterator
+from typing import Any, BinaryIO
 
 from flask import current_app
 from sqlalchemy import select
 
-from backend.errors import (BadRequest, Conflict, LiufangError, Locked, NotFound, PayloadTooLarge,
-                            UnsupportedMediaType)
+from backend.errors import BadRequest, Conflict, LiufangError, Locked, NotFound, PayloadTooLarge, UnsupportedMediaType
 from backend.extensions import db
 from backend.models import Upload, User
 from backend.models.types import utcnow
+from backend.services import materials
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +68,7 @@ def _committed_offset(upload_id: str) -> int:
     """Bytes that are on disk *and* were fsynced before the marker was written: the tus offset.
 
     A write that a kill -9 or power cut interrupted after the last marker is never reported; the next PATCH
-    truncates it away before appending.
+    truncates it away before appending. No marker yet means nothing was committed.
     """
     data, marker, _ = _paths(upload_id)
     try:
@@ -82,21 +83,22 @@ def _committed_offset(upload_id: str) -> int:
 
 
 def _commit(upload_id: str, fh: BinaryIO, offset: int) -> None:
-    """fsync the data, then atomically record ``offset`` as durable (marker written via temp file + rename)."""
+    """fsync the data, then record ``offset`` as durable: a fixed-size record overwritten in place and
+    fdatasync'ed (one sector: it is either the old or the new number, never a mix)."""
     fh.flush()
     os.fsync(fh.fileno())
     _, marker, _ = _paths(upload_id)
-    tmp = marker.with_name(marker.name + ".tmp")
-    with open(tmp, "w", encoding="ascii") as out:
-        out.write(str(offset))
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, marker)
+    fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(fd, b"%020d\n" % offset, 0)
+        os.fdatasync(fd)
+    finally:
+        os.close(fd)
 
 
 def _delete_bytes(upload_id: str, *, keep_lock: bool = False) -> None:
     data, marker, lock = _paths(upload_id)
-    for path in (data, marker, marker.with_name(marker.name + ".tmp")) + (() if keep_lock else (lock,)):
+    for path in (data, marker) + (() if keep_lock else (lock,)):
         try:
             path.unlink()
         except FileNotFoundError:
@@ -124,7 +126,7 @@ def _exclusive(upload_id: str) -> Iterator[None]:
 
 # --- whole-file SHA-256, continued across PATCHes -------------------------------------------------------------
 
-_hashers: "OrderedDict[str, tuple[int, Any]]" = OrderedDict()
+_hashers: OrderedDict[str, tuple[int, Any]] = OrderedDict()
 _hashers_lock = threading.Lock()
 _HASHERS_KEPT = 256
 
@@ -266,8 +268,9 @@ def check_resumable(upload: Upload) -> None:
         try:
             with _exclusive(upload.id):
                 db.session.refresh(upload)
-                if _is_expired(upload):
-                    _expire_now(upload)
+                if not _is_expired(upload):
+                    return  # a chunk arrived meanwhile
+                _expire_now(upload)
         except Locked:
             return  # someone is writing to it right now, so it is not idle
         raise UploadGone(details={"status": "expired", "failure_reason": upload.failure_reason})
@@ -283,8 +286,6 @@ def create_upload(actor: User, *, length: int, metadata: dict[str, str]) -> Uplo
     if length > limit:
         raise PayloadTooLarge(f"文件过大：最大 {limit} 字节", code="upload_too_large",
                               details={"length": length, "max_size": limit})
-    from backend.services import materials
-
     normalised = materials.check_upload_metadata(actor, metadata)
     now = utcnow()
     upload = Upload(id=secrets.token_hex(16), user_id=actor.id, length=length, offset=0,
@@ -335,7 +336,7 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, stream: BinaryIO, 
                                   details={"offset": start, "length": length, "chunk": content_length})
         db.session.commit()  # no transaction stays open while the body streams in
         end, problem = _receive(upload.id, start, length, stream, content_length, checksum)
-        upload = db.session.get(Upload, upload_id, populate_existing=True)
+        db.session.refresh(upload)
         upload.offset = end
         upload.updated_at = utcnow()
         upload.expires_at = upload.updated_at + current_app.config["TUS_EXPIRE"]
@@ -352,7 +353,8 @@ def _receive(upload_id: str, start: int, length: int, stream: BinaryIO, content_
     """Write the body after ``start``. Returns the new durable offset and the error to answer with, if any."""
     hasher = _hasher_at(upload_id, start)
     before = hasher.copy()
-    chunk_hash = hashlib.new(checksum[0]) if checksum else None
+    algorithm, expected_digest = checksum if checksum is not None else ("", b"")
+    chunk_hash = hashlib.new(algorithm) if algorithm else None
     room = length - start
     received = committed = 0
     overflow = disconnected = False
@@ -382,7 +384,7 @@ def _receive(upload_id: str, start: int, length: int, stream: BinaryIO, content_
             if chunk_hash is None and received - committed >= COMMIT_EVERY:
                 _commit(upload_id, fh, start + received)
                 committed = received
-        if chunk_hash is not None and (disconnected or overflow or chunk_hash.digest() != checksum[1]):
+        if chunk_hash is not None and (disconnected or overflow or chunk_hash.digest() != expected_digest):
             fh.truncate(start)
             _commit(upload_id, fh, start)
             _remember_hasher(upload_id, start, before)
@@ -390,7 +392,7 @@ def _receive(upload_id: str, start: int, length: int, stream: BinaryIO, content_
                 return start, _too_long(start, length)
             if disconnected:
                 return start, ClientDisconnected("连接中断，带校验的数据块不完整，已丢弃", details={"offset": start})
-            return start, ChecksumMismatch(details={"offset": start, "algorithm": checksum[0]},
+            return start, ChecksumMismatch(details={"offset": start, "algorithm": algorithm},
                                            headers={"Upload-Offset": str(start)})
         _commit(upload_id, fh, start + received)
     end = start + received
@@ -417,8 +419,6 @@ def _fail(upload: Upload, reason: str) -> None:
 
 def _finish(actor: User, upload: Upload) -> None:
     """All bytes are in: check the whole-file SHA-256, then hand the file to ingest. Nothing half-written passes."""
-    from backend.services import materials
-
     data, _, _ = _paths(upload.id)
     sha256 = _hasher_at(upload.id, upload.length).hexdigest()
     expected = str(upload.upload_metadata.get("sha256") or "").strip().lower()
@@ -431,7 +431,7 @@ def _finish(actor: User, upload: Upload) -> None:
                                                metadata=dict(upload.upload_metadata), upload_id=upload.id)
     except UnsupportedMediaType as exc:
         db.session.rollback()
-        upload = db.session.get(Upload, upload.id)
+        db.session.refresh(upload)
         _fail(upload, exc.message)
         raise
     except Exception:

@@ -11,6 +11,7 @@ import sys
 import threading
 from datetime import timedelta
 from email.utils import parsedate_to_datetime
+from pathlib import Path
 
 import pytest
 
@@ -19,7 +20,7 @@ from backend.models import Upload
 from backend.models.types import utcnow
 from backend.services import uploads as upload_service
 from tests.api.helpers import assert_error, make_person
-from tests.uploads.conftest import CHUNK, TUS, checksum, encode_metadata, make_pdf, sha256_hex
+from tests.uploads.conftest import CHUNK, TUS, checksum, make_pdf, sha256_hex
 
 URL = "/api/v1/uploads"
 
@@ -215,7 +216,7 @@ def test_a_path_in_the_filename_is_only_a_label(app, client, create, tus, auth, 
     assert "/" not in metadata["filename"] and ".." not in metadata["filename"]
     assert patch(client, tus, url, 0, data).status_code == 204
     assert not (upload_dir.parent.parent / "etc").exists()
-    assert b"root:" in open("/etc/passwd", "rb").read()
+    assert b"root:" in Path("/etc/passwd").read_bytes()
 
 
 # --- appending --------------------------------------------------------------------------------------------------
