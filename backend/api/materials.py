@@ -4,14 +4,15 @@ content streaming with HTTP Range (or a presigned S3 URL), and fixity history.""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
-from flask import Response, current_app, jsonify, redirect, request
+from flask import Response, current_app, jsonify, request
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from werkzeug.datastructures import FileStorage
 
 from backend.api.base import accepts_body, etag_for, expected_version, login_required, skip_idempotency
+from backend.api.streaming import send_stored
 from backend.errors import PayloadTooLarge, ValidationFailed
 from backend.models import Material
 from backend.schemas.materials import (ContentArgsSchema, FixityEventSchema, LinkedPersonSchema, LinkSchema,
@@ -19,12 +20,10 @@ from backend.schemas.materials import (ContentArgsSchema, FixityEventSchema, Lin
                                        MaterialPageSchema, MaterialSchema, MaterialUpdateSchema, UnlinkArgsSchema)
 from backend.services import materials as material_service
 from backend.services.storage import get_storage
-from media.storage.base import content_disposition
 
 blp = Blueprint("materials", __name__, url_prefix="/api/v1/materials",
                 description="资料（音频、视频、照片、文档） / Materials")
 ANY_ROLE = ("collector", "editor", "archivist", "admin")
-STREAM_CHUNK = 256 * 1024
 _material_schema = MaterialCreatedSchema()
 
 
@@ -127,12 +126,6 @@ def fixity(material_id: int) -> Any:
     return material_service.fixity_events(current_user, material_id)
 
 
-def _iter_stream(stream: Any) -> Iterator[bytes]:
-    with stream:
-        while chunk := stream.read(STREAM_CHUNK):
-            yield chunk
-
-
 @blp.route("/<int:material_id>/content", methods=["GET"])
 @blp.arguments(ContentArgsSchema, location="query")
 @blp.response(200, description="The bytes (206 for a Range request), or 302 to a presigned URL on S3")
@@ -140,28 +133,7 @@ def _iter_stream(stream: Any) -> Iterator[bytes]:
 def content(args: dict[str, Any], material_id: int) -> Response:
     """Stream the original or a derivative (asr, proxy, poster, thumbnail, waveform) with Range and ETag support."""
     target = material_service.content_target(current_user, material_id, args["variant"])
-    disposition = content_disposition(target.download_name, "attachment" if args["download"] else "inline")
-    storage = get_storage()
-    url = storage.presigned_url(target.key, current_app.config["PRESIGNED_EXPIRES"],
-                                download_name=target.download_name, content_type=target.mime)
-    if url is not None:
-        return redirect(url, code=302)
-    etag = f'"{target.sha256}"'
-    headers = {"ETag": etag, "Accept-Ranges": "bytes", "Content-Disposition": disposition,
-               "Cache-Control": "private, max-age=3600"}
-    if request.if_none_match.contains(target.sha256):
-        return Response(status=304, headers=headers)
-    byte_range = request.range
-    range_still_valid = "If-Range" not in request.headers or request.if_range.etag == target.sha256
-    if byte_range is not None and range_still_valid:
-        span = byte_range.range_for_length(target.size)
-        if span is None:
-            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{target.size}"})
-        start, stop = span
-        stream = storage.open_range(target.key, start, stop - start)
-        return Response(_iter_stream(stream), status=206, mimetype=target.mime, direct_passthrough=True,
-                        headers={**headers, "Content-Range": f"bytes {start}-{stop - 1}/{target.size}",
-                                 "Content-Length": str(stop - start)})
-    stream = storage.open_range(target.key)
-    return Response(_iter_stream(stream), status=200, mimetype=target.mime, direct_passthrough=True,
-                    headers={**headers, "Content-Length": str(target.size)})
+    return send_stored(get_storage(), target.key, size=target.size, sha256=target.sha256, mime=target.mime,
+                       download_name=target.download_name,
+                       disposition="attachment" if args["download"] else "inline",
+                       cache_control="private, max-age=3600", presign_for=current_app.config["PRESIGNED_EXPIRES"])

@@ -8,24 +8,23 @@ import re
 import threading
 import time
 from collections import deque
-from typing import Any, Iterator
+from typing import Any
 
-from flask import Response, current_app, redirect, request, url_for
+from flask import current_app, request, url_for
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
+from backend.api.streaming import send_stored
 from backend.errors import TooManyRequests
 from backend.schemas.public import (PublicContentArgsSchema, PublicPersonListArgsSchema, PublicPersonPageSchema,
                                     PublicPersonSchema, PublicTranscriptSchema)
 from backend.services import public as public_service
 from backend.services.storage import get_storage
-from media.storage.base import content_disposition
 
 blp = Blueprint("public", __name__, url_prefix="/api/public",
                 description="公开档案（无需登录） / Public archive: published profiles, open materials, approved "
                             "transcripts. Rate-limited per client address (LIUFANG_PUBLIC_RATE_LIMIT).")
 NO_AUTH: dict[str, Any] = {"security": []}  # OpenAPI: no bearer token
-STREAM_CHUNK = 256 * 1024
 
 
 # --- rate limit -------------------------------------------------------------------------------------------------
@@ -151,12 +150,6 @@ def get_transcript(transcript_id: int) -> dict[str, Any]:
             "redacted": public.redacted, "segments": public.segments}
 
 
-def _iter_stream(stream: Any) -> Iterator[bytes]:
-    with stream:
-        while chunk := stream.read(STREAM_CHUNK):
-            yield chunk
-
-
 @blp.route("/materials/<int:material_id>/content", methods=["GET"])
 @blp.arguments(PublicContentArgsSchema, location="query")
 @blp.response(200, description="The bytes (206 for a Range request), or 302 to a presigned URL on S3")
@@ -168,27 +161,7 @@ def material_content(args: dict[str, Any], material_id: int) -> BaseResponse:
     material = public_service.get_material(material_id)
     derivative = public_service.content_derivative(material, args["variant"])
     download_name = public_service.public_download_name(material, derivative)
-    storage = get_storage()
-    url = storage.presigned_url(derivative.storage_key, current_app.config["PRESIGNED_EXPIRES"],
-                                download_name=download_name, content_type=derivative.mime)
-    if url is not None:
-        return redirect(url, code=302)
     # Caches must ask again each time (ETag → 304), so a material taken off the public archive stops at once.
-    headers = {"ETag": f'"{derivative.sha256}"', "Accept-Ranges": "bytes", "Cache-Control": "public, no-cache",
-               "Content-Disposition": content_disposition(download_name, "inline")}
-    if request.if_none_match.contains(derivative.sha256):
-        return Response(status=304, headers=headers)
-    byte_range = request.range
-    range_still_valid = "If-Range" not in request.headers or request.if_range.etag == derivative.sha256
-    if byte_range is not None and range_still_valid:
-        span = byte_range.range_for_length(derivative.size)
-        if span is None:
-            return Response(status=416, headers={**headers, "Content-Range": f"bytes */{derivative.size}"})
-        start, stop = span
-        stream = storage.open_range(derivative.storage_key, start, stop - start)
-        return Response(_iter_stream(stream), status=206, mimetype=derivative.mime, direct_passthrough=True,
-                        headers={**headers, "Content-Range": f"bytes {start}-{stop - 1}/{derivative.size}",
-                                 "Content-Length": str(stop - start)})
-    stream = storage.open_range(derivative.storage_key)
-    return Response(_iter_stream(stream), status=200, mimetype=derivative.mime, direct_passthrough=True,
-                    headers={**headers, "Content-Length": str(derivative.size)})
+    return send_stored(get_storage(), derivative.storage_key, size=derivative.size, sha256=derivative.sha256,
+                       mime=derivative.mime, download_name=download_name, disposition="inline",
+                       cache_control="public, no-cache", presign_for=current_app.config["PRESIGNED_EXPIRES"])
