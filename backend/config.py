@@ -134,7 +134,8 @@ def settings_table_markdown() -> str:
     lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
     for s in SETTINGS:
         default = s.default
-        if isinstance(default, timedelta):
-            default = f"{default.total_seconds():g} s"
+        if isinstance(default, timedelta):  # shown in the unit the variable is named in
+            unit = {"_MINUTES": 60, "_HOURS": 3600, "_DAYS": 86400}.get("_" + s.env.rsplit("_", 1)[-1], 1)
+            default = f"{default.total_seconds() / unit:g}"
         lines.append(f"| `{s.env}` | {'—' if default is None else f'`{default}`'} | {s.help} |")
     return "\n".join(lines)

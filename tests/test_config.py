@@ -45,3 +45,13 @@ def test_environment_overrides(tmp_path, monkeypatch):
     app = create_app()
     assert app.config["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://u:p@db/liufang"
     assert app.config["SECRET_KEY"] == "from-the-environment"
+
+
+def test_readme_documents_every_setting():
+    from pathlib import Path
+
+    from backend.config import SETTINGS
+
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    missing = [setting.env for setting in SETTINGS if f"`{setting.env}`" not in readme]
+    assert not missing, f"add these to the README's configuration table (`liufang config-table`): {missing}"
