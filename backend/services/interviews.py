@@ -6,14 +6,14 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
-from backend.errors import Conflict, Forbidden, NotFound, PreconditionFailed, ValidationFailed
+from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Interview, InterviewPerson, Material, User
-from backend.models.types import utcnow
 from backend.services import audit
 from backend.services import persons as person_service
 from backend.services.identity import validate_partial_date
 from backend.services.pagination import Page, paginate
+from backend.services.versioning import check_version, record_edit
 
 STAFF_ROLES = ("editor", "archivist", "admin")
 FIELDS = ("title", "date", "place", "interviewers", "language", "consent_material_id", "notes", "interviewee_ids")
@@ -97,15 +97,10 @@ def create_interview(actor: User, data: dict[str, Any]) -> Interview:
 def update_interview(actor: User, interview_id: int, data: dict[str, Any], *, expected_version: int | None
                      ) -> Interview:
     interview = get_interview(actor, interview_id)
-    if expected_version is not None and expected_version != interview.version:
-        raise PreconditionFailed(details={"current_version": interview.version, "your_version": expected_version})
+    check_version(interview, expected_version)
     before = _snapshot(interview)
     _apply(actor, interview, dict(data))
-    changes = audit.diff(before, _snapshot(interview))
-    if changes:
-        interview.version += 1
-        interview.updated_at = utcnow()
-        audit.record("interview", interview.id, "update", actor, changes=changes)
+    record_edit("interview", interview, actor, before, _snapshot(interview))
     db.session.commit()
     return interview
 

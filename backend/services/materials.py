@@ -15,15 +15,15 @@ import filetype
 from sqlalchemy import Select, or_, select
 from sqlalchemy.exc import IntegrityError
 
-from backend.errors import Forbidden, NotFound, PreconditionFailed, UnsupportedMediaType, ValidationFailed
+from backend.errors import Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from backend.extensions import db
 from backend.models import (ACCESS_LEVELS, LINK_ROLES, FixityEvent, Interview, Material, Person, PersonMaterial,
                             User)
-from backend.models.types import utcnow
 from backend.services import audit, jobs
 from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
 from backend.services.storage import get_storage, original_key
+from backend.services.versioning import check_version, record_edit
 from media.errors import CorruptMedia, ObjectNotFound, StorageError, UnsupportedMedia
 from media.hashing import HashingReader
 from media.sniff import sniff
@@ -310,8 +310,7 @@ def update_material(actor: User, material_id: int, data: dict[str, Any], *, expe
         raise Forbidden("您无权修改此资料", code="material_not_editable")
     if ({"access_level", "embargo_until"} & set(data)) and not actor.has_role(*ACCESS_ROLES):
         raise Forbidden("只有档案员可以设置开放级别和限制期", code="access_level_forbidden")
-    if expected_version is not None and expected_version != material.version:
-        raise PreconditionFailed(details={"current_version": material.version, "your_version": expected_version})
+    check_version(material, expected_version)
     if data.get("interview_id") is not None:
         _visible_interview(actor, data["interview_id"])
     if "access_level" in data and data["access_level"] not in ACCESS_LEVELS:
@@ -319,11 +318,7 @@ def update_material(actor: User, material_id: int, data: dict[str, Any], *, expe
     before = {field: getattr(material, field) for field in EDITABLE_FIELDS}
     for field, value in data.items():
         setattr(material, field, value)
-    changes = audit.diff(before, {field: getattr(material, field) for field in EDITABLE_FIELDS})
-    if changes:
-        material.version += 1
-        material.updated_at = utcnow()
-        audit.record("material", material.id, "update", actor, changes=changes)
+    record_edit("material", material, actor, before, {field: getattr(material, field) for field in EDITABLE_FIELDS})
     db.session.commit()
     return material
 

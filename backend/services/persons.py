@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Select, or_, select
 
-from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, PreconditionFailed, ValidationFailed
+from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Person, PersonSearchTerm, PersonTag, User
 from backend.models.types import utcnow
@@ -14,6 +14,7 @@ from backend.services import audit, notifications
 from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
 from backend.services.pagination import Page, paginate
 from backend.services.pinyin import MAX_TERM_LENGTH, index_terms, name_pinyin
+from backend.services.versioning import check_version, record_edit
 
 STAFF_ROLES = ("editor", "archivist", "admin")
 REVIEW_ROLES = ("archivist", "admin")
@@ -194,24 +195,15 @@ def create_person(actor: User, data: dict[str, Any]) -> tuple[Person, bool]:
     return person, True
 
 
-def _check_version(person: Person, expected_version: int | None) -> None:
-    if expected_version is not None and expected_version != person.version:
-        raise PreconditionFailed(details={"current_version": person.version, "your_version": expected_version})
-
-
 def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected_version: int | None) -> Person:
     person = get_person(actor, person_id)
     if not can_edit(actor, person):
         raise Forbidden("当前状态下您无权修改此档案", code="person_not_editable",
                         details={"status": person.status})
-    _check_version(person, expected_version)
+    check_version(person, expected_version)
     before = _snapshot(person)
     _apply(person, _clean(data))
-    changes = audit.diff(before, _snapshot(person))
-    if changes:
-        person.version += 1
-        person.updated_at = utcnow()
-        audit.record("person", person.id, "update", actor, changes=changes)
+    record_edit("person", person, actor, before, _snapshot(person))
     db.session.commit()
     return person
 
@@ -233,7 +225,7 @@ def transition(actor: User, person_id: int, action: str, *, comment: str | None 
     sources, target = TRANSITIONS[action]
     if not _may_transition(actor, person, action):
         raise Forbidden("您的角色不能执行此操作", code="transition_forbidden", details={"action": action})
-    _check_version(person, expected_version)
+    check_version(person, expected_version)
     if person.status not in sources:
         raise InvalidTransition(f"状态为“{person.status}”的档案不能执行“{action}”",
                                 details={"action": action, "status": person.status, "allowed_from": sorted(sources)})

@@ -37,6 +37,7 @@ from backend.services import audit, notifications
 from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
 from backend.services.transcripts import get_transcript, segment_snapshot
+from backend.services.versioning import check_version
 
 EDIT_ROLES = ("editor", "archivist", "admin")
 APPROVE_ROLES = ("archivist", "admin")
@@ -118,8 +119,7 @@ def _check_lock_and_version(actor: User, transcript: Transcript, expected_versio
     holder = lock_holder_id(transcript)
     if holder is not None and holder != actor.id:
         raise _locked(transcript)
-    if expected_version is not None and expected_version != transcript.version:
-        raise PreconditionFailed(details={"current_version": transcript.version, "your_version": expected_version})
+    check_version(transcript, expected_version)
 
 
 def _bump_version(actor: User, transcript: Transcript, expected_version: int, *, respect_lock: bool = True
@@ -560,8 +560,7 @@ def transition(actor: User, transcript_id: int, action: str, *, comment: str | N
     sources, target, roles = TRANSITIONS[action]
     _require_role(actor, roles, "transition_forbidden")
     transcript = get_transcript(actor, transcript_id)
-    if expected_version is not None and expected_version != transcript.version:
-        raise PreconditionFailed(details={"current_version": transcript.version, "your_version": expected_version})
+    check_version(transcript, expected_version)
     if transcript.status not in sources:
         raise InvalidTransition(f"状态为“{transcript.status}”的转写稿不能执行“{action}”",
                                 details={"action": action, "status": transcript.status,
