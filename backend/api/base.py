@@ -157,6 +157,16 @@ def etag_for(version: int) -> str:
     return f'"{version}"'
 
 
+def versioned_json(data: Any, version: int, status: int = 200) -> Response:
+    """A JSON answer about a versioned record, with its version as the ETag (clients send it back in If-Match)."""
+    from flask import jsonify
+
+    response = jsonify(data)
+    response.status_code = status
+    response.headers["ETag"] = etag_for(version)
+    return response
+
+
 def expected_version() -> int | None:
     """The version named by ``If-Match`` (``"3"``, ``W/"3"``), or None when the header is absent."""
     header = request.headers.get("If-Match")

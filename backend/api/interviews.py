@@ -4,14 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from backend.api.base import etag_for, expected_version, login_required
+from backend.api.base import expected_version, login_required, versioned_json
 from backend.models import Interview
-from backend.schemas.materials import (InterviewInputSchema, InterviewListArgsSchema, InterviewPageSchema,
-                                       InterviewSchema, MaterialListArgsSchema, MaterialPageSchema)
+from backend.schemas.materials import (
+    InterviewInputSchema,
+    InterviewListArgsSchema,
+    InterviewPageSchema,
+    InterviewSchema,
+    MaterialListArgsSchema,
+    MaterialPageSchema,
+)
 from backend.services import interviews as interview_service
 from backend.services import materials as material_service
 from backend.services import persons as person_service
@@ -22,10 +28,7 @@ _schema = InterviewSchema()
 
 
 def _answer(interview: Interview, status: int = 200) -> Response:
-    response = jsonify(_schema.dump(interview))
-    response.status_code = status
-    response.headers["ETag"] = etag_for(interview.version)
-    return response
+    return versioned_json(_schema.dump(interview), interview.version, status)
 
 
 @blp.route("/interviews", methods=["GET"])

@@ -6,18 +6,28 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, jsonify, request
+from flask import Response, current_app, request
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from werkzeug.datastructures import FileStorage
 
-from backend.api.base import accepts_body, etag_for, expected_version, login_required, skip_idempotency
+from backend.api.base import accepts_body, expected_version, login_required, skip_idempotency, versioned_json
 from backend.api.streaming import send_stored
 from backend.errors import PayloadTooLarge, ValidationFailed
 from backend.models import Material
-from backend.schemas.materials import (ContentArgsSchema, FixityEventSchema, LinkedPersonSchema, LinkSchema,
-                                       MaterialCreatedSchema, MaterialFormSchema, MaterialListArgsSchema,
-                                       MaterialPageSchema, MaterialSchema, MaterialUpdateSchema, UnlinkArgsSchema)
+from backend.schemas.materials import (
+    ContentArgsSchema,
+    FixityEventSchema,
+    LinkedPersonSchema,
+    LinkSchema,
+    MaterialCreatedSchema,
+    MaterialFormSchema,
+    MaterialListArgsSchema,
+    MaterialPageSchema,
+    MaterialSchema,
+    MaterialUpdateSchema,
+    UnlinkArgsSchema,
+)
 from backend.services import materials as material_service
 from backend.services.storage import get_storage
 
@@ -28,10 +38,7 @@ _material_schema = MaterialCreatedSchema()
 
 
 def _answer(material: Material, status: int = 200, **extra: Any) -> Response:
-    response = jsonify({**_material_schema.dump(material), **extra})
-    response.status_code = status
-    response.headers["ETag"] = etag_for(material.version)
-    return response
+    return versioned_json({**_material_schema.dump(material), **extra}, material.version, status)
 
 
 @blp.route("", methods=["GET"])

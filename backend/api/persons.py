@@ -8,10 +8,17 @@ from flask import Response, jsonify
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from backend.api.base import etag_for, expected_version, login_required
+from backend.api.base import expected_version, login_required, versioned_json
 from backend.models import Person
-from backend.schemas.persons import (ChecklistSchema, PersonInputSchema, PersonListArgsSchema, PersonPageSchema, PersonSchema,
-                                     PersonUpdateSchema, TransitionSchema)
+from backend.schemas.persons import (
+    ChecklistSchema,
+    PersonInputSchema,
+    PersonListArgsSchema,
+    PersonPageSchema,
+    PersonSchema,
+    PersonUpdateSchema,
+    TransitionSchema,
+)
 from backend.services import persons as person_service
 from backend.services import publication
 from backend.services.identity import mask_address, mask_id_number, mask_phone
@@ -34,10 +41,7 @@ def serialise(person: Person) -> dict[str, Any]:
 
 
 def _answer(person: Person, status: int = 200) -> Response:
-    response = jsonify(serialise(person))
-    response.status_code = status
-    response.headers["ETag"] = etag_for(person.version)
-    return response
+    return versioned_json(serialise(person), person.version, status)
 
 
 @blp.route("", methods=["GET"])

@@ -10,7 +10,7 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
-from backend.api.base import etag_for, expected_version, login_required
+from backend.api.base import expected_version, login_required, versioned_json
 from backend.errors import PreconditionFailed, ValidationFailed
 from backend.models import Transcript
 from backend.schemas.transcript_review import (
@@ -63,10 +63,7 @@ def required_version() -> int:
 
 
 def _answer(transcript: Transcript, status: int = 200) -> Response:
-    response = jsonify(_transcript_schema.dump(transcript))
-    response.status_code = status
-    response.headers["ETag"] = etag_for(transcript.version)
-    return response
+    return versioned_json(_transcript_schema.dump(transcript), transcript.version, status)
 
 
 def _save_doc(view: Any) -> Any:
@@ -102,10 +99,9 @@ def review_queue(args: dict[str, Any]) -> Response:
 def claim(transcript_id: int) -> Response:
     """Claim a transcript for editing (LIUFANG_TRANSCRIPT_LOCK_MINUTES); the holder claims again to renew."""
     transcript = review_service.claim(current_user, transcript_id)
-    response = jsonify({"transcript_id": transcript.id, "status": transcript.status, "version": transcript.version,
-                        "lock": review_service.lock_info(transcript)})
-    response.headers["ETag"] = etag_for(transcript.version)
-    return response
+    return versioned_json({"transcript_id": transcript.id, "status": transcript.status,
+                           "version": transcript.version, "lock": review_service.lock_info(transcript)},
+                          transcript.version)
 
 
 @blp.route("/transcripts/<int:transcript_id>/claim", methods=["DELETE"])

@@ -8,10 +8,14 @@ from flask import Response, jsonify
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from backend.api.base import etag_for, login_required
+from backend.api.base import login_required, versioned_json
 from backend.schemas.materials import JobSchema
-from backend.schemas.transcripts import (ExportArgsSchema, TranscribeRequestSchema, TranscriptSchema,
-                                         TranscriptSummarySchema)
+from backend.schemas.transcripts import (
+    ExportArgsSchema,
+    TranscribeRequestSchema,
+    TranscriptSchema,
+    TranscriptSummarySchema,
+)
 from backend.services import transcripts as transcript_service
 from media.storage.base import content_disposition
 
@@ -49,9 +53,7 @@ def list_transcripts(material_id: int) -> Any:
 def get_transcript(transcript_id: int) -> Response:
     """A transcript with its segments; the version is the ETag."""
     transcript = transcript_service.get_transcript(current_user, transcript_id)
-    response = jsonify(_transcript_schema.dump(transcript))
-    response.headers["ETag"] = etag_for(transcript.version)
-    return response
+    return versioned_json(_transcript_schema.dump(transcript), transcript.version)
 
 
 @blp.route("/transcripts/<int:transcript_id>/export", methods=["GET"])
