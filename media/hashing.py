@@ -1,13 +1,14 @@
-"""SHA-256 helpers: hash a file, or hash and count a stream while it is being read."""
+"""SHA-256 helpers: hash a file, hash and count a stream while it is being read, or hash beside I/O on a thread."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+from concurrent.futures import Future, ThreadPoolExecutor
 from os import PathLike
-from typing import Protocol
+from typing import Any, Protocol
 
-__all__ = ["CHUNK_SIZE", "ReadableStream", "sha256_file", "HashingReader"]
+__all__ = ["CHUNK_SIZE", "ReadableStream", "sha256_file", "HashingReader", "BackgroundDigest"]
 
 #: Bytes read at a time by every streaming loop of this package.
 CHUNK_SIZE = 1024 * 1024
@@ -101,3 +102,54 @@ class HashingReader(io.RawIOBase):
     def sha256(self) -> str:
         """Hex SHA-256 of the bytes read so far."""
         return self._digest.hexdigest()
+
+
+class BackgroundDigest:
+    """Feeds buffers to hash objects on a helper thread, in order, so hashing overlaps receiving and writing.
+
+    hashlib releases the GIL while it hashes a large buffer, so the calling thread can read the next piece of a
+    request body and write this one to disk while a second core hashes it. ``update(data)`` waits for the
+    previous update to finish, starts this one and returns; the caller must not change ``data`` until the next
+    ``update()`` or ``wait()`` returns (two buffers used in turn are enough). Small pieces are hashed inline,
+    where a thread hop would cost more than it saves.
+    """
+
+    INLINE_BELOW = 64 * 1024
+
+    def __init__(self, *digests: Any) -> None:
+        self._digests = [digest for digest in digests if digest is not None]
+        self._executor: ThreadPoolExecutor | None = None
+        self._pending: Future[None] | None = None
+
+    def _apply(self, data: bytes | bytearray | memoryview) -> None:
+        for digest in self._digests:
+            digest.update(data)
+
+    def update(self, data: bytes | bytearray | memoryview) -> None:
+        self.wait()
+        if len(data) < self.INLINE_BELOW:
+            self._apply(data)
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
+        self._pending = self._executor.submit(self._apply, data)
+
+    def wait(self) -> None:
+        """Return once every buffer given so far has been hashed."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def close(self) -> None:
+        try:
+            self.wait()
+        finally:
+            if self._executor is not None:
+                self._executor.shutdown(wait=True)
+                self._executor = None
+
+    def __enter__(self) -> "BackgroundDigest":
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -11,9 +11,11 @@ from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
 from backend.api.base import accepts_body, login_required, skip_idempotency
+from backend.api.request_body import open_body
 from backend.errors import BadRequest, LiufangError, PreconditionFailed, UnsupportedMediaType
 from backend.models import Upload
 from backend.services import uploads as upload_service
+from backend.services.uploads import BodyReader
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads",
                 description="断点续传上传（tus 1.0.0） / Resumable uploads (tus 1.0.0)")
@@ -61,13 +63,15 @@ def _body_length() -> int | None:
     return request.content_length or 0
 
 
-def _open_body() -> Any:
-    """The chunk's bytes as a stream. With a Content-Length the service reads exactly that many bytes from the
-    server's input (one copy fewer than Werkzeug's wrapper; a short read means the client went away)."""
-    if _body_length() is not None:
-        return request.environ["wsgi.input"]
-    request.max_content_length = upload_service.max_size()  # lift the 1 MiB JSON limit for tus bodies only
-    return request.stream
+def _open_body() -> BodyReader:
+    """The chunk's bytes. With a Content-Length the service reads exactly that many bytes from the server's input
+    (straight from the socket under gunicorn; a short read means the client went away); a chunked body is read
+    through Werkzeug's stream, which knows where it ends."""
+    length = _body_length()
+    if length is None:
+        request.max_content_length = upload_service.max_size()  # lift the 1 MiB JSON limit for tus bodies only
+        return open_body(request.environ, None, request.stream)
+    return open_body(request.environ, length, None)
 
 
 def _has_body() -> bool:
@@ -148,7 +152,7 @@ class Uploads(MethodView):
         headers = {"Location": f"{blp.url_prefix}/{upload.id}"}
         if _has_body():
             try:
-                upload = upload_service.append_chunk(current_user, upload.id, offset=0, stream=_open_body(),
+                upload = upload_service.append_chunk(current_user, upload.id, offset=0, body=_open_body(),
                                                       content_length=_body_length(), checksum=checksum)
             except LiufangError as error:
                 if error.code == "sha256_mismatch" or error.status == 415:
@@ -192,7 +196,7 @@ class UploadResource(MethodView):
         _check_chunk_type()
         offset = _int_header("Upload-Offset")
         checksum = upload_service.parse_checksum(request.headers.get("Upload-Checksum"))
-        upload = upload_service.append_chunk(current_user, upload_id, offset=offset or 0, stream=_open_body(),
+        upload = upload_service.append_chunk(current_user, upload_id, offset=offset or 0, body=_open_body(),
                                               content_length=_body_length(), checksum=checksum)
         return _empty(204, _progress_headers(upload, upload_service.current_offset(upload)))
 

@@ -14,7 +14,7 @@ from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from flask import current_app
 from sqlalchemy import select
@@ -24,6 +24,8 @@ from backend.extensions import db
 from backend.models import Upload, User
 from backend.models.types import utcnow
 from backend.services import materials
+from media.fileutil import start_writeback, write_all
+from media.hashing import BackgroundDigest
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,12 @@ class ChecksumMismatch(LiufangError):
 
 class ClientDisconnected(LiufangError):
     status, code, message = 400, "client_disconnected", "连接中断，已保存收到的部分"
+
+
+class BodyReader(Protocol):
+    """A PATCH body read into buffers the service owns; 0 means it ended (or the client went away)."""
+
+    def readinto(self, buffer: memoryview, /) -> int: ...
 
 
 # --- where the bytes live ---------------------------------------------------------------------------------------
@@ -310,7 +318,7 @@ def _ensure_receivable(upload: Upload) -> None:
         raise UploadGone(details={"status": upload.status, "failure_reason": upload.failure_reason})
 
 
-def append_chunk(actor: User, upload_id: str, *, offset: int, stream: BinaryIO, content_length: int | None,
+def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, content_length: int | None,
                  checksum: tuple[str, bytes] | None) -> Upload:
     """Append a PATCH body at ``offset`` (the tus core rule); on the last byte, verify and ingest the file.
 
@@ -335,7 +343,7 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, stream: BinaryIO, 
             raise PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
                                   details={"offset": start, "length": length, "chunk": content_length})
         db.session.commit()  # no transaction stays open while the body streams in
-        end, problem = _receive(upload.id, start, length, stream, content_length, checksum)
+        end, problem = _receive(upload.id, start, length, body, content_length, checksum)
         db.session.refresh(upload)
         upload.offset = end
         upload.updated_at = utcnow()
@@ -348,42 +356,51 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, stream: BinaryIO, 
     return upload
 
 
-def _receive(upload_id: str, start: int, length: int, stream: BinaryIO, content_length: int | None,
+def _receive(upload_id: str, start: int, length: int, body: BodyReader, content_length: int | None,
              checksum: tuple[str, bytes] | None) -> tuple[int, LiufangError | None]:
-    """Write the body after ``start``. Returns the new durable offset and the error to answer with, if any."""
+    """Write the body after ``start``. Returns the new durable offset and the error to answer with, if any.
+
+    The body is read into two buffers used in turn: while one is hashed on a helper thread (the whole-file
+    SHA-256 and the chunk's Upload-Checksum), the request thread writes it and reads the next piece into the
+    other, so receiving, hashing and writing run side by side and no byte is copied in Python.
+    """
     hasher = _hasher_at(upload_id, start)
     before = hasher.copy()
     algorithm, expected_digest = checksum if checksum is not None else ("", b"")
     chunk_hash = hashlib.new(algorithm) if algorithm else None
+    buffers = (memoryview(bytearray(READ_SIZE)), memoryview(bytearray(READ_SIZE)))
     room = length - start
-    received = committed = 0
+    received = committed = turn = 0
     overflow = disconnected = False
     data, _, _ = _paths(upload_id)
-    with open(data, "r+b" if data.exists() else "w+b") as fh:
+    with open(data, "r+b" if data.exists() else "w+b", buffering=0) as fh, BackgroundDigest(hasher, chunk_hash) as digest:
         fh.truncate(start)  # drop anything written after the last commit (an interrupted write, kill -9)
         fh.seek(start)
         while content_length is None or received < content_length:
+            buffer = buffers[turn]
+            turn ^= 1
             want = READ_SIZE if content_length is None else min(READ_SIZE, content_length - received)
             try:
-                block = stream.read(want)
+                n = body.readinto(buffer[:want])
             except Exception as exc:  # WSGI servers report a vanished client in their own ways
                 log.info("upload %s: body cut off after %s bytes (%s)", upload_id, received, exc)
                 disconnected = True
                 break
-            if not block:
+            if not n:
                 disconnected = content_length is not None
                 break
-            if received + len(block) > room:
+            if received + n > room:
                 overflow = True
                 break
-            fh.write(block)
-            hasher.update(block)
-            if chunk_hash is not None:
-                chunk_hash.update(block)
-            received += len(block)
+            piece = buffer[:n]
+            digest.update(piece)
+            write_all(fh.fileno(), piece)
+            start_writeback(fh.fileno(), start + received, n)
+            received += n
             if chunk_hash is None and received - committed >= COMMIT_EVERY:
                 _commit(upload_id, fh, start + received)
                 committed = received
+        digest.wait()
         if chunk_hash is not None and (disconnected or overflow or chunk_hash.digest() != expected_digest):
             fh.truncate(start)
             _commit(upload_id, fh, start)
