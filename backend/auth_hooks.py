@@ -4,24 +4,32 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from flask_jwt_extended import JWTManager
 
 from backend.api.base import error_response
-from backend.extensions import db
 from backend.models import User
 
 
 def init_jwt(jwt: JWTManager) -> None:
     from backend.services import auth as auth_service
 
-    @jwt.user_lookup_loader
-    def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
-        user = db.session.get(User, int(payload["sub"]))
-        return user if user is not None and user.is_active else None
+    def token_user(payload: dict[str, Any]) -> User | None:
+        """Checked once per request: the revocation check and the user lookup below share the answer (and the
+        user object, which the session would otherwise forget and load a second time)."""
+        cached = g.get("_liufang_token_user")
+        if cached is None or cached[0] != payload["jti"]:
+            cached = (payload["jti"], auth_service.token_user(payload))
+            g._liufang_token_user = cached
+        return cached[1]
 
     @jwt.token_in_blocklist_loader
     def token_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        return auth_service.is_revoked(payload)
+        return token_user(payload) is None
+
+    @jwt.user_lookup_loader
+    def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        return token_user(payload)
 
     @jwt.unauthorized_loader
     def missing_token(reason: str):  # type: ignore[no-untyped-def]

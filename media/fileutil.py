@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .errors import CorruptMedia
 
-__all__ = ["atomic_output", "FILE_MODE", "write_all", "start_writeback"]
+__all__ = ["atomic_output", "FILE_MODE", "write_all", "start_writeback", "drop_cached"]
 
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages in the range, do not wait for it
 
@@ -63,11 +63,14 @@ def atomic_output(dst: str | os.PathLike[str]) -> Iterator[Path]:
             tmp.unlink()
 
 
-def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
-    """Write all of ``data`` at the file descriptor's position (``os.write`` may write less than asked)."""
+def write_all(fd: int, data: bytes | bytearray | memoryview, offset: int | None = None) -> None:
+    """Write all of ``data`` at ``offset`` (default: the descriptor's position); ``os.write`` may write less."""
     view = memoryview(data)
     while view:
-        view = view[os.write(fd, view):]
+        written = os.write(fd, view) if offset is None else os.pwrite(fd, view, offset)
+        view = view[written:]
+        if offset is not None:
+            offset += written
 
 
 @functools.cache
@@ -91,3 +94,15 @@ def start_writeback(fd: int, offset: int, length: int) -> None:
     function = _sync_file_range()
     if function is not None:
         function(fd, offset, length, _SYNC_FILE_RANGE_WRITE)  # a failure only means no head start
+
+
+def drop_cached(fd: int, offset: int, length: int) -> None:
+    """Tell the kernel the page cache need not keep this range of the file (after an fsync, so the pages are
+    clean and simply freed). A large upload then does not push other files out of the cache, and writing the
+    next piece does not first have to reclaim memory (which halves write speed once the cache is full)."""
+    advise = getattr(os, "posix_fadvise", None)
+    if advise is not None and length > 0:
+        try:
+            advise(fd, offset, length, os.POSIX_FADV_DONTNEED)
+        except OSError:
+            pass  # advice only

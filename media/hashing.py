@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import io
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Callable
 from os import PathLike
 from typing import Any, Protocol
+
+from .background import OrderedLane
 
 __all__ = ["CHUNK_SIZE", "ReadableStream", "sha256_file", "HashingReader", "BackgroundDigest"]
 
@@ -105,51 +107,23 @@ class HashingReader(io.RawIOBase):
 
 
 class BackgroundDigest:
-    """Feeds buffers to hash objects on a helper thread, in order, so hashing overlaps receiving and writing.
+    """Hash objects fed on a helper thread, in order (an :class:`~media.background.OrderedLane`), so hashing
+    overlaps receiving and writing. ``update(data)`` queues ``data`` (and ``extra``, a digest for this piece
+    only); ``wait()`` returns once all of it is hashed; ``release`` is called when ``data`` may be reused."""
 
-    hashlib releases the GIL while it hashes a large buffer, so the calling thread can read the next piece of a
-    request body and write this one to disk while a second core hashes it. ``update(data)`` waits for the
-    previous update to finish, starts this one and returns; the caller must not change ``data`` until the next
-    ``update()`` or ``wait()`` returns (two buffers used in turn are enough). Small pieces are hashed inline,
-    where a thread hop would cost more than it saves.
-    """
+    def __init__(self, *digests: Any, max_pending: int = 8 * CHUNK_SIZE) -> None:
+        self.digests = [digest for digest in digests if digest is not None]
+        self._lane = OrderedLane(self._apply, max_pending=max_pending)
 
-    INLINE_BELOW = 64 * 1024
-
-    def __init__(self, *digests: Any) -> None:
-        self._digests = [digest for digest in digests if digest is not None]
-        self._executor: ThreadPoolExecutor | None = None
-        self._pending: Future[None] | None = None
-
-    def _apply(self, data: bytes | bytearray | memoryview) -> None:
-        for digest in self._digests:
+    def _apply(self, data: bytes | bytearray | memoryview, extra: Any) -> None:
+        for digest in self.digests:
             digest.update(data)
+        if extra is not None:
+            extra.update(data)
 
-    def update(self, data: bytes | bytearray | memoryview) -> None:
-        self.wait()
-        if len(data) < self.INLINE_BELOW:
-            self._apply(data)
-            return
-        if self._executor is None:
-            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="digest")
-        self._pending = self._executor.submit(self._apply, data)
+    def update(self, data: bytes | bytearray | memoryview, *, extra: Any = None,
+               release: Callable[[], None] | None = None) -> None:
+        self._lane.submit(data, extra, release)
 
     def wait(self) -> None:
-        """Return once every buffer given so far has been hashed."""
-        if self._pending is not None:
-            pending, self._pending = self._pending, None
-            pending.result()
-
-    def close(self) -> None:
-        try:
-            self.wait()
-        finally:
-            if self._executor is not None:
-                self._executor.shutdown(wait=True)
-                self._executor = None
-
-    def __enter__(self) -> "BackgroundDigest":
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self.close()
+        self._lane.wait()

@@ -15,7 +15,7 @@ from backend.api.request_body import open_body
 from backend.errors import BadRequest, LiufangError, PreconditionFailed, UnsupportedMediaType
 from backend.models import Upload
 from backend.services import uploads as upload_service
-from backend.services.uploads import BodyReader
+from backend.services.uploads import BodyReader, UploadProgress
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads",
                 description="断点续传上传（tus 1.0.0） / Resumable uploads (tus 1.0.0)")
@@ -87,13 +87,13 @@ def _check_chunk_type() -> None:
 
 # --- serialising ------------------------------------------------------------------------------------------------
 
-def _progress_headers(upload: Upload, offset: int) -> dict[str, str]:
-    headers = {"Upload-Offset": str(offset)}
-    if upload.status == "receiving":
-        headers["Upload-Expires"] = http_date(upload.expires_at)
-    if upload.status == "completed" and upload.material_id is not None:
-        headers["Liufang-Material-Id"] = str(upload.material_id)
-        headers["Liufang-Duplicate"] = "true" if upload.duplicate else "false"
+def _progress_headers(progress: UploadProgress) -> dict[str, str]:
+    headers = {"Upload-Offset": str(progress.offset)}
+    if progress.status == "receiving" and progress.expires_at is not None:
+        headers["Upload-Expires"] = http_date(progress.expires_at)
+    if progress.status == "completed" and progress.material_id is not None:
+        headers["Liufang-Material-Id"] = str(progress.material_id)
+        headers["Liufang-Duplicate"] = "true" if progress.duplicate else "false"
     return headers
 
 
@@ -150,17 +150,18 @@ class Uploads(MethodView):
             _check_chunk_type()
         upload = upload_service.create_upload(current_user, length=length or 0, metadata=metadata)
         headers = {"Location": f"{blp.url_prefix}/{upload.id}"}
+        progress = upload_service.progress(upload)
         if _has_body():
             try:
-                upload = upload_service.append_chunk(current_user, upload.id, offset=0, body=_open_body(),
-                                                      content_length=_body_length(), checksum=checksum)
+                progress = upload_service.append_chunk(current_user, upload.id, offset=0, body=_open_body(),
+                                                       content_length=_body_length(), checksum=checksum)
             except LiufangError as error:
                 if error.code == "sha256_mismatch" or error.status == 415:
                     error.headers.update(headers)
                     raise
                 # The upload exists; the client learns the accepted offset and goes on with PATCH.
-                upload = upload_service.get_upload(current_user, upload.id)
-        headers.update(_progress_headers(upload, upload_service.current_offset(upload)))
+                progress = upload_service.progress(upload_service.get_upload(current_user, upload.id))
+        headers.update(_progress_headers(progress))
         return _empty(201, headers)
 
 
@@ -174,7 +175,7 @@ class UploadResource(MethodView):
         upload = upload_service.get_upload(current_user, upload_id)
         _require_tus()
         upload_service.check_resumable(upload)
-        headers = _progress_headers(upload, upload_service.current_offset(upload))
+        headers = _progress_headers(upload_service.progress(upload))
         headers["Upload-Length"] = str(upload.length)
         encoded = upload_service.encode_metadata(upload.upload_metadata or {})
         if encoded:
@@ -191,14 +192,14 @@ class UploadResource(MethodView):
         """tus: append a chunk at Upload-Offset (409 if it is not the server's offset; 460 if Upload-Checksum
         fails; 423 while another request writes the same upload). The last chunk answers with
         Liufang-Material-Id and Liufang-Duplicate."""
-        upload_service.get_upload(current_user, upload_id)
+        upload = upload_service.get_upload(current_user, upload_id)  # 404 before any other complaint
         _require_tus()
         _check_chunk_type()
         offset = _int_header("Upload-Offset")
         checksum = upload_service.parse_checksum(request.headers.get("Upload-Checksum"))
-        upload = upload_service.append_chunk(current_user, upload_id, offset=offset or 0, body=_open_body(),
-                                              content_length=_body_length(), checksum=checksum)
-        return _empty(204, _progress_headers(upload, upload_service.current_offset(upload)))
+        progress = upload_service.append_chunk(current_user, upload.id, offset=offset or 0, body=_open_body(),
+                                               content_length=_body_length(), checksum=checksum)
+        return _empty(204, _progress_headers(progress))
 
     @login_required(*ROLES)
     def delete(self, upload_id: str) -> Response:

@@ -86,10 +86,14 @@ def revoke_encoded(token: str, user: User) -> None:
     revoke(payload)
 
 
-def is_revoked(payload: dict[str, Any]) -> bool:
+def token_user(payload: dict[str, Any]) -> User | None:
+    """The active user a decoded token speaks for; None if the token was revoked (logout, password change,
+    disabled account) or its user is gone."""
     if db.session.get(RevokedToken, payload["jti"]) is not None:
-        return True
+        return None
     user = db.session.get(User, int(payload["sub"]))
     if user is None or not user.is_active:
-        return True
-    return payload.get("iat", 0) < int(user.tokens_valid_after.timestamp())
+        return None
+    if payload.get("iat", 0) < int(user.tokens_valid_after.timestamp()):
+        return None
+    return user

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import fcntl
 import hashlib
 import logging
@@ -13,18 +14,20 @@ import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from backend.errors import BadRequest, Conflict, LiufangError, Locked, NotFound, PayloadTooLarge, UnsupportedMediaType
 from backend.extensions import db
 from backend.models import Upload, User
 from backend.models.types import utcnow
 from backend.services import materials
-from media.fileutil import start_writeback, write_all
+from media.fileutil import drop_cached, start_writeback, write_all
 from media.hashing import BackgroundDigest
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,8 @@ CHECKSUM_ALGORITHMS = ("sha1", "sha256", "sha512", "md5")
 UPLOAD_ROLES = ("collector", "editor", "archivist", "admin")
 READ_SIZE = 1024 * 1024            # bytes read from the request body at a time
 COMMIT_EVERY = 32 * 1024 * 1024    # a long PATCH without Upload-Checksum makes its progress durable this often
+PROGRESS_SLACK = timedelta(minutes=1)  # a steady upload records its offset and expiry in the database this often
+PIPELINE_BYTES = 8 * READ_SIZE      # received bytes that may wait to be hashed (a PATCH answers without waiting)
 _ID_CHARS = frozenset("0123456789abcdef")
 
 
@@ -111,7 +116,7 @@ def _delete_bytes(upload_id: str, *, keep_lock: bool = False) -> None:
             path.unlink()
         except FileNotFoundError:
             pass
-    _forget_hasher(upload_id)
+    _forget_digest(upload_id)
 
 
 @contextmanager
@@ -134,15 +139,17 @@ def _exclusive(upload_id: str) -> Iterator[None]:
 
 # --- whole-file SHA-256, continued across PATCHes -------------------------------------------------------------
 
-_hashers: OrderedDict[str, tuple[int, Any]] = OrderedDict()
-_hashers_lock = threading.Lock()
-_HASHERS_KEPT = 256
+_digests: OrderedDict[str, tuple[int, BackgroundDigest]] = OrderedDict()
+_digests_lock = threading.Lock()
+_DIGESTS_KEPT = 256
 
 
-def _hasher_at(upload_id: str, offset: int) -> Any:
-    """SHA-256 of the first ``offset`` bytes: this process's running hasher, or rebuilt from the partial file."""
-    with _hashers_lock:
-        cached = _hashers.pop(upload_id, None)
+def _digest_at(upload_id: str, offset: int) -> BackgroundDigest:
+    """The whole-file SHA-256 of the first ``offset`` bytes, as a background digest that more bytes can be queued
+    into: this process's running one (it may still be hashing the end of the previous PATCH), or one rebuilt
+    from the partial file (after a restart, or when the previous PATCH went to another worker process)."""
+    with _digests_lock:
+        cached = _digests.pop(upload_id, None)
     if cached is not None and cached[0] == offset:
         return cached[1]
     hasher = hashlib.sha256()
@@ -156,20 +163,44 @@ def _hasher_at(upload_id: str, offset: int) -> Any:
                     raise Conflict("上传的部分文件不完整", code="upload_bytes_missing")
                 hasher.update(block)
                 remaining -= len(block)
-    return hasher
+    return BackgroundDigest(hasher, max_pending=PIPELINE_BYTES)
 
 
-def _remember_hasher(upload_id: str, offset: int, hasher: Any) -> None:
-    with _hashers_lock:
-        _hashers[upload_id] = (offset, hasher)
-        _hashers.move_to_end(upload_id)
-        while len(_hashers) > _HASHERS_KEPT:
-            _hashers.popitem(last=False)
+def _remember_digest(upload_id: str, offset: int, digest: BackgroundDigest) -> None:
+    with _digests_lock:
+        _digests[upload_id] = (offset, digest)
+        _digests.move_to_end(upload_id)
+        while len(_digests) > _DIGESTS_KEPT:
+            _digests.popitem(last=False)
 
 
-def _forget_hasher(upload_id: str) -> None:
-    with _hashers_lock:
-        _hashers.pop(upload_id, None)
+def _forget_digest(upload_id: str) -> None:
+    with _digests_lock:
+        _digests.pop(upload_id, None)
+
+
+class _BufferPool:
+    """Receive buffers handed back once their bytes are written and hashed, so a busy process does not allocate
+    (and page-fault) a fresh megabyte per read; at most ``keep`` spare ones are held."""
+
+    def __init__(self, size: int, keep: int) -> None:
+        self.size, self._keep = size, keep
+        self._spare: list[bytearray] = []
+        self._lock = threading.Lock()
+
+    def get(self) -> bytearray:
+        with self._lock:
+            if self._spare:
+                return self._spare.pop()
+        return bytearray(self.size)
+
+    def put(self, buffer: bytearray) -> None:
+        with self._lock:
+            if len(self._spare) < self._keep:
+                self._spare.append(buffer)
+
+
+_buffers = _BufferPool(READ_SIZE, keep=PIPELINE_BYTES // READ_SIZE + 2)
 
 
 # --- metadata ---------------------------------------------------------------------------------------------------
@@ -256,6 +287,24 @@ def current_offset(upload: Upload) -> int:
     return upload.offset
 
 
+@dataclass(frozen=True)
+class UploadProgress:
+    """What a tus answer reports about an upload (Upload-Offset, Upload-Expires, the material it became)."""
+
+    status: str
+    offset: int
+    length: int
+    expires_at: datetime | None = None
+    material_id: int | None = None
+    duplicate: bool = False
+
+
+def progress(upload: Upload) -> UploadProgress:
+    return UploadProgress(status=upload.status, offset=current_offset(upload), length=upload.length,
+                          expires_at=upload.expires_at if upload.status == "receiving" else None,
+                          material_id=upload.material_id, duplicate=bool(upload.duplicate))
+
+
 def _is_expired(upload: Upload) -> bool:
     return upload.status == "receiving" and upload.expires_at <= utcnow()
 
@@ -319,7 +368,7 @@ def _ensure_receivable(upload: Upload) -> None:
 
 
 def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, content_length: int | None,
-                 checksum: tuple[str, bytes] | None) -> Upload:
+                 checksum: tuple[str, bytes] | None) -> UploadProgress:
     """Append a PATCH body at ``offset`` (the tus core rule); on the last byte, verify and ingest the file.
 
     Bytes are streamed in READ_SIZE pieces; memory does not grow with the file. A chunk that fails its
@@ -332,7 +381,7 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
         _ensure_receivable(upload)
         if upload.status == "completed":
             if offset == upload.length and not content_length:
-                return upload  # a retried final PATCH whose answer was lost
+                return progress(upload)  # a retried final PATCH whose answer was lost
             raise Conflict("上传已完成", code="offset_mismatch", details={"offset": upload.offset},
                            headers={"Upload-Offset": str(upload.offset)})
         start, length = _committed_offset(upload.id), upload.length
@@ -342,78 +391,89 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
         if content_length is not None and start + content_length > length:
             raise PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
                                   details={"offset": start, "length": length, "chunk": content_length})
-        db.session.commit()  # no transaction stays open while the body streams in
-        end, problem = _receive(upload.id, start, length, body, content_length, checksum)
-        db.session.refresh(upload)
-        upload.offset = end
-        upload.updated_at = utcnow()
-        upload.expires_at = upload.updated_at + current_app.config["TUS_EXPIRE"]
-        db.session.commit()
+        recorded_expiry = upload.expires_at
+        db.session.commit()  # no transaction stays open while the body streams in (the row is now expired)
+        end, problem = _receive(upload_id, start, length, body, content_length, checksum)
+        now = utcnow()
+        expires_at = now + current_app.config["TUS_EXPIRE"]
+        if expires_at - recorded_expiry >= PROGRESS_SLACK or problem is not None or end == length:
+            # We hold the upload's lock, so nobody else changed the row: update it without reading it back.
+            db.session.execute(update(Upload).where(Upload.id == upload_id)
+                               .values(offset=end, updated_at=now, expires_at=expires_at)
+                               .execution_options(synchronize_session=False))
+            db.session.commit()
+        else:
+            expires_at = recorded_expiry  # the offset itself is on disk; the row catches up within PROGRESS_SLACK
         if problem is not None:
             raise problem
         if end == length:
             _finish(actor, upload)
-    return upload
+            return progress(upload)
+    return UploadProgress(status="receiving", offset=end, length=length, expires_at=expires_at)
 
 
 def _receive(upload_id: str, start: int, length: int, body: BodyReader, content_length: int | None,
              checksum: tuple[str, bytes] | None) -> tuple[int, LiufangError | None]:
     """Write the body after ``start``. Returns the new durable offset and the error to answer with, if any.
 
-    The body is read into two buffers used in turn: while one is hashed on a helper thread (the whole-file
-    SHA-256 and the chunk's Upload-Checksum), the request thread writes it and reads the next piece into the
-    other, so receiving, hashing and writing run side by side and no byte is copied in Python.
+    Each piece is read into a pooled buffer, written, then queued for hashing on a helper thread, so receiving,
+    writing and hashing run side by side and no byte is copied in Python. Without an Upload-Checksum the answer
+    does not wait for the hashing: it finishes while the phone sends the next PATCH. With one, it does, since
+    the chunk's digest decides the answer.
     """
-    hasher = _hasher_at(upload_id, start)
-    before = hasher.copy()
+    digest = _digest_at(upload_id, start)
+    before = None
     algorithm, expected_digest = checksum if checksum is not None else ("", b"")
     chunk_hash = hashlib.new(algorithm) if algorithm else None
-    buffers = (memoryview(bytearray(READ_SIZE)), memoryview(bytearray(READ_SIZE)))
+    if chunk_hash is not None:
+        digest.wait()
+        before = digest.digests[0].copy()
     room = length - start
-    received = committed = turn = 0
+    received = committed = 0
     overflow = disconnected = False
     data, _, _ = _paths(upload_id)
-    with open(data, "r+b" if data.exists() else "w+b", buffering=0) as fh, BackgroundDigest(hasher, chunk_hash) as digest:
-        fh.truncate(start)  # drop anything written after the last commit (an interrupted write, kill -9)
-        fh.seek(start)
+    with open(data, "r+b" if data.exists() else "w+b", buffering=0) as fh:
+        if os.fstat(fh.fileno()).st_size != start:
+            fh.truncate(start)  # drop anything written after the last commit (an interrupted write, kill -9)
+        fd = fh.fileno()
         while content_length is None or received < content_length:
-            buffer = buffers[turn]
-            turn ^= 1
+            buffer = _buffers.get()
             want = READ_SIZE if content_length is None else min(READ_SIZE, content_length - received)
             try:
-                n = body.readinto(buffer[:want])
+                n = body.readinto(memoryview(buffer)[:want])
             except Exception as exc:  # WSGI servers report a vanished client in their own ways
                 log.info("upload %s: body cut off after %s bytes (%s)", upload_id, received, exc)
-                disconnected = True
+                n, disconnected = 0, True
+            if not n or received + n > room:
+                _buffers.put(buffer)
+                overflow = bool(n)
+                disconnected = disconnected or (not n and content_length is not None)
                 break
-            if not n:
-                disconnected = content_length is not None
-                break
-            if received + n > room:
-                overflow = True
-                break
-            piece = buffer[:n]
-            digest.update(piece)
-            write_all(fh.fileno(), piece)
-            start_writeback(fh.fileno(), start + received, n)
+            piece = memoryview(buffer)[:n]
+            write_all(fd, piece, start + received)
+            start_writeback(fd, start + received, n)
+            digest.update(piece, extra=chunk_hash, release=functools.partial(_buffers.put, buffer))
             received += n
             if chunk_hash is None and received - committed >= COMMIT_EVERY:
                 _commit(upload_id, fh, start + received)
+                drop_cached(fd, start + committed, received - committed)
                 committed = received
-        digest.wait()
-        if chunk_hash is not None and (disconnected or overflow or chunk_hash.digest() != expected_digest):
-            fh.truncate(start)
-            _commit(upload_id, fh, start)
-            _remember_hasher(upload_id, start, before)
-            if overflow:
-                return start, _too_long(start, length)
-            if disconnected:
-                return start, ClientDisconnected("连接中断，带校验的数据块不完整，已丢弃", details={"offset": start})
-            return start, ChecksumMismatch(details={"offset": start, "algorithm": algorithm},
-                                           headers={"Upload-Offset": str(start)})
+        if chunk_hash is not None:
+            digest.wait()
+            if disconnected or overflow or chunk_hash.digest() != expected_digest:
+                fh.truncate(start)
+                _commit(upload_id, fh, start)
+                _remember_digest(upload_id, start, BackgroundDigest(before, max_pending=PIPELINE_BYTES))
+                if overflow:
+                    return start, _too_long(start, length)
+                if disconnected:
+                    return start, ClientDisconnected("连接中断，带校验的数据块不完整，已丢弃", details={"offset": start})
+                return start, ChecksumMismatch(details={"offset": start, "algorithm": algorithm},
+                                               headers={"Upload-Offset": str(start)})
         _commit(upload_id, fh, start + received)
+        drop_cached(fd, start + committed, received - committed)
     end = start + received
-    _remember_hasher(upload_id, end, hasher)
+    _remember_digest(upload_id, end, digest)
     if overflow:
         return end, _too_long(end, length)
     if disconnected:
@@ -437,7 +497,9 @@ def _fail(upload: Upload, reason: str) -> None:
 def _finish(actor: User, upload: Upload) -> None:
     """All bytes are in: check the whole-file SHA-256, then hand the file to ingest. Nothing half-written passes."""
     data, _, _ = _paths(upload.id)
-    sha256 = _hasher_at(upload.id, upload.length).hexdigest()
+    digest = _digest_at(upload.id, upload.length)
+    digest.wait()
+    sha256 = digest.digests[0].hexdigest()
     expected = str(upload.upload_metadata.get("sha256") or "").strip().lower()
     if expected and expected != sha256:
         _fail(upload, f"文件 SHA-256 不符：手机端 {expected}，服务器收到 {sha256}；请重新上传")

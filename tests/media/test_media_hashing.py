@@ -6,11 +6,12 @@ import hashlib
 import io
 import os
 import shutil
+import time
 from pathlib import Path
 
 import pytest
 
-from media.fileutil import start_writeback, write_all
+from media.fileutil import drop_cached, start_writeback, write_all
 from media.hashing import BackgroundDigest, HashingReader, sha256_file
 
 
@@ -72,23 +73,30 @@ def test_fill_mode_returns_whole_requests_from_short_reads() -> None:
 # --- BackgroundDigest --------------------------------------------------------------------------------------------
 
 def test_background_digest_gives_the_same_digests_as_hashing_inline():
-    """Pieces of every size, two buffers reused in turn (as the upload service does), two digests at once."""
+    """Pieces of every size in buffers reused only once released (as the upload service does), a digest for the
+    whole stream and one for a few pieces only, and a backlog bound smaller than some pieces."""
     data = os.urandom(5 * 1024 * 1024 + 123)
-    buffers = (bytearray(1024 * 1024), bytearray(1024 * 1024))
+    free = [bytearray(1024 * 1024) for _ in range(3)]
     sha256, sha1 = hashlib.sha256(), hashlib.sha1()
     sizes = [1, 100, 70_000, 1024 * 1024, 64 * 1024 - 1, 64 * 1024, 300_000]
+    digest = BackgroundDigest(sha256, None, max_pending=1536 * 1024)
     pos = turn = 0
-    with BackgroundDigest(sha256, sha1, None) as digest:
-        while pos < len(data):
-            n = min(sizes[turn % len(sizes)], len(data) - pos)
-            buffer = memoryview(buffers[turn % 2])
-            buffer[:n] = data[pos:pos + n]
-            digest.update(buffer[:n])
-            pos += n
-            turn += 1
-        digest.wait()
-        assert sha256.hexdigest() == hashlib.sha256(data).hexdigest()
-    assert sha1.hexdigest() == hashlib.sha1(data).hexdigest()
+    while pos < len(data):
+        while not free:
+            time.sleep(0.001)
+        buffer = free.pop()
+        n = min(sizes[turn % len(sizes)], len(data) - pos)
+        buffer[:n] = data[pos:pos + n]
+        extra = sha1 if 2 <= turn < 5 else None
+        digest.update(memoryview(buffer)[:n], extra=extra, release=lambda b=buffer: free.append(b))
+        pos += n
+        turn += 1
+    digest.wait()
+    assert sha256.hexdigest() == hashlib.sha256(data).hexdigest()
+    assert digest.digests == [sha256]
+    first_five = sum(sizes[:5])
+    assert sha1.hexdigest() == hashlib.sha1(data[sum(sizes[:2]):first_five]).hexdigest()
+    assert len(free) == 3  # every buffer came back
 
 
 def test_background_digest_reports_a_failing_hash_object():
@@ -99,14 +107,21 @@ def test_background_digest_reports_a_failing_hash_object():
     digest = BackgroundDigest(Broken())
     digest.update(bytes(1024 * 1024))
     with pytest.raises(ValueError, match="disk on fire"):
-        digest.close()
+        digest.wait()
+    with pytest.raises(ValueError, match="disk on fire"):
+        digest.update(b"more")
 
 
-def test_write_all_and_start_writeback_write_every_byte(tmp_path):
+def test_writing_helpers_keep_every_byte(tmp_path):
+    """write_all at the position and at offsets; writeback and cache advice change nothing in the contents."""
     data = os.urandom(3 * 1024 * 1024)
     with open(tmp_path / "out", "wb", buffering=0) as fh:
-        write_all(fh.fileno(), memoryview(data))
+        write_all(fh.fileno(), memoryview(data)[:1000])
+        write_all(fh.fileno(), memoryview(data)[2000:], 2000)
+        write_all(fh.fileno(), data[1000:2000], 1000)
         start_writeback(fh.fileno(), 0, len(data))
         os.fsync(fh.fileno())
+        drop_cached(fh.fileno(), 0, len(data))
     assert (tmp_path / "out").read_bytes() == data
-    start_writeback(987654, 0, 10)  # a bad descriptor only means no head start: never an error
+    start_writeback(987654, 0, 10)  # bad descriptors: only advice lost, never an error
+    drop_cached(987654, 0, 10)

@@ -323,9 +323,9 @@ def test_hash_is_rebuilt_when_another_process_takes_the_next_chunk(client, creat
     data = make_pdf(50_000)
     url = location(create(data))
     assert patch(client, tus, url, 0, data[:20_000]).status_code == 204
-    upload_service._hashers.clear()  # as if a different gunicorn worker (or a restarted server) got the next PATCH
+    upload_service._digests.clear()  # as if a different gunicorn worker (or a restarted server) got the next PATCH
     assert patch(client, tus, url, 20_000, data[20_000:35_000]).status_code == 204
-    upload_service._hashers.clear()
+    upload_service._digests.clear()
     final = patch(client, tus, url, 35_000, data[35_000:])
     assert final.status_code == 204
     material = client.get(f"/api/v1/materials/{final.headers['Liufang-Material-Id']}", headers=auth("collector"))
@@ -340,7 +340,7 @@ def test_bytes_written_after_the_last_fsync_are_not_reported(client, create, tus
     with open(upload_dir / upload_id, "ab") as fh:  # a write the server was killed in the middle of
         fh.write(b"\xff" * 4321)
     assert head_offset(client, tus, url) == 10_000
-    upload_service._hashers.clear()
+    upload_service._digests.clear()
     final = patch(client, tus, url, 10_000, data[10_000:])
     assert final.status_code == 204
     material = client.get(f"/api/v1/materials/{final.headers['Liufang-Material-Id']}", headers=auth("collector"))
