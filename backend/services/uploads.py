@@ -39,7 +39,7 @@ UPLOAD_ROLES = ("collector", "editor", "archivist", "admin")
 READ_SIZE = 1024 * 1024            # bytes read from the request body at a time
 COMMIT_EVERY = 32 * 1024 * 1024    # a long PATCH without Upload-Checksum makes its progress durable this often
 PROGRESS_SLACK = timedelta(minutes=1)  # a steady upload records its offset and expiry in the database this often
-PIPELINE_BYTES = 8 * READ_SIZE      # received bytes that may wait to be hashed (a PATCH answers without waiting)
+PIPELINE_BYTES = 4 * READ_SIZE      # received bytes that may wait to be hashed (a PATCH answers without waiting)
 _ID_CHARS = frozenset("0123456789abcdef")
 
 
