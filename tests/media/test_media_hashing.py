@@ -125,3 +125,28 @@ def test_writing_helpers_keep_every_byte(tmp_path):
     assert (tmp_path / "out").read_bytes() == data
     start_writeback(987654, 0, 10)  # bad descriptors: only advice lost, never an error
     drop_cached(987654, 0, 10)
+
+
+def test_more_busy_digests_than_helper_threads_all_finish_correctly():
+    """Forty uploads hashing at once share the process's few helper threads; none waits forever."""
+    import threading
+
+    pieces = [os.urandom(64 * 1024) for _ in range(8)]
+    results: dict[int, str] = {}
+
+    def upload(number: int) -> None:
+        sha256 = hashlib.sha256()
+        digest = BackgroundDigest(sha256, max_pending=128 * 1024)
+        for _ in range(16):
+            for piece in pieces:
+                digest.update(piece)
+        digest.wait()
+        results[number] = sha256.hexdigest()
+
+    threads = [threading.Thread(target=upload, args=(n,)) for n in range(40)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    expected = hashlib.sha256(b"".join(pieces) * 16).hexdigest()
+    assert results == {n: expected for n in range(40)}
