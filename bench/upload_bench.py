@@ -52,7 +52,8 @@ same warm-up). With Node and `cd bench && npm install --no-save --no-package-loc
 client in the same run. Both servers stay up for --rounds rounds; each round uploads the file (8 bytes of its
 padding changed, so Liufang stores a new material each time) to both, in alternating order, each upload
 starting after `sync` (no writeback of earlier files competing), and the comparison is between the medians:
-on a shared 2-core machine single uploads vary by +-20%.
+on a shared 2-core machine single uploads vary by +-20%. Last, --small-patches PATCHes of 64 KiB to each
+server give the per-request latency that small chunks on a slow phone network pay.
 """
 
 NODE_SERVER = """\
@@ -208,6 +209,41 @@ def tus_upload(base: str, create_path: str, file: Path, chunk: int, headers: dic
     return Result(name, seconds, size, rss_before, sampler.peak, last, chunk)
 
 
+def small_patch_latencies(base: str, create_path: str, headers: dict[str, str], metadata: str, count: int,
+                          size: int) -> list[float]:
+    """Round-trip times of ``count`` PATCHes of ``size`` bytes on one keep-alive connection (an upload that is
+    left unfinished): what a phone on a slow network, sending small chunks, waits for besides the network."""
+    host, port = base.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    common = {"Tus-Resumable": "1.0.0", **headers}
+    conn.request("POST", create_path, headers={**common, "Upload-Length": str((count + 1) * size),
+                                               "Upload-Metadata": metadata})
+    response = conn.getresponse()
+    response.read()
+    location = response.getheader("Location")
+    path = location if location.startswith("/") else "/" + location.split("/", 3)[3]
+    body = os.urandom(size)
+    times = []
+    for number in range(count):
+        t0 = time.perf_counter()
+        conn.request("PATCH", path, body=body, headers={
+            **common, "Upload-Offset": str(number * size), "Content-Type": "application/offset+octet-stream"})
+        response = conn.getresponse()
+        response.read()
+        times.append(time.perf_counter() - t0)
+        if response.status != 204:
+            raise RuntimeError(f"small PATCH answered {response.status}")
+    conn.close()
+    return times
+
+
+@dataclass
+class Server:
+    name: str
+    upload: Callable[[Path, str], Result]
+    small_patches: Callable[[int, int], list[float]]
+
+
 def warm_up(base: str, create_path: str, chunk: int, headers: dict[str, str], metadata: str) -> None:
     """A few small uploads on new connections, so every worker has imported and touched its code paths once."""
     for _ in range(WARM_UPS):
@@ -261,9 +297,8 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> N
 
 
 @contextlib.contextmanager
-def liufang_server(work: Path, chunk: int, workers: int, threads: int) -> Iterator[Callable[[Path, str], Result]]:
-    """Liufang under gunicorn, warmed up; yields a function that uploads a file (with its SHA-256) and checks
-    the stored material."""
+def liufang_server(work: Path, chunk: int, workers: int, threads: int) -> Iterator[Server]:
+    """Liufang under gunicorn, warmed up; uploads check the stored material's SHA-256."""
     instance = work / "instance"
     env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(instance), "LOG_LEVEL": "WARNING"}
     for key in ("DATABASE_URL", "LIUFANG_QUEUE_URL", "LIUFANG_STORAGE_URL"):
@@ -282,10 +317,11 @@ def liufang_server(work: Path, chunk: int, workers: int, threads: int) -> Iterat
         common = {"Tus-Resumable": "1.0.0", **headers}
         warm_up(base, "/api/v1/uploads", chunk, common, _metadata({"filename": "warm-up.mp4", "filetype": "video/mp4"}))
 
+        name = f"Liufang (gunicorn -w {workers} --threads {threads})"
+
         def upload(file: Path, sha256: str) -> Result:
             metadata = _metadata({"filename": "bench.mp4", "filetype": "video/mp4", "sha256": sha256})
-            result = tus_upload(base, "/api/v1/uploads", file, chunk, headers, metadata, RssSampler(pid),
-                                f"Liufang (gunicorn -w {workers} --threads {threads})")
+            result = tus_upload(base, "/api/v1/uploads", file, chunk, headers, metadata, RssSampler(pid), name)
             status = requests.get(f"{base}/api/v1/uploads/{_last_upload_id(instance)}", headers=headers, timeout=30)
             body = status.json()
             if body["status"] != "completed" or body["duplicate"]:
@@ -296,7 +332,11 @@ def liufang_server(work: Path, chunk: int, workers: int, threads: int) -> Iterat
                 raise RuntimeError("stored SHA-256 differs from the file's")
             return result
 
-        yield upload
+        def small_patches(count: int, size: int) -> list[float]:
+            return small_patch_latencies(base, "/api/v1/uploads", headers, _metadata({"filename": "small.mp4"}),
+                                         count, size)
+
+        yield Server(name, upload, small_patches)
 
 
 def _metadata(values: dict[str, str]) -> str:
@@ -311,7 +351,7 @@ def _last_upload_id(instance: Path) -> str:
 
 
 @contextlib.contextmanager
-def node_server(work: Path, chunk: int) -> Iterator[Callable[[Path, str], Result] | None]:
+def node_server(work: Path, chunk: int) -> Iterator[Server | None]:
     """@tus/server with FileStore, warmed up; yields an upload function, or None without Node or the packages."""
     node = shutil.which("node")
     packages = (NODE_MODULES / "@tus" / "server", NODE_MODULES / "@tus" / "file-store")
@@ -331,16 +371,21 @@ def node_server(work: Path, chunk: int) -> Iterator[Callable[[Path, str], Result
                        f"{base}/files", ROOT) as pid:
         warm_up(base, "/files", chunk, {"Tus-Resumable": "1.0.0"}, _metadata({"filename": "warm-up.mp4"}))
 
+        name = "@tus/server + FileStore"
+
         def upload(file: Path, _sha256: str) -> Result:
             before = {p.name for p in store.iterdir()}
             result = tus_upload(base, "/files", file, chunk, {}, _metadata({"filename": "bench.mp4"}),
-                                RssSampler(pid), "@tus/server + FileStore")
+                                RssSampler(pid), name)
             stored = [p for p in store.iterdir() if p.name not in before and p.stat().st_size == file.stat().st_size]
             if not stored:
                 raise RuntimeError("@tus/server did not store the whole file")
             return result  # kept, as Liufang keeps its materials (deleting on a disk mounted with discard is slow)
 
-        yield upload
+        def small_patches(count: int, size: int) -> list[float]:
+            return small_patch_latencies(base, "/files", {}, _metadata({"filename": "small.mp4"}), count, size)
+
+        yield Server(name, upload, small_patches)
 
 
 def _median(results: list[Result], key: Callable[[Result], float]) -> float:
@@ -354,6 +399,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument("--rounds", type=int, default=5, help="uploads to each server, compared by median (default 5)")
+    parser.add_argument("--small-patches", type=int, default=300,
+                        help="then time this many 64 KiB PATCHes on each server (default 300; 0: skip)")
     parser.add_argument("--skip-node", action="store_true", help="do not run @tus/server")
     args = parser.parse_args()
     size, chunk = args.size_mib * 1024**2, args.chunk_mib * 1024**2
@@ -374,12 +421,14 @@ def main() -> None:
             for round_number in range(1, args.rounds + 1):
                 sha256 = vary_file(file, round_number)
                 order = servers if round_number % 2 else servers[::-1]
-                for upload in order:
-                    r = upload(file, sha256)
+                for server in order:
+                    r = server.upload(file, sha256)
                     results.setdefault(r.name, []).append(r)
                     print(f"{round_number:5} {r.name:40} {r.seconds:8.2f} {r.mb_per_s:7.1f} "
                           f"{r.last_patch_seconds:13.2f} {r.transfer_mb_per_s:14.1f} "
                           f"{r.rss_before / 1024**2:15.1f} {r.growth_mib:15.1f}", flush=True)
+            latencies = {server.name: server.small_patches(args.small_patches, 64 * 1024)
+                         for server in servers if args.small_patches}
         print(f"\n{'median of ' + str(args.rounds) + ' rounds':46} {'seconds':>8} {'MB/s':>7} {'max RSS growth MiB':>19}")
         for name, rs in results.items():
             print(f"{name:46} {_median(rs, lambda r: r.seconds):8.2f} {_median(rs, lambda r: r.mb_per_s):7.1f} "
@@ -389,6 +438,10 @@ def main() -> None:
             ratio = _median(ours, lambda r: r.mb_per_s) / _median(theirs, lambda r: r.mb_per_s)
             print(f"Liufang / @tus/server throughput (medians): {ratio:.2f}x (target >= 1.00x); "
                   f"Liufang RSS growth at most {max(r.growth_mib for r in ours):.1f} MiB (target <= 64 MiB)")
+        for name, times in latencies.items():
+            times = sorted(times)
+            print(f"{name:46} {len(times)} PATCHes of 64 KiB: p50 {times[len(times) // 2] * 1e3:.2f} ms, "
+                  f"p90 {times[len(times) * 9 // 10] * 1e3:.2f} ms")
 
 
 if __name__ == "__main__":
