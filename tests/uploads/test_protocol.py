@@ -497,6 +497,32 @@ def test_each_chunk_pushes_the_expiry_back(app, client, create, tus):
     assert parsedate_to_datetime(response.headers["Upload-Expires"]) - utcnow() > timedelta(hours=199)
 
 
+def test_a_steady_upload_records_its_progress_at_most_once_a_minute(app, client, create, tus, auth):
+    """Quick chunks in a row answer the recorded expiry and do not write the row each time; the offset the phone
+    sees is always the true one, and the row catches up once a minute has passed."""
+    data = make_pdf(6000)
+    url = location(create(data))
+    upload_id = url.rsplit("/", 1)[1]
+    first = patch(client, tus, url, 0, data[:1000])
+    second = patch(client, tus, url, 1000, data[1000:2000])
+    assert second.headers["Upload-Offset"] == "2000"
+    assert second.headers["Upload-Expires"] == first.headers["Upload-Expires"]
+    assert client.get(url, headers=auth("collector")).get_json()["offset"] == 2000
+    assert head_offset(client, tus, url) == 2000
+    with app.app_context():
+        row = db.session.get(Upload, upload_id)
+        assert row.offset == 0  # not written for each chunk: the on-disk marker holds the offset
+        recorded = row.expires_at
+        assert parsedate_to_datetime(second.headers["Upload-Expires"]) == recorded.replace(microsecond=0)
+        row.expires_at = recorded - timedelta(minutes=2)  # as if the last record were two minutes old
+        db.session.commit()
+    third = patch(client, tus, url, 2000, data[2000:3000])
+    with app.app_context():
+        row = db.session.get(Upload, upload_id)
+        assert row.offset == 3000 and row.expires_at >= recorded
+        assert parsedate_to_datetime(third.headers["Upload-Expires"]) == row.expires_at.replace(microsecond=0)
+
+
 def test_the_purge_is_a_periodic_task(app):
     assert "purge_expired_uploads" in app.extensions["liufang_queue"].task_names
 
