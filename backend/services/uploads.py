@@ -65,9 +65,11 @@ class BodyReader(Protocol):
 
 # --- where the bytes live ---------------------------------------------------------------------------------------
 
-def upload_dir() -> Path:
+def upload_dir(*, create: bool = False) -> Path:
+    """Where partial uploads live; ``create`` makes it first (creating an upload does, nothing else needs to)."""
     path = Path(current_app.config.get("UPLOAD_DIR") or os.path.join(current_app.instance_path, "uploads"))
-    path.mkdir(parents=True, exist_ok=True)
+    if create:
+        path.mkdir(parents=True, exist_ok=True)
     return path
 
 
@@ -350,6 +352,7 @@ def create_upload(actor: User, *, length: int, metadata: dict[str, str]) -> Uplo
                     expires_at=now + current_app.config["TUS_EXPIRE"])
     db.session.add(upload)
     db.session.commit()
+    upload_dir(create=True)
     data, _, _ = _paths(upload.id)
     with open(data, "xb") as fh:
         os.fsync(fh.fileno())
@@ -567,7 +570,7 @@ def purge_expired_uploads() -> int:
             continue
         _, _, lock = _paths(upload_id)
         lock.unlink(missing_ok=True)
-    directory = upload_dir()
+    directory = upload_dir(create=True)
     leftover = {name.split(".")[0] for name in os.listdir(directory)}
     leftover = {name for name in leftover if len(name) == 32 and set(name) <= _ID_CHARS}
     if leftover:

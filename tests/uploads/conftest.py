@@ -90,4 +90,4 @@ def upload_dir(app) -> Path:  # type: ignore[no-untyped-def]
     with app.app_context():
         from backend.services.uploads import upload_dir as directory
 
-        return directory()
+        return directory(create=True)
