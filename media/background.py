@@ -57,11 +57,8 @@ class OrderedLane:
                 data, context, release = self._queue[0]
             try:
                 self._apply(data, context)
-            except BaseException as exc:  # reported to the caller by the next submit() or wait()
-                with self._changed:
-                    self._error = exc
-                    self._running = False
-                    self._changed.notify_all()
+            except BaseException as exc:
+                self._stop(exc)
                 return
             with self._changed:
                 self._queue.popleft()
@@ -69,7 +66,17 @@ class OrderedLane:
                 self._changed.notify_all()
             if release is not None:
                 release()
-        _executor().submit(self._drain)  # more is queued: continue after the other lanes waiting for a thread
+        try:
+            _executor().submit(self._drain)  # more may be queued: go on after the other lanes waiting for a thread
+        except RuntimeError as exc:  # the interpreter is shutting down: tell waiters instead of leaving them hanging
+            self._stop(exc)
+
+    def _stop(self, error: BaseException) -> None:
+        """Stop the lane; the next submit() or wait() raises ``error``."""
+        with self._changed:
+            self._error = error
+            self._running = False
+            self._changed.notify_all()
 
     def wait(self) -> None:
         """Return once everything queued so far has been processed (raise what ``apply`` raised, if it failed)."""
