@@ -141,10 +141,16 @@ def make_file(path: Path, size: int, work: Path) -> str:
 
 
 class RssSampler:
-    """Samples the summed RSS of a process and its children in a thread."""
+    """Samples the summed RSS of a process and its children in a thread.
+
+    A process that a worker has forked but not yet exec'd (ffprobe about to start) shares every page of the worker
+    and shows the worker's whole RSS: it is left out, or a sample taken in that instant would count the worker
+    twice. Once it runs ffprobe (another executable) it is counted.
+    """
 
     def __init__(self, pid: int) -> None:
         self.root = psutil.Process(pid)
+        self._root_exe = self.root.exe()
         self.peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -153,6 +159,8 @@ class RssSampler:
         total = 0
         for proc in [self.root, *self.root.children(recursive=True)]:
             with contextlib.suppress(psutil.Error):
+                if proc.pid != self.root.pid and proc.ppid() != self.root.pid and proc.exe() == self._root_exe:
+                    continue  # forked, not yet exec'd
                 total += proc.memory_info().rss
         return total
 
