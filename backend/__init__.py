@@ -8,8 +8,14 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, send_from_directory
+from sqlalchemy import event
+from swagger_ui_bundle import swagger_ui_path
 
+from backend import api as http_api
+from backend import cli, models, transaction  # noqa: F401  (models: registers the tables)
 from backend.config import instance_secret_key, load_from_env
+from backend.extensions import api, db, jwt, migrate, queue
+from backend.jobs import tasks
 
 API_TITLE = "Liufang 留芳 API"
 API_VERSION = "1.0"
@@ -37,8 +43,6 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in every response
     _init_extensions(app)
     _register_docs_assets(app)
-    from backend import cli
-
     cli.init_app(app)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
     return app
@@ -73,30 +77,19 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
 
 
 def _init_extensions(app: Flask) -> None:
-    from backend import models  # noqa: F401  (registers the tables)
-    from backend.api import register_blueprints
-    from backend.api.base import init_request_hooks
-    from backend.auth_hooks import init_jwt
-    from backend.extensions import api, db, jwt, migrate, queue
-
     db.init_app(app)
+    transaction.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     jwt.init_app(app)
-    init_jwt(jwt)
-    api.init_app(app)
-    register_blueprints(api)
-    init_request_hooks(app)
+    http_api.init_app(app, api)
     queue.init_app(app)
+    tasks.register(queue, app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):
         _tune_sqlite(app)
 
 
 def _tune_sqlite(app: Flask) -> None:
     """WAL and a busy timeout let the API and the worker share one SQLite file without 'database is locked'."""
-    from sqlalchemy import event
-
-    from backend.extensions import db
-
     with app.app_context():
         engine = db.engine
 
@@ -112,7 +105,6 @@ def _tune_sqlite(app: Flask) -> None:
 
 def _register_docs_assets(app: Flask) -> None:
     """Serve Swagger UI's files from the installed swagger-ui-bundle, so /api/docs works offline."""
-    from swagger_ui_bundle import swagger_ui_path
 
     @app.route("/api/docs/assets/<path:filename>")
     def swagger_ui_assets(filename: str):  # type: ignore[no-untyped-def]

@@ -1,4 +1,5 @@
-"""The ``liufang`` command: Flask's CLI for the app plus users, worker and admin bootstrap commands."""
+"""The project's commands on the app's CLI (users, fixity, worker, config table); each command that changes
+anything is one unit of work. The ``liufang`` entry point itself is ``backend.manage``."""
 
 from __future__ import annotations
 
@@ -6,20 +7,16 @@ import sys
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup, with_appcontext
+from flask.cli import with_appcontext
 
-from backend import create_app
+from backend import transaction
+from backend.config import settings_table_markdown
 from backend.errors import LiufangError
+from backend.extensions import queue
 from backend.models import ROLES
-
-
-def _create_app(*_args: object) -> object:
-    return create_app()
-
-
-@click.group(cls=FlaskGroup, create_app=_create_app, add_version_option=False)
-def main() -> None:
-    """留芳 Liufang: oral-history and person-archive backend."""
+from backend.services import jobs
+from backend.services import materials as material_service
+from backend.services import users as user_service
 
 
 def init_app(app: Flask) -> None:
@@ -41,15 +38,14 @@ def users() -> None:
 @with_appcontext
 def create_user_command(username: str, roles: tuple[str, ...], display_name: str, password_stdin: bool) -> None:
     """Create an account, e.g. `liufang users create wangfang --role collector --password-stdin`."""
-    from backend.services import users as user_service
-
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        user = user_service.create_user(None, username=username, password=password, roles=roles,
-                                        display_name=display_name)
+        with transaction.atomic():
+            user = user_service.create_user(None, username=username, password=password, roles=roles,
+                                            display_name=display_name)
     except LiufangError as exc:
         raise click.ClickException(f"{exc.message} ({exc.code})") from None
     click.echo(f"created user {user.username} (id {user.id}) with roles {', '.join(user.roles)}")
@@ -59,8 +55,6 @@ def create_user_command(username: str, roles: tuple[str, ...], display_name: str
 @with_appcontext
 def list_users_command() -> None:
     """List accounts."""
-    from backend.services import users as user_service
-
     page = user_service.list_users(role=None, active=None, q=None, page=1, per_page=100)
     for user in page.items:
         state = "active" if user.is_active else "disabled"
@@ -71,9 +65,8 @@ def list_users_command() -> None:
 @with_appcontext
 def ensure_admin_command() -> None:
     """Create an admin with a random password if none exists, and print the password once."""
-    from backend.services import users as user_service
-
-    created = user_service.ensure_admin()
+    with transaction.atomic():
+        created = user_service.ensure_admin()
     if created is None:
         click.echo("an active admin account exists; nothing created")
         return
@@ -95,9 +88,8 @@ def fixity() -> None:
 @with_appcontext
 def fixity_check_command(material_ids: tuple[int, ...]) -> None:
     """Re-hash stored originals; report mismatches and missing objects (exit 1 if any). Results are kept."""
-    from backend.services import materials as material_service
-
-    events = material_service.check_fixity(list(material_ids) or None)
+    with transaction.atomic():
+        events = material_service.check_fixity(list(material_ids) or None)
     bad = [event for event in events if event.outcome != "ok"]
     for event in bad:
         click.echo(f"{event.outcome.upper()}\tmaterial {event.material_id}\texpected {event.expected_sha256}"
@@ -114,11 +106,9 @@ def fixity_check_command(material_ids: tuple[int, ...]) -> None:
 @with_appcontext
 def worker_command(workers: int | None, worker_type: str, no_periodic: bool) -> None:
     """Run a background worker (Huey consumer). Start as many as you like, on any machine sharing the queue."""
-    from backend.extensions import queue
-    from backend.services import jobs
-
     assert queue.huey is not None
-    requeued = jobs.requeue_stale()  # jobs of a worker that died while this one was down
+    with transaction.atomic():
+        requeued = jobs.requeue_stale()  # jobs of a worker that died while this one was down
     if requeued:
         click.echo(f"queued again {len(requeued)} job(s) left running by a stopped worker")
     consumer = queue.huey.create_consumer(workers=workers or current_app.config["QUEUE_WORKERS"],
@@ -131,6 +121,4 @@ def worker_command(workers: int | None, worker_type: str, no_periodic: bool) -> 
 @click.command("config-table")
 def config_table_command() -> None:
     """Print the configuration table (Markdown) that the README shows."""
-    from backend.config import settings_table_markdown
-
     click.echo(settings_table_markdown())

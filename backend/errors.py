@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 
 class LiufangError(Exception):
-    """Base of all domain errors: an HTTP status, a stable English code and a message a Chinese user can read."""
+    """Base of all domain errors: an HTTP status, a stable English code and a message a Chinese user can read.
+
+    An error rolls back everything its request (or job) did. ``follow_up`` is a fact the failure itself
+    establishes (a failed login to count, an upload that failed its checksum): the boundary runs it, with ids only,
+    in a unit of work of its own after the rollback.
+    """
 
     status = 400
     code = "bad_request"
     message = "请求无效"
 
     def __init__(self, message: str | None = None, *, code: str | None = None,
-                 details: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> None:
+                 details: dict[str, Any] | None = None, headers: dict[str, str] | None = None,
+                 follow_up: Callable[[], None] | None = None) -> None:
         self.message = message or self.message
         self.code = code or self.code
         self.details = details or {}
         self.headers = headers or {}
+        self.follow_up = follow_up
         super().__init__(self.message)
 
 
@@ -47,6 +54,12 @@ class InvalidTransition(Conflict):
 
 class PreconditionFailed(LiufangError):
     status, code, message = 412, "version_conflict", "数据已被他人修改，请刷新后重试"
+
+
+class PreconditionRequired(LiufangError):
+    """RFC 6585: the record may be changed by others, so the client must say which version it changes."""
+
+    status, code, message = 428, "if_match_required", "请在 If-Match 中带上您读取到的版本（ETag），以免覆盖他人的修改"
 
 
 class PayloadTooLarge(LiufangError):

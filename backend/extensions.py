@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from flask_jwt_extended import JWTManager
 from flask_migrate import Migrate
+from flask_smorest import Api
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
-from backend.api.base import LiufangApi
 from backend.jobs.queue import TaskQueue
 
 # Stable constraint names keep Alembic migrations identical on SQLite and PostgreSQL.
@@ -28,5 +28,5 @@ class Base(DeclarativeBase):
 db = SQLAlchemy(model_class=Base)
 migrate = Migrate(compare_type=True, render_as_batch=True)
 jwt = JWTManager()
-api = LiufangApi()
+api = Api()
 queue = TaskQueue()

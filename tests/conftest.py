@@ -132,10 +132,11 @@ def runner(app: Flask):  # type: ignore[no-untyped-def]
 @pytest.fixture
 def users(app: Flask) -> dict[str, Any]:
     """One account per role name in ROLE_USERS; returns {name: user id}."""
+    from backend import transaction
     from backend.services.users import create_user
 
     ids = {}
-    with app.app_context():
+    with app.app_context(), transaction.atomic():
         for name, roles in ROLE_USERS.items():
             ids[name] = create_user(None, username=name.replace("_", "-"), password=PASSWORD, roles=roles,
                                     display_name=name).id

@@ -1,17 +1,28 @@
-"""HTTP API: blueprints that parse requests, check roles, call services and serialise answers."""
+"""HTTP API: blueprints that parse requests, check permissions, call services and serialise answers."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from flask import Flask
+from flask_smorest import Api
 
-if TYPE_CHECKING:
-    from backend.api.base import LiufangApi
+from backend.api import (audit, auth, consents, errors, health, interviews, jobs, jwt_hooks, materials,
+                         notifications, persons, public, redactions, stats, transcript_review, transcripts,
+                         unit_of_work, uploads, users)
+from backend.api.base import init_request_hooks
+from backend.extensions import jwt
+from backend.schemas.common import ErrorSchema
+
+BLUEPRINTS = (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit, consents,
+              notifications, public, redactions, stats, transcript_review)
 
 
-def register_blueprints(api: "LiufangApi") -> None:
-    from backend.api import (audit, auth, consents, health, interviews, jobs, materials, notifications, persons,
-                             public, redactions, stats, transcript_review, transcripts, uploads, users)
-
-    for module in (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit, consents,
-                   notifications, public, redactions, stats, transcript_review):
+def init_app(app: Flask, api: Api) -> None:
+    """Bind the API to ``app``: error handlers, token callbacks, blueprints, and the unit of work around each view."""
+    api.ERROR_SCHEMA = ErrorSchema
+    api.init_app(app)
+    errors.init_app(app)
+    jwt_hooks.init_jwt(jwt)
+    for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    init_request_hooks(app)
+    unit_of_work.init_app(app)

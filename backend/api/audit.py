@@ -6,6 +6,7 @@ from typing import Any
 
 from flask_smorest import Blueprint
 
+from backend.services.policy import Permission
 from backend.api.base import login_required
 from backend.schemas.audit import AuditArgsSchema, AuditPageSchema
 from backend.services import audit as audit_service
@@ -16,7 +17,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/v1/audit", description="хобш
 @blp.route("", methods=["GET"])
 @blp.arguments(AuditArgsSchema, location="query")
 @blp.response(200, AuditPageSchema)
-@login_required("archivist", "admin")
+@login_required(Permission.AUDIT_READ)
 def list_events(args: dict[str, Any]) -> Any:
     """Who did what, when: filter by entity_type and entity_id (e.g. person, 12), or actor_id; newest first."""
     return audit_service.list_events(entity_type=args.get("entity_type"), entity_id=args.get("entity_id"),

@@ -14,14 +14,13 @@ from backend.schemas.consents import ConsentInputSchema, ConsentPageSchema, Cons
 from backend.services import consents as consent_service
 
 blp = Blueprint("consents", __name__, url_prefix="/api/v1/persons", description="授权书 / Consents")
-ANY_ROLE = ("collector", "editor", "archivist", "admin")
 _schema = ConsentSchema()
 
 
 @blp.route("/<int:person_id>/consents", methods=["GET"])
 @blp.arguments(PageArgsSchema, location="query")
 @blp.response(200, ConsentPageSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def list_consents(args: dict[str, Any], person_id: int) -> Any:
     """A person's consents, newest first, active and withdrawn (anyone who may see the person)."""
     return consent_service.list_consents(current_user, person_id, **args)
@@ -32,7 +31,7 @@ def list_consents(args: dict[str, Any], person_id: int) -> Any:
 @blp.response(201, ConsentSchema)
 @blp.alt_response(403, description="Not an archivist, an admin or the profile's creator")
 @blp.alt_response(422, description="Unknown scope, signed_at in the future, a material or interview you cannot see")
-@login_required(*ANY_ROLE)
+@login_required()
 def record_consent(data: dict[str, Any], person_id: int) -> Response:
     """Record a signed consent: archivists, admins, and the collector who created the profile (they collect the
     signed form in the field). Publishing a profile needs an active person-wide consent of scope ``public``."""
@@ -45,7 +44,7 @@ def record_consent(data: dict[str, Any], person_id: int) -> Response:
 @blp.arguments(ConsentWithdrawSchema(), required=False)
 @blp.response(200, ConsentSchema)
 @blp.alt_response(409, description="Already withdrawn")
-@login_required(*ANY_ROLE)
+@login_required()
 def withdraw_consent(body: dict[str, Any] | None, person_id: int, consent_id: int) -> Any:
     """Withdraw a consent (archivists, admins). When no public consent remains, a published profile is withdrawn
     at once and nothing of the person is served publicly any more."""

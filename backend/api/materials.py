@@ -11,6 +11,7 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from werkzeug.datastructures import FileStorage
 
+from backend.services.policy import Permission
 from backend.api.base import accepts_body, expected_version, login_required, skip_idempotency, versioned_json
 from backend.api.streaming import send_stored
 from backend.errors import PayloadTooLarge, ValidationFailed
@@ -33,7 +34,6 @@ from backend.services.storage import get_storage
 
 blp = Blueprint("materials", __name__, url_prefix="/api/v1/materials",
                 description="资料（音频、视频、照片、文档） / Materials")
-ANY_ROLE = ("collector", "editor", "archivist", "admin")
 _material_schema = MaterialCreatedSchema()
 
 
@@ -44,7 +44,7 @@ def _answer(material: Material, status: int = 200, **extra: Any) -> Response:
 @blp.route("", methods=["GET"])
 @blp.arguments(MaterialListArgsSchema, location="query")
 @blp.response(200, MaterialPageSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def list_materials(args: dict[str, Any]) -> Any:
     """List materials you may see; `?sha256=HEX` tells a phone whether a file is already archived."""
     return material_service.list_materials(current_user, **args)
@@ -60,7 +60,7 @@ def list_materials(args: dict[str, Any]) -> Any:
                    **{name: {"type": "string"} for name in MaterialFormSchema().fields}}}}}})
 @accepts_body("multipart/form-data")
 @skip_idempotency
-@login_required(*ANY_ROLE)
+@login_required()
 def upload_material(**_kwargs: Any) -> Response:
     """Upload a small file in one multipart/form-data request (large files: resumable tus at /api/v1/uploads)."""
     max_size = current_app.config["MULTIPART_MAX_SIZE"]
@@ -82,7 +82,7 @@ def upload_material(**_kwargs: Any) -> Response:
 
 @blp.route("/<int:material_id>", methods=["GET"])
 @blp.response(200, MaterialSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def get_material(material_id: int) -> Response:
     """One material with its media info, processing status and linked persons."""
     return _answer(material_service.get_material(current_user, material_id))
@@ -91,7 +91,7 @@ def get_material(material_id: int) -> Response:
 @blp.route("/<int:material_id>", methods=["PATCH"])
 @blp.arguments(MaterialUpdateSchema)
 @blp.response(200, MaterialSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def update_material(data: dict[str, Any], material_id: int) -> Response:
     """Edit descriptive metadata; access level and embargo are set by archivists."""
     material = material_service.update_material(current_user, material_id, data, expected_version=expected_version())
@@ -100,7 +100,7 @@ def update_material(data: dict[str, Any], material_id: int) -> Response:
 
 @blp.route("/<int:material_id>/persons", methods=["GET"])
 @blp.response(200, LinkedPersonSchema(many=True))
-@login_required(*ANY_ROLE)
+@login_required()
 def material_persons(material_id: int) -> Any:
     """The persons this material is about, with the role of each link."""
     material = material_service.get_material(current_user, material_id)
@@ -110,7 +110,7 @@ def material_persons(material_id: int) -> Any:
 @blp.route("/<int:material_id>/persons", methods=["POST"])
 @blp.arguments(LinkSchema)
 @blp.response(200, MaterialSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def link_person(data: dict[str, Any], material_id: int) -> Response:
     """Link a person to the material with a role (interviewee, subject, mentioned, donor, certificate, …)."""
     return _answer(material_service.link_person(current_user, material_id, data["person_id"], data["role"]))
@@ -119,7 +119,7 @@ def link_person(data: dict[str, Any], material_id: int) -> Response:
 @blp.route("/<int:material_id>/persons/<int:person_id>", methods=["DELETE"])
 @blp.arguments(UnlinkArgsSchema, location="query")
 @blp.response(200, MaterialSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def unlink_person(args: dict[str, Any], material_id: int, person_id: int) -> Response:
     """Remove a person link (all roles, or only `?role=`)."""
     return _answer(material_service.unlink_person(current_user, material_id, person_id, args.get("role")))
@@ -127,7 +127,7 @@ def unlink_person(args: dict[str, Any], material_id: int, person_id: int) -> Res
 
 @blp.route("/<int:material_id>/fixity", methods=["GET"])
 @blp.response(200, FixityEventSchema(many=True))
-@login_required("archivist", "admin")
+@login_required(Permission.MATERIAL_READ_FIXITY)
 def fixity(material_id: int) -> Any:
     """Fixity checks of the stored original, newest first."""
     return material_service.fixity_events(current_user, material_id)
@@ -136,7 +136,7 @@ def fixity(material_id: int) -> Any:
 @blp.route("/<int:material_id>/content", methods=["GET"])
 @blp.arguments(ContentArgsSchema, location="query")
 @blp.response(200, description="The bytes (206 for a Range request), or 302 to a presigned URL on S3")
-@login_required(*ANY_ROLE)
+@login_required()
 def content(args: dict[str, Any], material_id: int) -> Response:
     """Stream the original or a derivative (asr, proxy, poster, thumbnail, waveform) with Range and ETag support."""
     target = material_service.content_target(current_user, material_id, args["variant"])

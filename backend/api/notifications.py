@@ -16,7 +16,6 @@ from backend.services import notifications as notification_service
 
 blp = Blueprint("notifications", __name__, url_prefix="/api/v1/me/notifications",
                 description="我的通知 / My notifications")
-ANY_ROLE = ("collector", "editor", "archivist", "admin")
 _schema = NotificationSchema()
 
 
@@ -30,7 +29,7 @@ def serialise(notification: Notification) -> dict[str, Any]:
 @blp.route("", methods=["GET"])
 @blp.arguments(NotificationArgsSchema, location="query")
 @blp.response(200, NotificationPageSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def list_notifications(args: dict[str, Any]) -> Response:
     """Your notifications, newest first (``?unread=true``: unread only); ``unread`` counts all unread ones."""
     page = notification_service.list_for(current_user, unread_only=args["unread"], page=args["page"],
@@ -42,7 +41,7 @@ def list_notifications(args: dict[str, Any]) -> Response:
 @blp.route("/<int:notification_id>/read", methods=["POST"])
 @blp.response(200, NotificationSchema)
 @blp.alt_response(404, description="No such notification of yours")
-@login_required(*ANY_ROLE)
+@login_required()
 def mark_read(notification_id: int) -> Response:
     """Mark one of your notifications read (someone else's answers 404)."""
     return jsonify(serialise(notification_service.mark_read(current_user, notification_id)))
@@ -50,7 +49,7 @@ def mark_read(notification_id: int) -> Response:
 
 @blp.route("/read-all", methods=["POST"])
 @blp.response(200, ReadAllSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def mark_all_read() -> Any:
     """Mark all your notifications read."""
     marked = notification_service.mark_all_read(current_user)

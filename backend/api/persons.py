@@ -20,18 +20,17 @@ from backend.schemas.persons import (
     TransitionSchema,
 )
 from backend.services import persons as person_service
-from backend.services import publication
+from backend.services import policy, publication
 from backend.services.identity import mask_address, mask_id_number, mask_phone
 
 blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
                 description="人物档案（好人 / 名家 / 乡贤） / Person profiles")
-ANY_ROLE = ("collector", "editor", "archivist", "admin")
 _person_schema = PersonSchema()
 
 
 def serialise(person: Person) -> dict[str, Any]:
     data = _person_schema.dump(person)
-    masked = not person_service.sees_personal_data(current_user)
+    masked = not policy.sees_personal_data(current_user)
     if masked:
         data["id_number"] = mask_id_number(person.id_number)
         data["phone"] = mask_phone(person.phone)
@@ -47,7 +46,7 @@ def _answer(person: Person, status: int = 200) -> Response:
 @blp.route("", methods=["GET"])
 @blp.arguments(PersonListArgsSchema, location="query")
 @blp.response(200, PersonPageSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def list_persons(args: dict[str, Any]) -> Response:
     """List profiles: collectors see their own plus published ones; staff see all."""
     page = person_service.list_persons(current_user, **args)
@@ -59,7 +58,7 @@ def list_persons(args: dict[str, Any]) -> Response:
 @blp.arguments(PersonInputSchema)
 @blp.response(201, PersonSchema, description="Created (200 when the client_uuid was already synced)")
 @blp.alt_response(422, description="Invalid fields (ID number check digit, dates, …)")
-@login_required(*ANY_ROLE)
+@login_required()
 def create_person(data: dict[str, Any]) -> Response:
     """Create a draft profile. Send Idempotency-Key (or client_uuid) so retries never make duplicates."""
     if data.get("client_uuid") is not None:
@@ -70,7 +69,7 @@ def create_person(data: dict[str, Any]) -> Response:
 
 @blp.route("/<int:person_id>", methods=["GET"])
 @blp.response(200, PersonSchema, headers={"ETag": {"schema": {"type": "string"}}})
-@login_required(*ANY_ROLE)
+@login_required()
 def get_person(person_id: int) -> Response:
     """One profile; its version is the ETag."""
     return _answer(person_service.get_person(current_user, person_id))
@@ -82,7 +81,7 @@ def get_person(person_id: int) -> Response:
 @blp.alt_response(412, description="If-Match names an old version: someone else's edit landed first")
 @blp.doc(parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"},
                       "description": "ETag from GET; the edit is refused with 412 if the profile changed since"}])
-@login_required(*ANY_ROLE)
+@login_required()
 def update_person(data: dict[str, Any], person_id: int) -> Response:
     """Edit fields of a profile (collectors: own drafts/returned; editors: anything not yet approved)."""
     person = person_service.update_person(current_user, person_id, data, expected_version=expected_version())
@@ -92,7 +91,7 @@ def update_person(data: dict[str, Any], person_id: int) -> Response:
 @blp.route("/<int:person_id>", methods=["DELETE"])
 @blp.response(204)
 @blp.alt_response(409, description="Not a draft: withdraw it instead")
-@login_required(*ANY_ROLE)
+@login_required()
 def delete_person(person_id: int) -> None:
     """Delete a draft (its creator or an admin). Anything further along is withdrawn, never destroyed."""
     person_service.delete_person(current_user, person_id)
@@ -100,7 +99,7 @@ def delete_person(person_id: int) -> None:
 
 @blp.route("/<int:person_id>/checklist", methods=["GET"])
 @blp.response(200, ChecklistSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def checklist(person_id: int) -> dict[str, Any]:
     """What is still missing before the profile can be published (fields, a material, a public consent)."""
     person = person_service.get_person(current_user, person_id)
@@ -110,7 +109,7 @@ def checklist(person_id: int) -> dict[str, Any]:
 
 
 def _transition_view(action: str, doc: str):
-    @login_required(*ANY_ROLE)
+    @login_required()
     def view(body: dict[str, Any] | None, person_id: int) -> Response:
         person = person_service.transition(current_user, person_id, action, comment=(body or {}).get("comment"),
                                            expected_version=expected_version())

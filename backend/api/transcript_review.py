@@ -10,8 +10,9 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from marshmallow import ValidationError
 
+from backend.services.policy import Permission
 from backend.api.base import expected_version, login_required, versioned_json
-from backend.errors import PreconditionFailed, ValidationFailed
+from backend.errors import PreconditionRequired, ValidationFailed
 from backend.models import Transcript
 from backend.schemas.transcript_review import (
     SPEAKERS_FIELD,
@@ -37,14 +38,9 @@ from backend.services import transcript_review as review_service
 
 blp = Blueprint("transcript_review", __name__, url_prefix="/api/v1",
                 description="转写稿校对与审定 / Transcript review: queue, claims, edits, lineage, workflow")
-ANY_ROLE = ("collector", "editor", "archivist", "admin")
-EDIT_ROLES = review_service.EDIT_ROLES
-APPROVE_ROLES = review_service.APPROVE_ROLES
 IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"type": "string"},
-            "description": "The transcript's ETag (version) from GET; missing → 412 if_match_required, "
+            "description": "The transcript's ETag (version) from GET; missing → 428 if_match_required, "
                            "stale → 412 version_conflict"}
-IF_MATCH_OPTIONAL = {**IF_MATCH, "required": False,
-                     "description": "The transcript's ETag; when given, a stale one → 412 version_conflict"}
 _transcript_schema = TranscriptSchema()
 _queue_item_schema = QueueItemSchema()
 _revision_schema = RevisionSchema()
@@ -52,11 +48,11 @@ _revision_summary_schema = RevisionSummarySchema()
 
 
 def required_version() -> int:
-    """The version named by If-Match, which every save must send (no header, or ``*`` → 412)."""
+    """The version named by If-Match, which every save and workflow action must send (no header, or ``*`` → 428)."""
     header = request.headers.get("If-Match")
     if header is None or header.strip() in ("", "*"):
-        raise PreconditionFailed("保存转写稿须在 If-Match 中附上读取时的版本（ETag）", code="if_match_required",
-                                 details={"header": "If-Match"})
+        raise PreconditionRequired("保存转写稿须在 If-Match 中附上读取时的版本（ETag）",
+                                   details={"header": "If-Match"})
     version = expected_version()
     assert version is not None
     return version
@@ -80,7 +76,7 @@ def _save_doc(view: Any) -> Any:
 @blp.route("/transcripts", methods=["GET"])
 @blp.arguments(QueueArgsSchema, location="query")
 @blp.response(200, QueuePageSchema)
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def review_queue(args: dict[str, Any]) -> Response:
     """The review queue: most-flagged first, then oldest; filter by status, flagged, person, collector."""
     page = review_service.review_queue(current_user, **args)
@@ -95,7 +91,7 @@ def review_queue(args: dict[str, Any]) -> Response:
 @blp.response(200, ClaimSchema, description="Claimed (or renewed) until lock.expires_at")
 @blp.alt_response(423, description="Someone else holds the claim (transcript_locked: holder, expires_at)")
 @blp.alt_response(409, description="Approved transcripts cannot be claimed")
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def claim(transcript_id: int) -> Response:
     """Claim a transcript for editing (LIUFANG_TRANSCRIPT_LOCK_MINUTES); the holder claims again to renew."""
     transcript = review_service.claim(current_user, transcript_id)
@@ -107,7 +103,7 @@ def claim(transcript_id: int) -> Response:
 @blp.route("/transcripts/<int:transcript_id>/claim", methods=["DELETE"])
 @blp.response(204)
 @blp.alt_response(423, description="Held by someone else (only an admin may break it)")
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def release(transcript_id: int) -> None:
     """Release your claim; an admin may break anyone's."""
     review_service.release(current_user, transcript_id)
@@ -118,7 +114,7 @@ def release(transcript_id: int) -> None:
 @blp.route("/transcripts/<int:transcript_id>/segments/<int:index>", methods=["PATCH"])
 @blp.arguments(SegmentPatchSchema)
 @_save_doc
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def edit_segment(data: dict[str, Any], transcript_id: int, index: int) -> Response:
     """Edit one segment's text, speaker, start, end (or clear its flag); a new revision records it."""
     transcript = review_service.edit_segment(current_user, transcript_id, index, data,
@@ -129,7 +125,7 @@ def edit_segment(data: dict[str, Any], transcript_id: int, index: int) -> Respon
 @blp.route("/transcripts/<int:transcript_id>/segments/<int:index>/split", methods=["POST"])
 @blp.arguments(SplitSchema)
 @_save_doc
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def split_segment(data: dict[str, Any], transcript_id: int, index: int) -> Response:
     """Split a segment at `at` seconds into two; later indexes move up by one."""
     transcript = review_service.split_segment(current_user, transcript_id, index, **data,
@@ -140,7 +136,7 @@ def split_segment(data: dict[str, Any], transcript_id: int, index: int) -> Respo
 @blp.route("/transcripts/<int:transcript_id>/segments/merge", methods=["POST"])
 @blp.arguments(MergeSchema)
 @_save_doc
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def merge_segments(data: dict[str, Any], transcript_id: int) -> Response:
     """Merge adjacent segments of one speaker; later indexes move down."""
     transcript = review_service.merge_segments(current_user, transcript_id, data["indexes"],
@@ -151,7 +147,7 @@ def merge_segments(data: dict[str, Any], transcript_id: int) -> Response:
 @blp.route("/transcripts/<int:transcript_id>/segments", methods=["PUT"])
 @blp.arguments(BulkSaveSchema)
 @_save_doc
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def bulk_save(data: dict[str, Any], transcript_id: int) -> Response:
     """Save many segments at once (each names its index and the fields it changes) as one revision."""
     transcript = review_service.bulk_save(current_user, transcript_id, data["segments"],
@@ -165,7 +161,7 @@ def bulk_save(data: dict[str, Any], transcript_id: int) -> Response:
     "type": "object", "example": {"SPEAKER_1": {"person_id": 3}, "SPEAKER_2": {"name": "采访人 王芳"}},
     "additionalProperties": {"type": "object", "properties": {"person_id": {"type": "integer"},
                                                               "name": {"type": "string", "maxLength": 128}}}}}}})
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def set_speakers(transcript_id: int) -> Response:
     """Map speaker labels to persons (existing, visible) or free names; replaces the whole mapping."""
     body = request.get_json()
@@ -185,7 +181,7 @@ def set_speakers(transcript_id: int) -> Response:
 @blp.route("/transcripts/<int:transcript_id>/revert", methods=["POST"])
 @blp.arguments(RevertSchema)
 @_save_doc
-@login_required(*EDIT_ROLES)
+@login_required(Permission.TRANSCRIPT_EDIT)
 def revert(data: dict[str, Any], transcript_id: int) -> Response:
     """Restore exactly the segments of an earlier revision, as a new revision."""
     transcript = review_service.revert(current_user, transcript_id, data["revision"],
@@ -198,7 +194,7 @@ def revert(data: dict[str, Any], transcript_id: int) -> Response:
 @blp.route("/transcripts/<int:transcript_id>/revisions", methods=["GET"])
 @blp.arguments(RevisionArgsSchema, location="query")
 @blp.response(200, RevisionPageSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def list_revisions(args: dict[str, Any], transcript_id: int) -> Response:
     """Every saved revision, newest first (revision 1 is the machine output)."""
     page = review_service.list_revisions(current_user, transcript_id, **args)
@@ -208,7 +204,7 @@ def list_revisions(args: dict[str, Any], transcript_id: int) -> Response:
 
 @blp.route("/transcripts/<int:transcript_id>/revisions/<int:number>", methods=["GET"])
 @blp.response(200, RevisionSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def get_revision(transcript_id: int, number: int) -> Any:
     """One revision with the segments exactly as they were."""
     return review_service.get_revision(current_user, transcript_id, number)
@@ -217,7 +213,7 @@ def get_revision(transcript_id: int, number: int) -> Any:
 @blp.route("/transcripts/<int:transcript_id>/diff", methods=["GET"])
 @blp.arguments(DiffArgsSchema, location="query")
 @blp.response(200, DiffSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def diff(args: dict[str, Any], transcript_id: int) -> Response:
     """Added, removed and changed segments between two revisions, with character-level text changes."""
     return jsonify(review_service.diff(current_user, transcript_id, args.get("from_"), args.get("to")))
@@ -225,8 +221,8 @@ def diff(args: dict[str, Any], transcript_id: int) -> Response:
 
 # --- workflow --------------------------------------------------------------------------------------------------------
 
-def _transition_view(action: str, doc: str, if_match: dict[str, Any], roles: tuple[str, ...]) -> None:
-    @login_required(*roles)
+def _transition_view(action: str, doc: str, if_match: dict[str, Any], permission: Permission) -> None:
+    @login_required(permission)
     def view(body: dict[str, Any] | None, transcript_id: int) -> Response:
         version = required_version() if if_match["required"] else expected_version()
         transcript = review_service.transition(current_user, transcript_id, action,
@@ -242,8 +238,8 @@ def _transition_view(action: str, doc: str, if_match: dict[str, Any], roles: tup
                     blp.doc(parameters=[if_match])(view)))))
 
 
-_transition_view("review", "Mark an in-review transcript reviewed (editor); ends the claim.", IF_MATCH, EDIT_ROLES)
-_transition_view("approve", "Approve a reviewed transcript (archivist); it becomes read-only.", IF_MATCH_OPTIONAL,
-                 APPROVE_ROLES)
+_transition_view("review", "Mark an in-review transcript reviewed (editor); ends the claim.", IF_MATCH, Permission.TRANSCRIPT_EDIT)
+_transition_view("approve", "Approve a reviewed transcript (archivist); it becomes read-only.", IF_MATCH,
+                 Permission.TRANSCRIPT_APPROVE)
 _transition_view("return", "Return a reviewed or approved transcript to review with a comment (archivist); the "
-                 "editor who marked it reviewed is notified.", IF_MATCH_OPTIONAL, APPROVE_ROLES)
+                 "editor who marked it reviewed is notified.", IF_MATCH, Permission.TRANSCRIPT_APPROVE)

@@ -20,7 +20,6 @@ from backend.services import transcripts as transcript_service
 from media.storage.base import content_disposition
 
 blp = Blueprint("transcripts", __name__, url_prefix="/api/v1", description="转写稿 / Transcripts")
-ANY_ROLE = ("collector", "editor", "archivist", "admin")
 _job_schema = JobSchema()
 _transcript_schema = TranscriptSchema()
 
@@ -29,7 +28,7 @@ _transcript_schema = TranscriptSchema()
 @blp.arguments(TranscribeRequestSchema(), required=False)
 @blp.response(202, JobSchema, description="Queued: follow the job at /api/v1/jobs/{id}")
 @blp.alt_response(409, description="The material is not processed yet")
-@login_required(*ANY_ROLE)
+@login_required()
 def request_transcription(body: dict[str, Any] | None, material_id: int) -> Response:
     """Transcribe an audio/video material (optional engine, model, language, prompt)."""
     job = transcript_service.request_transcription(current_user, material_id, body or {})
@@ -41,7 +40,7 @@ def request_transcription(body: dict[str, Any] | None, material_id: int) -> Resp
 
 @blp.route("/materials/<int:material_id>/transcripts", methods=["GET"])
 @blp.response(200, TranscriptSummarySchema(many=True))
-@login_required(*ANY_ROLE)
+@login_required()
 def list_transcripts(material_id: int) -> Any:
     """A material's transcripts, newest first."""
     return transcript_service.list_for_material(current_user, material_id)
@@ -49,7 +48,7 @@ def list_transcripts(material_id: int) -> Any:
 
 @blp.route("/transcripts/<int:transcript_id>", methods=["GET"])
 @blp.response(200, TranscriptSchema)
-@login_required(*ANY_ROLE)
+@login_required()
 def get_transcript(transcript_id: int) -> Response:
     """A transcript with its segments; the version is the ETag."""
     transcript = transcript_service.get_transcript(current_user, transcript_id)
@@ -59,7 +58,7 @@ def get_transcript(transcript_id: int) -> Response:
 @blp.route("/transcripts/<int:transcript_id>/export", methods=["GET"])
 @blp.arguments(ExportArgsSchema, location="query")
 @blp.response(200, description="SRT, WebVTT, plain text, JSON or Word (DOCX) with the interview's details on top")
-@login_required(*ANY_ROLE)
+@login_required()
 def export_transcript(args: dict[str, Any], transcript_id: int) -> Response:
     """Download the transcript as srt, vtt, txt, json or docx."""
     body, content_type, filename = transcript_service.export(current_user, transcript_id, args["format"])

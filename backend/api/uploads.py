@@ -10,6 +10,7 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from werkzeug.http import http_date
 
+from backend.services.policy import Permission
 from backend.api.base import accepts_body, login_required, skip_idempotency
 from backend.api.request_body import open_body
 from backend.errors import BadRequest, LiufangError, PreconditionFailed, UnsupportedMediaType
@@ -20,7 +21,6 @@ from backend.services.uploads import BodyReader, UploadProgress
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads",
                 description="断点续传上传（tus 1.0.0） / Resumable uploads (tus 1.0.0)")
 CHUNK_TYPE = "application/offset+octet-stream"
-ROLES = upload_service.UPLOAD_ROLES
 TUS = upload_service.TUS_VERSION
 
 
@@ -135,7 +135,7 @@ class Uploads(MethodView):
             "Tus-Checksum-Algorithm": ",".join(upload_service.CHECKSUM_ALGORITHMS),
         })
 
-    @login_required(*ROLES)
+    @login_required(Permission.MATERIAL_UPLOAD)
     def post(self) -> Response:
         """Create an upload (tus creation). Headers: Upload-Length, Upload-Metadata (base64 values: filename,
         filetype, sha256, person_id, interview_id, captured_at, latitude, longitude, device, title). A body of
@@ -146,22 +146,21 @@ class Uploads(MethodView):
         length = _int_header("Upload-Length")
         metadata = upload_service.parse_metadata(request.headers.get("Upload-Metadata"))
         checksum = upload_service.parse_checksum(request.headers.get("Upload-Checksum"))
+        first_chunk = None
         if _has_body():
             _check_chunk_type()
-        upload = upload_service.create_upload(current_user, length=length or 0, metadata=metadata)
+            first_chunk = upload_service.FirstChunk(_open_body(), _body_length(), checksum)
+        try:
+            # A first chunk that was cut off or refused still leaves the upload: the client learns the accepted
+            # offset and goes on with PATCH.
+            upload, _problem = upload_service.create_upload(current_user, length=length or 0, metadata=metadata,
+                                                            first_chunk=first_chunk)
+        except LiufangError as error:  # the whole file came in the POST and cannot become a material
+            if "upload_id" in error.details:
+                error.headers["Location"] = f"{blp.url_prefix}/{error.details['upload_id']}"
+            raise
         headers = {"Location": f"{blp.url_prefix}/{upload.id}"}
-        progress = upload_service.progress(upload)
-        if _has_body():
-            try:
-                progress = upload_service.append_chunk(current_user, upload.id, offset=0, body=_open_body(),
-                                                       content_length=_body_length(), checksum=checksum)
-            except LiufangError as error:
-                if error.code == "sha256_mismatch" or error.status == 415:
-                    error.headers.update(headers)
-                    raise
-                # The upload exists; the client learns the accepted offset and goes on with PATCH.
-                progress = upload_service.progress(upload_service.get_upload(current_user, upload.id))
-        headers.update(_progress_headers(progress))
+        headers.update(_progress_headers(upload_service.progress(upload)))
         return _empty(201, headers)
 
 
@@ -169,7 +168,7 @@ class Uploads(MethodView):
 class UploadResource(MethodView):
     decorators = [accepts_body(CHUNK_TYPE), skip_idempotency]
 
-    @login_required(*ROLES)
+    @login_required(Permission.MATERIAL_UPLOAD)
     def head(self, upload_id: str) -> Response:
         """tus: the offset the server holds (durable bytes on disk), the length and the metadata."""
         upload = upload_service.get_upload(current_user, upload_id)
@@ -182,12 +181,12 @@ class UploadResource(MethodView):
             headers["Upload-Metadata"] = encoded
         return _empty(200, headers)
 
-    @login_required(*ROLES)
+    @login_required(Permission.MATERIAL_UPLOAD)
     def get(self, upload_id: str) -> Response:
         """What became of an upload (not part of tus): status, offset, failure reason, the material it made."""
         return jsonify(serialise(upload_service.get_upload(current_user, upload_id)))
 
-    @login_required(*ROLES)
+    @login_required(Permission.MATERIAL_UPLOAD)
     def patch(self, upload_id: str) -> Response:
         """tus: append a chunk at Upload-Offset (409 if it is not the server's offset; 460 if Upload-Checksum
         fails; 423 while another request writes the same upload). The last chunk answers with
@@ -201,7 +200,7 @@ class UploadResource(MethodView):
                                                content_length=_body_length(), checksum=checksum)
         return _empty(204, _progress_headers(progress))
 
-    @login_required(*ROLES)
+    @login_required(Permission.MATERIAL_UPLOAD)
     def delete(self, upload_id: str) -> Response:
         """tus termination: stop an unfinished upload and delete its bytes."""
         upload_service.get_upload(current_user, upload_id)

@@ -1,4 +1,6 @@
-"""The task queue: a Huey instance built from config (SQLite file by default, Redis for several machines)."""
+"""The task queue: a Huey instance built from config (SQLite file by default, Redis for several machines).
+
+Unbound until ``init_app``; the tasks themselves are registered by ``backend.jobs.tasks.register``."""
 
 from __future__ import annotations
 
@@ -23,9 +25,6 @@ class TaskQueue:
         self.huey = build_huey(app.config["QUEUE_URL"], immediate=app.config.get("QUEUE_IMMEDIATE", False))
         self._tasks = {}
         app.extensions["liufang_queue"] = self
-        from backend.jobs import tasks
-
-        tasks.register(self, app)
 
     def task(self, app: "Flask", fn: Callable[..., Any], *, retries: int = 0, retry_delay: int = 0,
              **huey_options: Any) -> None:

@@ -1,40 +1,47 @@
-"""Task definitions: each one passes ids to a service and lets the service own the work and the transaction."""
+"""Task definitions: each passes ids to a service, as one unit of work; job handlers are registered here by kind."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from flask import Flask
 
-from backend.services import housekeeping, jobs, materials, uploads
-from backend.services import processing, transcripts  # noqa: F401  (register the job handlers)
-from backend.services import redactions  # noqa: F401  (registers render_public_proxy)
+from backend import transaction
+from backend.jobs import runner
+from backend.jobs.queue import TaskQueue
+from backend.services import housekeeping, jobs, materials, processing, redactions, transcripts, uploads
+from backend.services.jobs import JobHandler
 
-if TYPE_CHECKING:
-    from flask import Flask
-
-    from backend.jobs.queue import TaskQueue
+HANDLERS: dict[str, JobHandler] = {
+    "process_material": processing.PROCESS_MATERIAL,
+    "transcribe": transcripts.TRANSCRIBE,
+    "render_public_proxy": redactions.RENDER_PUBLIC_PROXY,
+}
 
 
 def run_job(job_id: str) -> None:
-    jobs.run(job_id)
+    runner.run(job_id, HANDLERS)
 
 
 def purge_expired_records() -> None:
-    housekeeping.purge_expired()
+    with transaction.atomic():
+        housekeeping.purge_expired()
 
 
 def requeue_stale_jobs() -> None:
-    jobs.requeue_stale()
+    with transaction.atomic():
+        jobs.requeue_stale()
 
 
 def check_fixity() -> None:
-    materials.check_fixity()
+    with transaction.atomic():
+        materials.check_fixity()
 
 
 def purge_expired_uploads() -> None:
-    uploads.purge_expired_uploads()
+    with transaction.atomic():
+        uploads.purge_expired_uploads()
 
 
-def register(queue: "TaskQueue", app: "Flask") -> None:
+def register(queue: TaskQueue, app: Flask) -> None:
     queue.task(app, run_job)
     queue.periodic(app, purge_expired_records, minute="17")
     queue.periodic(app, requeue_stale_jobs, minute="*")

@@ -9,9 +9,9 @@ from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm
 from backend.models.review import CONSENT_SCOPES, REDACTION_REASONS, Consent, Notification, Redaction
 from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, TranscriptRevision, TranscriptSegment
 from backend.models.upload import UPLOAD_STATUSES, Upload
-from backend.models.user import ROLES, LoginFailure, RevokedToken, User
+from backend.models.user import ROLES, LoginFailure, RevokedToken, Role, User
 
 __all__ = ["CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
            "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
-           "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RevokedToken",
+           "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RevokedToken", "Role",
            "STATUSES", "TRANSCRIPT_STATUSES", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

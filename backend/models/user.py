@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -10,7 +11,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 from backend.extensions import db
 from backend.models.types import UTCDateTime, utcnow
 
-ROLES = ("collector", "editor", "archivist", "admin")
+class Role(StrEnum):
+    """The roles an account may hold (several at once); what each may do is ``backend.services.policy``."""
+
+    COLLECTOR = "collector"   # 采集员
+    EDITOR = "editor"         # 编辑
+    ARCHIVIST = "archivist"   # 档案员
+    ADMIN = "admin"           # 管理员
+
+
+ROLES = tuple(role.value for role in Role)
 
 
 class User(db.Model):
@@ -33,7 +43,7 @@ class User(db.Model):
 
     @property
     def is_admin(self) -> bool:
-        return "admin" in self.roles
+        return Role.ADMIN in self.roles
 
     def __repr__(self) -> str:
         return f"<User {self.id} {self.username} {self.roles}>"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -37,14 +38,18 @@ def _throttle(username: str, remote_addr: str) -> None:
                                   headers={"Retry-After": str(retry_after)})
 
 
+def _record_failure(username: str, remote_addr: str) -> None:
+    db.session.add(LoginFailure(username=username, remote_addr=remote_addr))
+    db.session.flush()
+
+
 def authenticate(username: str, password: str, remote_addr: str) -> User:
     username = username.strip().lower()
     _throttle(username, remote_addr)
     user = db.session.scalar(select(User).where(User.username == username))
     if not verify_password(user.password_hash if user else None, password):
-        db.session.add(LoginFailure(username=username, remote_addr=remote_addr))
-        db.session.commit()
-        raise Unauthorized("用户名或密码错误", code="invalid_credentials")
+        raise Unauthorized("用户名或密码错误", code="invalid_credentials",
+                           follow_up=functools.partial(_record_failure, username, remote_addr))
     assert user is not None
     if not user.is_active:
         raise Forbidden("账号已停用，请联系管理员", code="account_disabled")
@@ -52,7 +57,7 @@ def authenticate(username: str, password: str, remote_addr: str) -> User:
     if needs_rehash(user.password_hash):
         user.password_hash = hash_password(password)
     user.last_login_at = utcnow()
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -72,7 +77,7 @@ def revoke(payload: dict[str, Any]) -> None:
         db.session.add(RevokedToken(
             jti=jti, token_type=payload.get("type", "access"), user_id=int(payload["sub"]),
             expires_at=datetime.fromtimestamp(payload["exp"], timezone.utc)))
-    db.session.commit()
+    db.session.flush()
 
 
 def revoke_encoded(token: str, user: User) -> None:

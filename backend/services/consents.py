@@ -11,45 +11,27 @@ from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import CONSENT_SCOPES, Consent, Person, User
 from backend.models.types import utcnow
-from backend.services import audit
+from backend.services import audit, policy
 from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
+from backend.services.policy import Permission
 
-RECORD_ROLES = ("archivist", "admin")
-WITHDRAW_ROLES = ("archivist", "admin")
 # Consent forms are signed in the archive's own time zone (China Standard Time, no daylight saving): a form signed
 # this morning in 连云港 is not "in the future" while UTC still shows yesterday.
 ARCHIVE_TZ = timezone(timedelta(hours=8))
 SNAPSHOT_FIELDS = ("person_id", "scope", "signed_at", "material_id", "interview_id", "conditions")
 
 
-# --- the check the public API makes on every request ------------------------------------------------------------
-
-def has_public_consent(person_id: int, interview_id: int | None = None) -> bool:
-    """Whether ``person_id`` has an active (not withdrawn) consent of scope ``public``.
-
-    Without ``interview_id`` only a person-wide consent counts (one signed for a single interview does not make the
-    whole profile public); with it, a person-wide consent or one signed for that interview counts.
-    """
-    query = select(Consent.id).where(Consent.person_id == person_id, Consent.scope == "public",
-                                     Consent.withdrawn_at.is_(None))
-    if interview_id is None:
-        query = query.where(Consent.interview_id.is_(None))
-    else:
-        query = query.where((Consent.interview_id.is_(None)) | (Consent.interview_id == interview_id))
-    return db.session.scalar(query.limit(1)) is not None
-
-
 # --- who may do what -------------------------------------------------------------------------------------------
 
 def can_record(actor: User, person: Person) -> bool:
     """Archivists and admins; and the profile's creator, who collects the signed form in the field."""
-    return actor.has_role(*RECORD_ROLES) or person.created_by_id == actor.id
+    return policy.can_record_consent(actor, person)
 
 
 def can_withdraw(actor: User) -> bool:
     """Withdrawing unpublishes the person at once: an archivist's (or admin's) act."""
-    return actor.has_role(*WITHDRAW_ROLES)
+    return policy.can(actor, Permission.CONSENT_WITHDRAW)
 
 
 # --- reading ---------------------------------------------------------------------------------------------------
@@ -84,10 +66,8 @@ def _snapshot(consent: Consent) -> dict[str, Any]:
 
 
 def _check_material(actor: User, material_id: int) -> int:
-    from backend.services import materials as material_service
-
     try:
-        material = material_service.get_material(actor, material_id)
+        material = policy.visible_material(actor, material_id)
     except NotFound:
         raise _field_error("material_id", "签字的授权书资料不存在或您无权查看", "unknown_material") from None
     if material.status == "failed":
@@ -96,10 +76,8 @@ def _check_material(actor: User, material_id: int) -> int:
 
 
 def _check_interview(actor: User, person: Person, interview_id: int) -> int:
-    from backend.services import interviews as interview_service
-
     try:
-        interview = interview_service.get_interview(actor, interview_id)
+        interview = policy.visible_interview(actor, interview_id)
     except NotFound:
         raise _field_error("interview_id", "访谈不存在或您无权查看", "unknown_interview") from None
     if person.id not in interview.interviewee_ids:
@@ -130,7 +108,7 @@ def record_consent(actor: User, person_id: int, data: dict[str, Any]) -> Consent
     db.session.add(consent)
     db.session.flush()
     audit.record("consent", consent.id, "create", actor, changes=audit.diff({}, _snapshot(consent)))
-    db.session.commit()
+    db.session.flush()
     return consent
 
 
@@ -155,11 +133,11 @@ def withdraw_consent(actor: User, person_id: int, consent_id: int, *, reason: st
     audit.record("consent", consent.id, "withdraw", actor, comment=reason, changes={
         "withdrawn_at": {"before": None, "after": consent.withdrawn_at.isoformat()},
         "withdraw_reason": {"before": None, "after": reason}})
-    if person.status == "published" and not has_public_consent(person.id):
+    if person.status == "published" and not policy.has_public_consent(person.id):
         comment = f"授权书 #{consent.id}（{consent.scope}）已撤回，档案随即撤下"
         if reason:
             comment += f"：{reason}"
-        person_service.transition(actor, person.id, "withdraw", comment=comment)  # commits both changes
+        person_service.transition(actor, person.id, "withdraw", comment=comment, expected_version=person.version)
     else:
-        db.session.commit()
+        db.session.flush()
     return consent

@@ -12,12 +12,10 @@ from backend.models.types import utcnow
 
 def purge_expired() -> dict[str, int]:
     now = utcnow()
-    counts = {
+    return {
         "idempotency_records": db.session.execute(delete(IdempotencyRecord).where(
             IdempotencyRecord.created_at < now - current_app.config["IDEMPOTENCY_TTL"])).rowcount,
         "login_failures": db.session.execute(delete(LoginFailure).where(
             LoginFailure.created_at < now - current_app.config["LOGIN_WINDOW"])).rowcount,
         "revoked_tokens": db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount,
     }
-    db.session.commit()
-    return counts

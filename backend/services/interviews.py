@@ -4,46 +4,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Interview, InterviewPerson, Material, User
-from backend.services import audit
+from backend.services import audit, policy
 from backend.services import persons as person_service
 from backend.services.identity import validate_partial_date
 from backend.services.pagination import Page, paginate
 from backend.services.versioning import check_version, record_edit
 
-STAFF_ROLES = ("editor", "archivist", "admin")
 FIELDS = ("title", "date", "place", "interviewers", "language", "consent_material_id", "notes", "interviewee_ids")
 
 
-def _is_staff(actor: User) -> bool:
-    return actor.has_role(*STAFF_ROLES)
-
-
-def can_view(actor: User, interview: Interview) -> bool:
-    return _is_staff(actor) or interview.created_by_id == actor.id
-
-
 def get_interview(actor: User, interview_id: int) -> Interview:
-    interview = db.session.get(Interview, interview_id)
-    if interview is None or not can_view(actor, interview):
-        raise NotFound("访谈不存在", code="interview_not_found")
-    return interview
-
-
-def _visible_query(actor: User) -> Select[Any]:
-    query = select(Interview)
-    if not _is_staff(actor):
-        query = query.where(Interview.created_by_id == actor.id)
-    return query
+    return policy.visible_interview(actor, interview_id)
 
 
 def list_interviews(actor: User, *, person_id: int | None = None, q: str | None = None,
                     page: int = 1, per_page: int = 20) -> Page[Interview]:
-    query = _visible_query(actor)
+    query = select(Interview).where(policy.visible_interviews(actor))
     if person_id:
         query = query.where(Interview.id.in_(select(InterviewPerson.interview_id)
                                              .where(InterviewPerson.person_id == person_id)))
@@ -73,10 +54,8 @@ def _apply(actor: User, interview: Interview, data: dict[str, Any]) -> None:
         interview.interviewee_rows = [InterviewPerson(person_id=pid) for pid in ids]
     consent_id = data.get("consent_material_id")
     if consent_id is not None:
-        from backend.services import materials as material_service
-
         try:
-            material_service.get_material(actor, consent_id)
+            policy.visible_material(actor, consent_id)
         except NotFound:
             raise ValidationFailed("授权书资料不存在", code="unknown_material",
                                    details={"fields": {"consent_material_id": ["unknown material"]}}) from None
@@ -90,27 +69,28 @@ def create_interview(actor: User, data: dict[str, Any]) -> Interview:
     db.session.add(interview)
     db.session.flush()
     audit.record("interview", interview.id, "create", actor, changes=audit.diff({}, _snapshot(interview)))
-    db.session.commit()
+    db.session.flush()
     return interview
 
 
 def update_interview(actor: User, interview_id: int, data: dict[str, Any], *, expected_version: int | None
                      ) -> Interview:
     interview = get_interview(actor, interview_id)
-    check_version(interview, expected_version)
+    version = check_version(interview, expected_version)
     before = _snapshot(interview)
-    _apply(actor, interview, dict(data))
-    record_edit("interview", interview, actor, before, _snapshot(interview))
-    db.session.commit()
+    with db.session.no_autoflush:
+        _apply(actor, interview, dict(data))
+    record_edit("interview", interview, actor, before, _snapshot(interview), version)
+    db.session.flush()
     return interview
 
 
 def delete_interview(actor: User, interview_id: int) -> None:
     interview = get_interview(actor, interview_id)
-    if not (interview.created_by_id == actor.id or actor.is_admin):
+    if not policy.can_delete_interview(actor, interview):
         raise Forbidden("只有创建者或管理员可以删除访谈", code="interview_not_deletable")
     if db.session.scalar(select(Material.id).where(Material.interview_id == interview.id).limit(1)) is not None:
         raise Conflict("访谈已有资料，不能删除", code="interview_has_materials")
     audit.record("interview", interview.id, "delete", actor, changes=audit.diff(_snapshot(interview), {}))
     db.session.delete(interview)
-    db.session.commit()
+    db.session.flush()

@@ -1,4 +1,5 @@
-"""Job records and the runner that every background task goes through: attempts, progress, heartbeat, failure.
+"""Job records: submitting (the queue message is sent when the submitting unit of work commits), reading, cancelling,
+finding jobs whose worker died, and the exceptions a job handler raises. The runner is ``backend.jobs.runner``.
 
 A job is a row first and a queue message second: the row says what must happen and what did happen. A worker that
 dies mid-job leaves the row ``running`` with a stale heartbeat; ``requeue_stale`` puts such jobs back in the queue,
@@ -8,22 +9,24 @@ so they run again, and handlers are written to be idempotent (no duplicate deriv
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, Callable
 
 from flask import current_app
 from sqlalchemy import select
 
+from backend import transaction
 from backend.errors import Conflict, NotFound
 from backend.extensions import db, queue
 from backend.models import Job, User
 from backend.models.types import utcnow
+from backend.services import policy
 
 log = logging.getLogger(__name__)
 FINAL_STATES = ("succeeded", "failed", "cancelled")
-HEARTBEAT_EVERY = 10.0
+RUN_TASK = "run_job"
 
 
 class JobCancelled(Exception):
@@ -34,27 +37,38 @@ class PermanentFailure(Exception):
     """A failure that another attempt cannot fix (corrupt input): the job fails at once, with this reason."""
 
 
-Handler = Callable[[Job, Callable[[float], None]], dict[str, Any] | None]
-HANDLERS: dict[str, Handler] = {}
+Progress = Callable[[float], None]
 
 
-def handler(kind: str) -> Callable[[Handler], Handler]:
-    def register(fn: Handler) -> Handler:
-        HANDLERS[kind] = fn
-        return fn
+@dataclass(frozen=True)
+class JobHandler:
+    """What a job kind does: ``run`` does the work in the job's unit of work (reading while it computes, writing at
+    the end); ``on_start`` marks what the job is working on, committed before the work; ``on_failure`` records the
+    final failure (after the work was rolled back)."""
 
-    return register
+    run: Callable[[Job, Progress], dict[str, Any] | None]
+    on_start: Callable[[Job], None] | None = None
+    on_failure: Callable[[Job, str], None] | None = None
+
+
+def _send(job_id: str) -> None:
+    queue.enqueue(RUN_TASK, job_id)
 
 
 def submit(kind: str, *, material_id: int | None = None, params: dict[str, Any] | None = None,
            actor: User | None = None, max_attempts: int = 3) -> Job:
-    """Record a job and queue it (commits)."""
+    """Record a job in the caller's unit of work; its queue message goes out when that commits."""
     job = Job(id=uuid.uuid4().hex, kind=kind, material_id=material_id, params=params or {},
-              created_by_id=actor.id if actor else None, max_attempts=max_attempts)
+              created_by_id=actor.id if actor else None, max_attempts=max_attempts, status="queued",
+              progress=0.0, attempts=0, cancel_requested=False)
     db.session.add(job)
-    db.session.commit()
-    queue.enqueue("run_job", job.id)
+    db.session.flush()
+    send_after_commit(job.id)
     return job
+
+
+def send_after_commit(job_id: str) -> None:
+    transaction.on_commit(lambda: _send(job_id))
 
 
 def get_job(job_id: str) -> Job:
@@ -70,97 +84,8 @@ def cancel(job: Job) -> Job:
     job.cancel_requested = True
     if job.status == "queued":
         job.status, job.finished_at, job.error = "cancelled", utcnow(), "已取消"
-    db.session.commit()
+    db.session.flush()
     return job
-
-
-class _Heartbeat:
-    """Touches the job's heartbeat from a side thread while a long step (ffmpeg, model load) runs."""
-
-    def __init__(self, app: Any, job_id: str) -> None:
-        self._app, self._job_id = app, job_id
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
-
-    def __enter__(self) -> "_Heartbeat":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: Any) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.wait(HEARTBEAT_EVERY):
-            with self._app.app_context():
-                job = db.session.get(Job, self._job_id)
-                if job is not None and job.status == "running":
-                    job.heartbeat_at = utcnow()
-                    db.session.commit()
-                db.session.remove()
-
-
-def run(job_id: str) -> None:
-    """Run one attempt of a job (called by the queue worker)."""
-    job = db.session.get(Job, job_id)
-    if job is None or job.status in FINAL_STATES:
-        return
-    if job.cancel_requested:
-        job.status, job.finished_at = "cancelled", utcnow()
-        db.session.commit()
-        return
-    job.status, job.attempts, job.error = "running", job.attempts + 1, None
-    job.started_at = job.heartbeat_at = utcnow()
-    db.session.commit()
-
-    last_commit = [0.0]
-
-    def progress(percent: float) -> None:
-        db.session.refresh(job, attribute_names=["cancel_requested"])
-        if job.cancel_requested:
-            raise JobCancelled()
-        job.progress = round(max(job.progress, min(100.0, percent)), 1)
-        job.heartbeat_at = utcnow()
-        now = job.heartbeat_at.timestamp()
-        if now - last_commit[0] >= 1.0 or percent >= 100:
-            last_commit[0] = now
-            db.session.commit()
-
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
-    try:
-        with _Heartbeat(app, job.id):
-            result = HANDLERS[job.kind](job, progress)
-    except JobCancelled:
-        db.session.rollback()
-        job = db.session.get(Job, job_id)
-        job.status, job.finished_at, job.error = "cancelled", utcnow(), "已取消"
-        db.session.commit()
-        return
-    except PermanentFailure as exc:
-        _finish_failed(job_id, str(exc))
-        return
-    except Exception as exc:  # noqa: BLE001 - every failure must end in the job row, never vanish
-        log.exception("job %s (%s) attempt failed", job_id, job.kind)
-        db.session.rollback()
-        job = db.session.get(Job, job_id)
-        reason = f"{type(exc).__name__}: {exc}"
-        if job.attempts < job.max_attempts:
-            job.status, job.error = "queued", reason
-            db.session.commit()
-            queue.enqueue("run_job", job.id)
-        else:
-            _finish_failed(job_id, reason)
-        return
-    job.status, job.progress, job.finished_at = "succeeded", 100.0, utcnow()
-    job.result = result or {}
-    db.session.commit()
-
-
-def _finish_failed(job_id: str, reason: str) -> None:
-    db.session.rollback()
-    job = db.session.get(Job, job_id)
-    job.status, job.error, job.finished_at = "failed", reason, utcnow()
-    db.session.commit()
 
 
 def requeue_stale() -> list[str]:
@@ -174,21 +99,15 @@ def requeue_stale() -> list[str]:
         job.status = "queued"
         job.error = "worker stopped during the job; retrying"
         requeued.append(job.id)
-    db.session.commit()
-    for job_id in requeued:
-        queue.enqueue("run_job", job_id)
+        send_after_commit(job.id)
+    db.session.flush()
     return requeued
 
 
 def visible_job(actor: User, job_id: str) -> Job:
     """A job as ``actor`` may see (and cancel) it: staff see all; others the jobs they started or that concern
     materials they uploaded."""
-    from backend.models import Material
-
     job = get_job(job_id)
-    if actor.has_role("editor", "archivist", "admin") or job.created_by_id == actor.id:
-        return job
-    material = db.session.get(Material, job.material_id) if job.material_id else None
-    if material is not None and material.collector_id == actor.id:
-        return job
-    raise NotFound("任务不存在", code="job_not_found")
+    if not policy.can_view_job(actor, job):
+        raise NotFound("任务不存在", code="job_not_found")
+    return job

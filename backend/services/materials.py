@@ -7,21 +7,23 @@ import logging
 import os
 import re
 import tempfile
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import filetype
-from sqlalchemy import Select, or_, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from backend.errors import Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from backend.extensions import db
 from backend.models import (ACCESS_LEVELS, LINK_ROLES, FixityEvent, Interview, Material, Person, PersonMaterial,
                             User)
-from backend.services import audit, jobs
+from backend.services import audit, jobs, policy
 from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
+from backend.services.policy import Permission
 from backend.services.storage import get_storage, original_key
 from backend.services.versioning import check_version, record_edit
 from media.errors import CorruptMedia, ObjectNotFound, StorageError, UnsupportedMedia
@@ -29,9 +31,6 @@ from media.hashing import HashingReader
 from media.sniff import sniff
 
 log = logging.getLogger(__name__)
-STAFF_ROLES = ("editor", "archivist", "admin")
-ACCESS_ROLES = ("archivist", "admin")
-UPLOAD_ROLES = ("collector", "editor", "archivist", "admin")
 METADATA_KEYS = ("filename", "filetype", "sha256", "person_id", "interview_id", "captured_at", "latitude",
                  "longitude", "device", "title", "description", "place", "role")
 EDITABLE_FIELDS = ("title", "description", "captured_at", "place", "latitude", "longitude", "device",
@@ -39,38 +38,10 @@ EDITABLE_FIELDS = ("title", "description", "captured_at", "place", "latitude", "
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
-# --- who may do what -------------------------------------------------------------------------------------------
-
-def is_staff(actor: User) -> bool:
-    return actor.has_role(*STAFF_ROLES)
-
-
-def can_view(actor: User, material: Material) -> bool:
-    """Staff see everything; a collector sees their own uploads and open materials past any embargo."""
-    if is_staff(actor) or material.collector_id == actor.id:
-        return True
-    return material.access_level == "open" and not is_embargoed(material)
-
-
-def is_embargoed(material: Material, today: date | None = None) -> bool:
-    return material.embargo_until is not None and material.embargo_until > (today or date.today())
-
-
-def _visible_query(actor: User) -> Select[Any]:
-    query = select(Material)
-    if not is_staff(actor):
-        query = query.where(or_(
-            Material.collector_id == actor.id,
-            (Material.access_level == "open")
-            & or_(Material.embargo_until.is_(None), Material.embargo_until <= date.today())))
-    return query
-
+# --- reading ---------------------------------------------------------------------------------------------------
 
 def get_material(actor: User, material_id: int) -> Material:
-    material = db.session.get(Material, material_id)
-    if material is None or not can_view(actor, material):
-        raise NotFound("资料不存在", code="material_not_found")
-    return material
+    return policy.visible_material(actor, material_id)
 
 
 # --- upload metadata ---------------------------------------------------------------------------------------------
@@ -105,10 +76,8 @@ def _visible_person(actor: User, person_id: Any) -> Person:
 
 
 def _visible_interview(actor: User, interview_id: Any) -> Interview:
-    from backend.services import interviews as interview_service
-
     try:
-        return interview_service.get_interview(actor, int(interview_id))
+        return policy.visible_interview(actor, int(interview_id))
     except (NotFound, ValueError, TypeError):
         raise _field_error("interview_id", "访谈不存在", code="unknown_interview") from None
 
@@ -209,7 +178,7 @@ def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[st
         raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write")
 
     captured_at = metadata.get("captured_at")
-    material = Material(
+    material_id = _insert_unless_known(
         kind=kind, mime=mime, size=size, sha256=sha256, storage_key=stored.key,
         status="failed" if failure else "uploaded", failure_reason=failure,
         title=metadata.get("title") or metadata.get("filename") or "",
@@ -219,24 +188,31 @@ def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[st
         device=metadata.get("device"), collector_id=actor.id, original_filename=metadata.get("filename"),
         interview_id=metadata.get("interview_id"), media_info={}, access_level="restricted",
     )
-    _link(material, metadata.get("person_id"), _default_role(metadata), actor)
-    db.session.add(material)
-    try:
-        db.session.flush()
-    except IntegrityError:
+    if material_id is None:
         # The same bytes finished uploading in another request a moment ago: that material stands.
-        db.session.rollback()
         existing = find_by_sha256(sha256)
-        if existing is None:
-            raise
+        assert existing is not None
         return _as_duplicate(actor, existing, metadata, None), True
+    material = db.session.get(Material, material_id)
+    assert material is not None
+    _link(material, metadata.get("person_id"), _default_role(metadata), actor)
     audit.record("material", material.id, "create", actor, changes={
         "sha256": {"before": None, "after": sha256}, "kind": {"before": None, "after": kind},
         "upload_id": {"before": None, "after": upload_id}})
-    db.session.commit()
+    db.session.flush()
     if failure is None:
         jobs.submit("process_material", material_id=material.id, actor=actor)
     return material, False
+
+
+def _insert_unless_known(**values: Any) -> int | None:
+    """Insert a material row unless one with the same sha256 exists (or is being inserted by a concurrent
+    request, which this waits for): the new id, or None. No exception, so the unit of work goes on either way."""
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = (insert(Material).values(**values)
+                 .on_conflict_do_nothing(index_elements=[Material.sha256]).returning(Material.id))
+    return db.session.scalar(statement)
 
 
 def _as_duplicate(actor: User, existing: Material, metadata: dict[str, Any], path: Path | None) -> Material:
@@ -247,7 +223,7 @@ def _as_duplicate(actor: User, existing: Material, metadata: dict[str, Any], pat
         audit.record("material", existing.id, "link", actor,
                      changes={"person_id": {"before": None, "after": metadata["person_id"]}},
                      comment="duplicate upload linked to another person")
-        db.session.commit()
+        db.session.flush()
     return existing
 
 
@@ -281,7 +257,7 @@ def ingest_stream(actor: User, stream: Any, *, metadata: dict[str, Any], max_siz
 def list_materials(actor: User, *, kind: str | None = None, status: str | None = None, sha256: str | None = None,
                    person_id: int | None = None, interview_id: int | None = None, collector: int | None = None,
                    access_level: str | None = None, page: int = 1, per_page: int = 20) -> Page[Material]:
-    query = _visible_query(actor)
+    query = select(Material).where(policy.visible_materials(actor))
     if kind:
         query = query.where(Material.kind == kind)
     if status:
@@ -300,17 +276,13 @@ def list_materials(actor: User, *, kind: str | None = None, status: str | None =
     return paginate(query.order_by(Material.created_at.desc(), Material.id.desc()), page, per_page)
 
 
-def can_edit(actor: User, material: Material) -> bool:
-    return is_staff(actor) or material.collector_id == actor.id
-
-
 def update_material(actor: User, material_id: int, data: dict[str, Any], *, expected_version: int | None) -> Material:
     material = get_material(actor, material_id)
-    if not can_edit(actor, material):
+    if not policy.can_edit_material(actor, material):
         raise Forbidden("您无权修改此资料", code="material_not_editable")
-    if ({"access_level", "embargo_until"} & set(data)) and not actor.has_role(*ACCESS_ROLES):
+    if ({"access_level", "embargo_until"} & set(data)) and not policy.can(actor, Permission.MATERIAL_SET_ACCESS):
         raise Forbidden("只有档案员可以设置开放级别和限制期", code="access_level_forbidden")
-    check_version(material, expected_version)
+    version = check_version(material, expected_version)
     if data.get("interview_id") is not None:
         _visible_interview(actor, data["interview_id"])
     if "access_level" in data and data["access_level"] not in ACCESS_LEVELS:
@@ -318,26 +290,27 @@ def update_material(actor: User, material_id: int, data: dict[str, Any], *, expe
     before = {field: getattr(material, field) for field in EDITABLE_FIELDS}
     for field, value in data.items():
         setattr(material, field, value)
-    record_edit("material", material, actor, before, {field: getattr(material, field) for field in EDITABLE_FIELDS})
-    db.session.commit()
+    record_edit("material", material, actor, before, {field: getattr(material, field) for field in EDITABLE_FIELDS},
+                version)
+    db.session.flush()
     return material
 
 
 def link_person(actor: User, material_id: int, person_id: int, role: str) -> Material:
     material = get_material(actor, material_id)
-    if not can_edit(actor, material):
+    if not policy.can_edit_material(actor, material):
         raise Forbidden("您无权修改此资料", code="material_not_editable")
     person = _visible_person(actor, person_id)
     _link(material, person.id, role, actor)
     audit.record("material", material.id, "link", actor, changes={"person_id": {"before": None, "after": person.id},
                                                                   "role": {"before": None, "after": role}})
-    db.session.commit()
+    db.session.flush()
     return material
 
 
 def unlink_person(actor: User, material_id: int, person_id: int, role: str | None) -> Material:
     material = get_material(actor, material_id)
-    if not can_edit(actor, material):
+    if not policy.can_edit_material(actor, material):
         raise Forbidden("您无权修改此资料", code="material_not_editable")
     removed = [link for link in material.links if link.person_id == person_id and (role is None or link.role == role)]
     if not removed:
@@ -346,7 +319,7 @@ def unlink_person(actor: User, material_id: int, person_id: int, role: str | Non
         material.links.remove(link)
     audit.record("material", material.id, "unlink", actor,
                  changes={"person_id": {"before": person_id, "after": None}})
-    db.session.commit()
+    db.session.flush()
     return material
 
 
@@ -355,7 +328,7 @@ def persons_of(actor: User, material: Material) -> list[dict[str, Any]]:
     rows = []
     for link in sorted(material.links, key=lambda link: (link.person_id, link.role)):
         person = db.session.get(Person, link.person_id)
-        if person is not None and person_service.can_view(actor, person):
+        if person is not None and policy.can_view_person(actor, person):
             rows.append({"person_id": person.id, "name": person.name, "category": person.category,
                          "role": link.role})
     return rows
@@ -385,9 +358,10 @@ def check_fixity(material_ids: list[int] | None = None) -> list[FixityEvent]:
                                 detail=f"no object at {material.storage_key}")
         if event.outcome != "ok":
             log.error("fixity %s for material %s: %s", event.outcome, material.id, event.detail)
-        db.session.add(event)
-        db.session.commit()
         events.append(event)
+    # Added at the end: hashing many originals holds no write lock (SQLite has one writer).
+    db.session.add_all(events)
+    db.session.flush()
     return events
 
 

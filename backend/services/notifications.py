@@ -38,12 +38,12 @@ def mark_read(user: User, notification_id: int) -> Notification:
         raise NotFound("通知不存在", code="notification_not_found")
     if notification.read_at is None:
         notification.read_at = utcnow()
-        db.session.commit()
+        db.session.flush()
     return notification
 
 
 def mark_all_read(user: User) -> int:
     result = db.session.execute(update(Notification).where(
         Notification.user_id == user.id, Notification.read_at.is_(None)).values(read_at=utcnow()))
-    db.session.commit()
+    db.session.flush()
     return result.rowcount

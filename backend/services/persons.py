@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Select, or_, select
+from sqlalchemy import or_, select
 
-from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from backend.extensions import db
 from backend.models import Person, PersonSearchTerm, PersonTag, User
-from backend.models.types import utcnow
-from backend.services import audit, notifications
+from backend.services import audit, notifications, policy, publication
 from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
 from backend.services.pagination import Page, paginate
 from backend.services.pinyin import MAX_TERM_LENGTH, index_terms, name_pinyin
-from backend.services.versioning import check_version, record_edit
+from backend.services.versioning import advance, check_version, only_edited_by, record_edit
 
-STAFF_ROLES = ("editor", "archivist", "admin")
-REVIEW_ROLES = ("archivist", "admin")
 EDITABLE_FIELDS = ("category", "name", "aliases", "gender", "ethnicity", "birth_date", "death_date",
                    "native_place", "area", "occupation", "honours", "biography", "tags",
                    "id_number", "phone", "address")
@@ -40,56 +37,16 @@ SORTS = {
 }
 
 
-# --- who may do what -------------------------------------------------------------------------------------------
-
-def is_staff(actor: User) -> bool:
-    return actor.has_role(*STAFF_ROLES)
-
-
-def can_view(actor: User, person: Person) -> bool:
-    return is_staff(actor) or person.created_by_id == actor.id or person.status == "published"
-
-
-def can_edit(actor: User, person: Person) -> bool:
-    if actor.has_role(*REVIEW_ROLES):
-        return True
-    if actor.has_role("editor") and person.status in ("draft", "submitted", "returned"):
-        return True
-    return person.created_by_id == actor.id and person.status in ("draft", "returned")
-
-
-def sees_personal_data(actor: User) -> bool:
-    """ID numbers, phones and addresses are shown in full to archivists and admins only."""
-    return actor.has_role(*REVIEW_ROLES)
-
-
-def _may_transition(actor: User, person: Person, action: str) -> bool:
-    if action == "submit":
-        return is_staff(actor) or person.created_by_id == actor.id
-    return actor.has_role(*REVIEW_ROLES)
-
-
 # --- reading ---------------------------------------------------------------------------------------------------
 
 def get_person(actor: User, person_id: int) -> Person:
-    person = db.session.get(Person, person_id)
-    if person is None or not can_view(actor, person):
-        # Invisible profiles answer like missing ones, so ids of others' drafts leak nothing.
-        raise NotFound("人物档案不存在", code="person_not_found")
-    return person
-
-
-def _visible_query(actor: User) -> Select[Any]:
-    query = select(Person)
-    if not is_staff(actor):
-        query = query.where(or_(Person.created_by_id == actor.id, Person.status == "published"))
-    return query
+    return policy.visible_person(actor, person_id)
 
 
 def list_persons(actor: User, *, category: str | None = None, status: str | None = None, area: str | None = None,
                  created_by: int | None = None, tag: str | None = None, q: str | None = None,
                  sort: str = "-updated", page: int = 1, per_page: int = 20) -> Page[Person]:
-    query = _visible_query(actor)
+    query = select(Person).where(policy.visible_persons(actor))
     if category:
         query = query.where(Person.category == category)
     if status:
@@ -191,55 +148,61 @@ def create_person(actor: User, data: dict[str, Any]) -> tuple[Person, bool]:
     db.session.add(person)
     db.session.flush()
     audit.record("person", person.id, "create", actor, changes=audit.diff({}, _snapshot(person)))
-    db.session.commit()
+    db.session.flush()
     return person, True
 
 
 def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected_version: int | None) -> Person:
     person = get_person(actor, person_id)
-    if not can_edit(actor, person):
+    if not policy.can_edit_person(actor, person):
         raise Forbidden("当前状态下您无权修改此档案", code="person_not_editable",
                         details={"status": person.status})
-    check_version(person, expected_version)
+    version = check_version(person, expected_version, required=needs_if_match(actor, person))
     before = _snapshot(person)
-    _apply(person, _clean(data))
-    record_edit("person", person, actor, before, _snapshot(person))
-    db.session.commit()
+    with db.session.no_autoflush:
+        _apply(person, _clean(data))
+    record_edit("person", person, actor, before, _snapshot(person), version)
+    db.session.flush()
     return person
+
+
+def needs_if_match(actor: User, person: Person) -> bool:
+    """Changes must name the version they were made from (If-Match), except on a collector's own draft that nobody
+    else has changed yet: there no one's edit can be lost, and a phone that synced offline work may send none."""
+    return not (person.status == "draft" and person.created_by_id == actor.id
+                and only_edited_by("person", person.id, actor))
 
 
 def delete_person(actor: User, person_id: int) -> None:
     person = get_person(actor, person_id)
-    if not (person.created_by_id == actor.id or actor.is_admin):
+    if not policy.can_delete_person(actor, person):
         raise Forbidden("只有创建者或管理员可以删除草稿", code="person_not_deletable")
     if person.status != "draft":
         raise Conflict("只能删除草稿；已提交的档案请撤回", code="person_not_draft", details={"status": person.status})
     audit.record("person", person.id, "delete", actor, changes=audit.diff(_snapshot(person), {}))
     db.session.delete(person)
-    db.session.commit()
+    db.session.flush()
 
 
 def transition(actor: User, person_id: int, action: str, *, comment: str | None = None,
                expected_version: int | None = None) -> Person:
     person = get_person(actor, person_id)
     sources, target = TRANSITIONS[action]
-    if not _may_transition(actor, person, action):
+    if not policy.can_transition_person(actor, person, action):
         raise Forbidden("您的角色不能执行此操作", code="transition_forbidden", details={"action": action})
-    check_version(person, expected_version)
+    version = check_version(person, expected_version,
+                            required=action != "submit" or needs_if_match(actor, person))
     if person.status not in sources:
         raise InvalidTransition(f"状态为“{person.status}”的档案不能执行“{action}”",
                                 details={"action": action, "status": person.status, "allowed_from": sorted(sources)})
     if action == "return" and not (comment and comment.strip()):
         raise ValidationFailed("退回时必须填写意见", code="comment_required", details={"fields": {"comment": ["required"]}})
     if action == "publish":
-        from backend.services import publication  # here: publication → consents → persons would be circular
-
         publication.check_publishable(person)
-    now = utcnow()
+    advance(person, version)
+    now = person.updated_at
     before = person.status
     person.status = target
-    person.version += 1
-    person.updated_at = now
     if action == "submit":
         person.submitted_at = now
     elif action == "approve":
@@ -254,5 +217,5 @@ def transition(actor: User, person_id: int, action: str, *, comment: str | None 
         person.withdrawn_at = now
     audit.record("person", person.id, action, actor, changes={"status": {"before": before, "after": target}},
                  comment=comment)
-    db.session.commit()
+    db.session.flush()
     return person

@@ -15,7 +15,7 @@ from flask import current_app
 from backend.extensions import db
 from backend.models import Derivative, Job, Material
 from backend.models.types import utcnow
-from backend.services import jobs
+from backend.services import jobs, redactions
 from backend.services.storage import derivative_key, get_storage
 from media import ffmpeg, images, pdf
 from media.errors import CorruptMedia, UnsupportedMedia
@@ -89,13 +89,16 @@ def _document(material: Material, src: Path, work: Path) -> dict[str, Any]:
     return info
 
 
-@jobs.handler("process_material")
-def process_material(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
+def _mark_processing(job: Job) -> None:
+    material = db.session.get(Material, job.material_id)
+    if material is not None:
+        material.status, material.failure_reason = "processing", None
+
+
+def _process(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
     material = db.session.get(Material, job.material_id)
     if material is None:
         raise jobs.PermanentFailure("资料已不存在")
-    material.status, material.failure_reason = "processing", None
-    db.session.commit()
     try:
         with get_storage().local_path(material.storage_key) as src, \
                 tempfile.TemporaryDirectory(prefix="liufang-proc-") as tmp:
@@ -107,27 +110,30 @@ def process_material(job: Job, progress: Callable[[float], None]) -> dict[str, A
             else:
                 info = _document(material, src, work)
     except (CorruptMedia, UnsupportedMedia) as exc:
-        db.session.rollback()
-        material = db.session.get(Material, job.material_id)
-        material.status, material.failure_reason = "failed", exc.message
-        db.session.commit()
         raise jobs.PermanentFailure(exc.message) from None
     material.media_info = info
     material.status = "ready"
     material.updated_at = utcnow()
-    db.session.commit()
     progress(100)
     _after_ready(material)
     return {"variants": sorted(d.variant for d in material.derivatives)}
 
 
+def _mark_failed(job: Job, reason: str) -> None:
+    material = db.session.get(Material, job.material_id)
+    if material is not None:
+        material.status, material.failure_reason = "failed", reason
+        material.updated_at = utcnow()
+
+
+PROCESS_MATERIAL = jobs.JobHandler(run=_process, on_start=_mark_processing, on_failure=_mark_failed)
+
+
 def _after_ready(material: Material) -> None:
     """What follows processing: the public proxy is made again if ranges are redacted (its source just changed),
     and audio and video are transcribed automatically."""
-    from backend.services import redactions
-
     if redactions.material_ranges(material.id):
         redactions.queue_public_proxy(material.id, None)
     if material.kind in ("audio", "video") and material.derivative("asr") is not None \
-            and current_app.config.get("AUTO_TRANSCRIBE", True) and "transcribe" in jobs.HANDLERS:
+            and current_app.config.get("AUTO_TRANSCRIBE", True):
         jobs.submit("transcribe", material_id=material.id, params={"automatic": True})

@@ -1,33 +1,31 @@
 """The public archive (no login): which profiles, materials and transcripts may be published, and what of them.
 
 A profile is public when it is ``published`` and its person has an active (not withdrawn), person-wide consent of
-scope ``public`` (``consents.has_public_consent``). A material is public when it is ``open``, ``ready``, past its embargo, linked to at least one public
+scope ``public``. A material is public when it is ``open``, ``ready``, past its embargo, linked to at least one public
 profile, and every person whose consent it needs is public: the persons linked as interviewee or subject and the
 interviewees of its interview (someone merely mentioned does not block it; what they said can be redacted).
 A transcript is public when it is ``approved`` and its material is public; segments overlapping a redacted range
-are left out whole. Anything else answers exactly like a missing id.
+are left out whole. Anything else answers exactly like a missing id. The rules themselves, as SQL, are in
+``backend.services.policy``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
-from sqlalchemy.orm import aliased
+from sqlalchemy import exists, or_, select
 
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
-from backend.models import (Consent, Derivative, InterviewPerson, Material, Person, PersonMaterial,
+from backend.models import (Derivative, Material, Person, PersonMaterial,
                             Transcript)
 from backend.models.person import CATEGORY_LABELS
-from backend.services import consents
+from backend.services import policy
 from backend.services import persons as person_service
 from backend.services import redactions as redaction_service
 from backend.services.pagination import Page, paginate
 
-CONSENT_ROLES = ("interviewee", "subject")
 # what the public may fetch of each kind of material: playback proxies and pictures, never the original
 PUBLIC_VARIANTS: dict[str, tuple[str, ...]] = {
     "audio": ("proxy",), "video": ("proxy", "poster"), "image": ("thumbnail",), "document": ("thumbnail",)}
@@ -38,44 +36,11 @@ _MATERIAL_NOT_FOUND = ("资料不存在", "material_not_found")
 _TRANSCRIPT_NOT_FOUND = ("转写稿不存在", "transcript_not_found")
 
 
-# --- the rules, as SQL ------------------------------------------------------------------------------------------
-
-def _consented(person_id: Any) -> ColumnElement[bool]:
-    """``consents.has_public_consent`` as SQL (for lists): an active person-wide consent of scope public."""
-    return exists().where(Consent.person_id == person_id, Consent.scope == "public", Consent.withdrawn_at.is_(None),
-                          Consent.interview_id.is_(None))
-
-
-def person_is_public(person: Any = Person) -> ColumnElement[bool]:
-    """The rule for a profile (``person`` is the Person entity or an alias of it)."""
-    return and_(person.status == "published", _consented(person.id))
-
-
-def _public_person_id(person_id: Any) -> ColumnElement[bool]:
-    person = aliased(Person)
-    return exists().where(person.id == person_id, person_is_public(person))
-
-
-def material_is_public(today: date | None = None) -> ColumnElement[bool]:
-    today = today or date.today()
-    any_link, needs_consent, interviewee = aliased(PersonMaterial), aliased(PersonMaterial), aliased(InterviewPerson)
-    return and_(
-        Material.access_level == "open",
-        Material.status == "ready",
-        or_(Material.embargo_until.is_(None), Material.embargo_until <= today),
-        exists().where(any_link.material_id == Material.id, _public_person_id(any_link.person_id)),
-        ~exists().where(needs_consent.material_id == Material.id, needs_consent.role.in_(CONSENT_ROLES),
-                        ~_public_person_id(needs_consent.person_id)),
-        ~exists().where(interviewee.interview_id == Material.interview_id,
-                        ~_public_person_id(interviewee.person_id)),
-    )
-
-
 # --- persons ----------------------------------------------------------------------------------------------------
 
 def list_persons(*, category: str | None = None, area: str | None = None, q: str | None = None,
                  page: int = 1, per_page: int = 20) -> Page[Person]:
-    query = select(Person).where(person_is_public())
+    query = select(Person).where(policy.person_is_public())
     if category:
         query = query.where(Person.category == category)
     if area:
@@ -86,8 +51,8 @@ def list_persons(*, category: str | None = None, area: str | None = None, q: str
 
 
 def get_person(person_id: int) -> Person:
-    person = db.session.scalar(select(Person).where(Person.id == person_id, person_is_public()))
-    if person is None or not consents.has_public_consent(person.id):
+    person = db.session.scalar(select(Person).where(Person.id == person_id, policy.person_is_public()))
+    if person is None or not policy.has_public_consent(person.id):
         raise NotFound(_PERSON_NOT_FOUND[0], code=_PERSON_NOT_FOUND[1])
     return person
 
@@ -119,7 +84,7 @@ class PublicMaterial:
 def materials_of(person: Person) -> list[PublicMaterial]:
     """The public materials linked to a public profile, oldest recording first."""
     linked = exists().where(PersonMaterial.material_id == Material.id, PersonMaterial.person_id == person.id)
-    materials = db.session.scalars(select(Material).where(linked, material_is_public())
+    materials = db.session.scalars(select(Material).where(linked, policy.material_is_public())
                                    .order_by(Material.captured_at.is_(None), Material.captured_at.asc(),
                                              Material.id.asc())).all()
     ids = [material.id for material in materials]
@@ -140,7 +105,7 @@ def _available_variants(material: Material) -> list[str]:
 
 
 def get_material(material_id: int) -> Material:
-    material = db.session.scalar(select(Material).where(Material.id == material_id, material_is_public()))
+    material = db.session.scalar(select(Material).where(Material.id == material_id, policy.material_is_public()))
     if material is None:
         raise NotFound(_MATERIAL_NOT_FOUND[0], code=_MATERIAL_NOT_FOUND[1])
     return material
@@ -184,7 +149,7 @@ def overlaps(start: float, end: float, ranges: list[tuple[float, float]]) -> boo
 def get_transcript(transcript_id: int) -> PublicTranscript:
     transcript = db.session.scalar(
         select(Transcript).join(Material, Material.id == Transcript.material_id)
-        .where(Transcript.id == transcript_id, Transcript.status == "approved", material_is_public()))
+        .where(Transcript.id == transcript_id, Transcript.status == "approved", policy.material_is_public()))
     if transcript is None:
         raise NotFound(_TRANSCRIPT_NOT_FOUND[0], code=_TRANSCRIPT_NOT_FOUND[1])
     # The redactions of every transcript of the material count: the recording is the same.

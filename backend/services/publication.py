@@ -7,7 +7,7 @@ from sqlalchemy import select
 from backend.errors import Conflict
 from backend.extensions import db
 from backend.models import Consent, Material, Person, PersonMaterial
-from backend.services import consents
+from backend.services import policy
 
 # Fields a published profile of each category must have (areas: the district at least).
 REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
@@ -54,7 +54,7 @@ def missing_items(person: Person) -> list[str]:
     missing = [field for field in REQUIRED_FIELDS[person.category] if _field_missing(person, field)]
     if not has_material(person.id):
         missing.append("material")
-    if not consents.has_public_consent(person.id):
+    if not policy.has_public_consent(person.id):
         missing.append("consent_public")
     return missing
 

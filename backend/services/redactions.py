@@ -15,15 +15,16 @@ from backend.errors import Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
 from backend.models import Derivative, Job, Material, Redaction, Transcript, User
 from backend.models.types import utcnow
-from backend.services import audit, jobs
+from backend import transaction
+from backend.services import audit, jobs, policy
 from backend.services import transcripts as transcript_service
 from backend.services.pagination import Page, paginate
+from backend.services.policy import Permission
 from backend.services.storage import get_storage
 from media import ffmpeg
 from media.errors import CorruptMedia, UnsupportedMedia
 
 log = logging.getLogger(__name__)
-REDACT_ROLES = ("editor", "archivist", "admin")
 PUBLIC_PROXY = "public_proxy"
 # extension and MIME type of the public proxy, by material kind (the same containers as the internal proxy)
 PUBLIC_PROXY_TYPES = {"audio": ("m4a", "audio/mp4"), "video": ("mp4", "video/mp4")}
@@ -32,9 +33,9 @@ PUBLIC_PROXY_TYPES = {"audio": ("m4a", "audio/mp4"), "video": ("mp4", "video/mp4
 # --- who may do what -------------------------------------------------------------------------------------------
 
 def _redactable_transcript(actor: User, transcript_id: int) -> Transcript:
-    if not actor.has_role(*REDACT_ROLES):
+    if not policy.can(actor, Permission.TRANSCRIPT_REDACT):
         raise Forbidden("只有编辑和档案员可以管理转写稿的限制片段", code="redaction_forbidden",
-                        details={"roles": list(REDACT_ROLES)})
+                        details={"roles": policy.roles_with(Permission.TRANSCRIPT_REDACT)})
     return transcript_service.get_transcript(actor, transcript_id)
 
 
@@ -81,7 +82,7 @@ def add_redaction(actor: User, transcript_id: int, data: dict[str, Any]) -> tupl
     db.session.flush()
     audit.record("transcript", transcript.id, "redact", actor,
                  changes={"redaction": {"before": None, "after": _snapshot(redaction)}})
-    db.session.commit()
+    db.session.flush()
     return redaction, queue_public_proxy(transcript.material_id, actor)
 
 
@@ -93,7 +94,7 @@ def delete_redaction(actor: User, transcript_id: int, redaction_id: int) -> Job 
     audit.record("transcript", transcript.id, "unredact", actor,
                  changes={"redaction": {"before": _snapshot(redaction), "after": None}})
     db.session.delete(redaction)
-    db.session.commit()
+    db.session.flush()
     return queue_public_proxy(transcript.material_id, actor)
 
 
@@ -151,8 +152,7 @@ def queue_public_proxy(material_id: int, actor: User | None) -> Job | None:
     return jobs.submit("render_public_proxy", material_id=material.id, actor=actor)
 
 
-@jobs.handler("render_public_proxy")
-def render_public_proxy(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
+def _render_public_proxy(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
     """Make (or drop) the public proxy of a material so that it matches its redactions at this moment."""
     material = db.session.get(Material, job.material_id)
     if material is None or material.kind not in PUBLIC_PROXY_TYPES:
@@ -164,8 +164,7 @@ def render_public_proxy(job: Job, progress: Callable[[float], None]) -> dict[str
         if existing is not None:
             old_key = existing.storage_key
             material.derivatives.remove(existing)
-            db.session.commit()
-            storage.delete(old_key)
+            transaction.on_commit(lambda: storage.delete(old_key))
         return {"ranges": [], "public_proxy": None}
     fp = fingerprint(material, ranges)
     if fp is None:
@@ -189,7 +188,7 @@ def render_public_proxy(job: Job, progress: Callable[[float], None]) -> dict[str
         raise jobs.PermanentFailure(f"无法生成公开版本：{exc.message}") from None
     # The redactions may have changed while ffmpeg ran: then a newer job (queued by that change) makes the file,
     # and this one must not replace it with one made for the old ranges.
-    db.session.rollback()  # end the read transaction, so the check below sees what was committed meanwhile
+    db.session.expire_all()  # nothing is written yet: read again what was committed meanwhile
     material = db.session.get(Material, job.material_id)
     if material is None or fingerprint(material, material_ranges(material.id)) != fp:
         storage.delete(stored.key)
@@ -203,7 +202,9 @@ def render_public_proxy(job: Job, progress: Callable[[float], None]) -> dict[str
         existing.storage_key, existing.mime, existing.size, existing.sha256 = stored.key, mime, stored.size, \
             stored.sha256
         existing.created_at = utcnow()
-    db.session.commit()
     if old_key and old_key != stored.key:
-        storage.delete(old_key)
+        transaction.on_commit(lambda: storage.delete(old_key))
     return {"ranges": ranges, "public_proxy": stored.key}
+
+
+RENDER_PUBLIC_PROXY = jobs.JobHandler(run=_render_public_proxy)

@@ -12,7 +12,6 @@ from backend.extensions import db
 from backend.models import Material, Person, Transcript, User
 from backend.models.types import utcnow
 
-STATS_ROLES = ("archivist", "admin")
 # Months are counted in the archive's local time (China Standard Time, no daylight saving).
 LOCAL_TIME = timezone(timedelta(hours=8))
 LOCAL_TIME_NAME = "Asia/Shanghai"

@@ -33,24 +33,23 @@ from backend.models import (
     User,
 )
 from backend.models.types import utcnow
-from backend.services import audit, notifications
+from backend.services import audit, notifications, policy
 from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
+from backend.services.policy import Permission
 from backend.services.transcripts import get_transcript, segment_snapshot
 from backend.services.versioning import check_version
 
-EDIT_ROLES = ("editor", "archivist", "admin")
-APPROVE_ROLES = ("archivist", "admin")
 EDITABLE_SEGMENT_FIELDS = ("text", "speaker", "start", "end", "flagged")
 # Tolerance for float noise when comparing times (seconds).
 EPSILON = 1e-6
 MACHINE_SUMMARY = "machine transcription"
 
-# action: (states it may start from, state it leads to, roles that may take it)
-TRANSITIONS: dict[str, tuple[frozenset[str], str, tuple[str, ...]]] = {
-    "review": (frozenset({"in_review"}), "reviewed", EDIT_ROLES),
-    "approve": (frozenset({"reviewed"}), "approved", APPROVE_ROLES),
-    "return": (frozenset({"reviewed", "approved"}), "in_review", APPROVE_ROLES),
+# action: (states it may start from, state it leads to, the permission it takes)
+TRANSITIONS: dict[str, tuple[frozenset[str], str, Permission]] = {
+    "review": (frozenset({"in_review"}), "reviewed", Permission.TRANSCRIPT_EDIT),
+    "approve": (frozenset({"reviewed"}), "approved", Permission.TRANSCRIPT_APPROVE),
+    "return": (frozenset({"reviewed", "approved"}), "in_review", Permission.TRANSCRIPT_APPROVE),
 }
 
 
@@ -101,13 +100,14 @@ def _free_for(actor: User, now: datetime) -> ColumnElement[bool]:
 
 # --- guards ------------------------------------------------------------------------------------------------------
 
-def _require_role(actor: User, roles: tuple[str, ...], code: str = "review_forbidden") -> None:
-    if not actor.has_role(*roles):
-        raise Forbidden("您的角色不能执行此操作", code=code, details={"roles": list(roles)})
+def _require(actor: User, permission: Permission, code: str = "review_forbidden") -> None:
+    if not policy.can(actor, permission):
+        raise Forbidden("您的角色不能执行此操作", code=code,
+                        details={"permission": permission.value, "roles": policy.roles_with(permission)})
 
 
 def _editable(actor: User, transcript_id: int) -> Transcript:
-    _require_role(actor, EDIT_ROLES, "edit_forbidden")
+    _require(actor, Permission.TRANSCRIPT_EDIT, "edit_forbidden")
     transcript = get_transcript(actor, transcript_id)
     if transcript.status == "approved":
         raise Conflict("转写稿已审定，不能修改；如需修改请档案员退回", code="transcript_approved",
@@ -134,7 +134,6 @@ def _bump_version(actor: User, transcript: Transcript, expected_version: int, *,
         update(Transcript).where(*conditions).values(version=expected_version + 1, updated_at=now)
         .execution_options(synchronize_session=False)))
     if result.rowcount != 1:
-        db.session.rollback()
         fresh = transcript
         db.session.refresh(fresh)
         holder = lock_holder_id(fresh)
@@ -232,7 +231,7 @@ def _save(actor: User, transcript: Transcript, *, action: str, summary: str, cha
     audit.record("transcript", transcript.id, action, actor, changes={
         "revision": number, "summary": summary, "changed": revision.changed,
         "version": {"before": transcript.version - 1, "after": transcript.version}, **extra})
-    db.session.commit()
+    db.session.flush()
     return revision
 
 
@@ -246,7 +245,7 @@ def _row_changes(segment: TranscriptSegment, data: dict[str, Any]) -> dict[str, 
 def review_queue(actor: User, *, status: str | None = None, flagged: bool | None = None, person: int | None = None,
                  collector: int | None = None, page: int = 1, per_page: int = 20) -> Page[Any]:
     """Transcripts to review, most-flagged first, then oldest; items are (transcript, material title) rows."""
-    _require_role(actor, EDIT_ROLES)
+    _require(actor, Permission.TRANSCRIPT_EDIT)
     query = select(Transcript, Material.title).join(Material, Material.id == Transcript.material_id)
     if status:
         query = query.where(Transcript.status == status)
@@ -283,7 +282,6 @@ def claim(actor: User, transcript_id: int) -> Transcript:
         update(Transcript).where(Transcript.id == transcript.id, _free_for(actor, now))
         .values(locked_by_id=actor.id, lock_expires_at=expires).execution_options(synchronize_session=False)))
     if result.rowcount != 1:  # someone claimed it a moment ago
-        db.session.rollback()
         db.session.refresh(transcript)
         raise _locked(transcript)
     set_committed_value(transcript, "locked_by_id", actor.id)
@@ -295,16 +293,16 @@ def claim(actor: User, transcript_id: int) -> Transcript:
         transcript.updated_at = now
         changes["status"] = {"before": "machine", "after": "in_review"}
     audit.record("transcript", transcript.id, "claim", actor, changes=changes)
-    db.session.commit()
+    db.session.flush()
     return transcript
 
 
 def release(actor: User, transcript_id: int) -> None:
     """Give up a claim (its holder), or break anyone's (an admin). Releasing a free transcript does nothing."""
-    _require_role(actor, EDIT_ROLES, "edit_forbidden")
+    _require(actor, Permission.TRANSCRIPT_EDIT, "edit_forbidden")
     transcript = get_transcript(actor, transcript_id)
     holder = lock_holder_id(transcript)
-    if holder is not None and holder != actor.id and not actor.is_admin:
+    if holder is not None and holder != actor.id and not policy.can(actor, Permission.TRANSCRIPT_BREAK_LOCK):
         raise _locked(transcript)
     if holder is not None:
         expires = transcript.lock_expires_at.isoformat() if transcript.lock_expires_at else None
@@ -318,7 +316,7 @@ def release(actor: User, transcript_id: int) -> None:
                                  actor=actor)
     transcript.locked_by_id = None
     transcript.lock_expires_at = None
-    db.session.commit()
+    db.session.flush()
 
 
 # --- edits -----------------------------------------------------------------------------------------------------------
@@ -549,7 +547,7 @@ def set_speakers(actor: User, transcript_id: int, mapping: dict[str, dict[str, A
     audit.record("transcript", transcript.id, "speakers", actor, changes={
         "speakers": {"before": before, "after": clean},
         "version": {"before": transcript.version - 1, "after": transcript.version}, **_mark_edited(transcript)})
-    db.session.commit()
+    db.session.flush()
     return transcript
 
 
@@ -557,8 +555,8 @@ def set_speakers(actor: User, transcript_id: int, mapping: dict[str, dict[str, A
 
 def transition(actor: User, transcript_id: int, action: str, *, comment: str | None = None,
                expected_version: int | None = None) -> Transcript:
-    sources, target, roles = TRANSITIONS[action]
-    _require_role(actor, roles, "transition_forbidden")
+    sources, target, permission = TRANSITIONS[action]
+    _require(actor, permission, "transition_forbidden")
     transcript = get_transcript(actor, transcript_id)
     check_version(transcript, expected_version)
     if transcript.status not in sources:
@@ -593,7 +591,7 @@ def transition(actor: User, transcript_id: int, action: str, *, comment: str | N
                  changes={"status": {"before": before, "after": target},
                           "version": {"before": transcript.version - 1, "after": transcript.version}},
                  comment=comment if action == "return" else None)
-    db.session.commit()
+    db.session.flush()
     return transcript
 
 

@@ -10,19 +10,19 @@ from typing import Any, Callable
 from flask import current_app
 from sqlalchemy import select
 
-from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, ValidationFailed
 from backend.extensions import db
 from backend.models import Interview, Job, Material, Person, Transcript, TranscriptRevision, TranscriptSegment, User
-from backend.services import jobs
+from backend.services import jobs, policy
 from backend.services import materials as material_service
 from backend.services.storage import get_storage
 from transcription import formats
 from transcription.base import TranscribeOptions, TranscriptionCancelled, TranscriptionError, TranscriptionResult
 from transcription.chinese import flagged_count, postprocess
+from transcription.engines import get_transcriber
 
 log = logging.getLogger(__name__)
 ENGINES = ("faster-whisper", "openai-whisper")
-TRANSCRIBE_ROLES = ("editor", "archivist", "admin")
 EXPORT_FORMATS = {
     "srt": ("application/x-subrip; charset=utf-8", "srt"),
     "vtt": ("text/vtt; charset=utf-8", "vtt"),
@@ -43,7 +43,7 @@ def allowed_models() -> list[str]:
 def request_transcription(actor: User, material_id: int, params: dict[str, Any]) -> Job:
     """Queue a transcription of an audio/video material (its 16 kHz speech-recognition derivative)."""
     material = material_service.get_material(actor, material_id)
-    if not (actor.has_role(*TRANSCRIBE_ROLES) or material.collector_id == actor.id):
+    if not policy.can_transcribe(actor, material):
         raise Forbidden("您无权为此资料申请转写", code="transcribe_forbidden")
     if material.kind not in ("audio", "video"):
         raise ValidationFailed("只有音频和视频可以转写", code="not_transcribable", details={"kind": material.kind})
@@ -90,7 +90,7 @@ def segment_snapshot(segment: TranscriptSegment) -> dict[str, Any]:
 
 
 def store_result(material: Material, job: Job, result: TranscriptionResult) -> Transcript:
-    """Persist a cleaned-up result as a machine transcript with its revision 1 (one transaction)."""
+    """Persist a cleaned-up result as a machine transcript with its revision 1 (in the job's unit of work)."""
     transcript = Transcript(
         material_id=material.id, job_id=job.id, engine=result.engine, model=result.model, language=result.language,
         language_probability=result.language_probability, duration=result.duration,
@@ -102,12 +102,11 @@ def store_result(material: Material, job: Job, result: TranscriptionResult) -> T
     db.session.add(TranscriptRevision(transcript_id=transcript.id, number=1, created_by_id=None,
                                       summary="machine transcription",
                                       segments=[segment_snapshot(s) for s in transcript.segments]))
-    db.session.commit()
+    db.session.flush()
     return transcript
 
 
-@jobs.handler("transcribe")
-def transcribe(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
+def _transcribe(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
     existing = db.session.scalar(select(Transcript).where(Transcript.job_id == job.id))
     if existing is not None:  # stored before the worker died: the job is done
         return {"transcript_id": existing.id}
@@ -115,7 +114,6 @@ def transcribe(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
     asr = material.derivative("asr") if material is not None else None
     if asr is None:
         raise jobs.PermanentFailure("资料没有可转写的音频（处理未完成或没有音轨）")
-    from transcription.engines import get_transcriber
 
     config = current_app.config
     engine = job.params.get("engine") or config["ASR_ENGINE"]
@@ -143,17 +141,13 @@ def transcribe(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
             "flagged": transcript.flagged_count}
 
 
+TRANSCRIBE = jobs.JobHandler(run=_transcribe)
+
+
 # --- reading -----------------------------------------------------------------------------------------------------
 
 def get_transcript(actor: User, transcript_id: int) -> Transcript:
-    transcript = db.session.get(Transcript, transcript_id)
-    if transcript is None:
-        raise NotFound("转写稿不存在", code="transcript_not_found")
-    try:
-        material_service.get_material(actor, transcript.material_id)
-    except NotFound:
-        raise NotFound("转写稿不存在", code="transcript_not_found") from None
-    return transcript
+    return policy.visible_transcript(actor, transcript_id)
 
 
 def list_for_material(actor: User, material_id: int) -> list[Transcript]:

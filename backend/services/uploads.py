@@ -22,6 +22,7 @@ from typing import Any, BinaryIO, Protocol
 from flask import current_app
 from sqlalchemy import select, update
 
+from backend import transaction
 from backend.errors import BadRequest, Conflict, LiufangError, Locked, NotFound, PayloadTooLarge, UnsupportedMediaType
 from backend.extensions import db
 from backend.models import Upload, User
@@ -35,7 +36,6 @@ log = logging.getLogger(__name__)
 TUS_VERSION = "1.0.0"
 TUS_EXTENSIONS = ("creation", "creation-with-upload", "termination", "checksum", "expiration")
 CHECKSUM_ALGORITHMS = ("sha1", "sha256", "sha512", "md5")
-UPLOAD_ROLES = ("collector", "editor", "archivist", "admin")
 READ_SIZE = 1024 * 1024            # bytes read from the request body at a time
 COMMIT_EVERY = 32 * 1024 * 1024    # a long PATCH without Upload-Checksum makes its progress durable this often
 PROGRESS_SLACK = timedelta(minutes=1)  # a steady upload records its offset and expiry in the database this often
@@ -311,12 +311,29 @@ def _is_expired(upload: Upload) -> bool:
     return upload.status == "receiving" and upload.expires_at <= utcnow()
 
 
+EXPIRED_REASON = "上传长时间未继续，已过期"
+
+
 def _expire_now(upload: Upload) -> None:
+    """Mark an idle upload expired; its bytes are deleted once that is committed."""
     upload.status = "expired"
-    upload.failure_reason = "上传长时间未继续，已过期"
+    upload.failure_reason = EXPIRED_REASON
     upload.updated_at = utcnow()
-    db.session.commit()
-    _delete_bytes(upload.id)
+    db.session.flush()
+    upload_id = upload.id
+    transaction.on_commit(lambda: _delete_bytes(upload_id))
+
+
+def _expire_by_id(upload_id: str) -> None:
+    """Follow-up of a 410 answered for an upload found idle past its expiry (under its lock)."""
+    upload = db.session.get(Upload, upload_id, populate_existing=True)
+    if upload is not None and _is_expired(upload):
+        _expire_now(upload)
+
+
+def _gone_expired(upload_id: str) -> UploadGone:
+    return UploadGone(details={"status": "expired", "failure_reason": EXPIRED_REASON},
+                      follow_up=functools.partial(_expire_by_id, upload_id))
 
 
 def check_resumable(upload: Upload) -> None:
@@ -329,16 +346,30 @@ def check_resumable(upload: Upload) -> None:
                 db.session.refresh(upload)
                 if not _is_expired(upload):
                     return  # a chunk arrived meanwhile
-                _expire_now(upload)
         except Locked:
             return  # someone is writing to it right now, so it is not idle
-        raise UploadGone(details={"status": "expired", "failure_reason": upload.failure_reason})
+        raise _gone_expired(upload.id)
 
 
 # --- creation ---------------------------------------------------------------------------------------------------
 
-def create_upload(actor: User, *, length: int, metadata: dict[str, str]) -> Upload:
-    """Validate the declared length and metadata (before any bytes are taken), then reserve an upload."""
+@dataclass(frozen=True)
+class FirstChunk:
+    """The body of a creation-with-upload POST."""
+
+    body: BodyReader
+    content_length: int | None
+    checksum: tuple[str, bytes] | None
+
+
+def create_upload(actor: User, *, length: int, metadata: dict[str, str], first_chunk: FirstChunk | None = None
+                  ) -> tuple[Upload, LiufangError | None]:
+    """Validate the declared length and metadata (before any bytes are taken), then reserve an upload; with
+    ``first_chunk`` (creation-with-upload) receive it first and record the upload with the offset reached.
+
+    Returns the upload and, if the first chunk was cut off or refused, why (the upload exists all the same and the
+    client goes on with PATCH). A complete file that cannot become a material raises (415, SHA-256 mismatch).
+    """
     if length <= 0:
         raise BadRequest("不能上传空文件（Upload-Length 须大于 0）", code="empty_upload")
     limit = max_size()
@@ -350,22 +381,43 @@ def create_upload(actor: User, *, length: int, metadata: dict[str, str]) -> Uplo
     upload = Upload(id=secrets.token_hex(16), user_id=actor.id, length=length, offset=0,
                     upload_metadata=normalised, status="receiving", created_at=now, updated_at=now,
                     expires_at=now + current_app.config["TUS_EXPIRE"])
-    db.session.add(upload)
-    db.session.commit()
     upload_dir(create=True)
     data, _, _ = _paths(upload.id)
     with open(data, "xb") as fh:
         os.fsync(fh.fileno())
     log.info("upload %s created by user %s: %s bytes", upload.id, actor.id, length)
-    return upload
+    if first_chunk is None:
+        db.session.add(upload)
+        db.session.flush()
+        return upload, None
+    problem: LiufangError | None = None
+    with _exclusive(upload.id):
+        if first_chunk.content_length is not None and first_chunk.content_length > length:
+            problem = PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
+                                      details={"offset": 0, "length": length, "chunk": first_chunk.content_length})
+        else:
+            # The row is written after the body is in: no connection or write lock is held while it streams.
+            transaction.end_read_only()
+            upload.offset, problem = _receive(upload.id, 0, length, first_chunk.body, first_chunk.content_length,
+                                              first_chunk.checksum)
+        template = _columns(upload)
+        db.session.add(upload)
+        db.session.flush()
+        if problem is None and upload.offset == length:
+            _finish(actor, upload, template=template)
+    return upload, problem
+
+
+def _columns(upload: Upload) -> dict[str, Any]:
+    return {column.key: getattr(upload, column.key) for column in Upload.__table__.columns}
 
 
 # --- appending --------------------------------------------------------------------------------------------------
 
 def _ensure_receivable(upload: Upload) -> None:
-    """Under the upload's lock: 410 unless it can still take bytes (expiring it now if it sat idle too long)."""
+    """Under the upload's lock: 410 unless it can still take bytes (expiring it if it sat idle too long)."""
     if _is_expired(upload):
-        _expire_now(upload)
+        raise _gone_expired(upload.id)
     if upload.status in ("terminated", "expired", "failed"):
         raise UploadGone(details={"status": upload.status, "failure_reason": upload.failure_reason})
 
@@ -395,7 +447,7 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
             raise PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
                                   details={"offset": start, "length": length, "chunk": content_length})
         recorded_expiry = upload.expires_at
-        db.session.commit()  # no transaction stays open while the body streams in (the row is now expired)
+        transaction.end_read_only()  # no connection is held while the body streams in (the row is now expired)
         end, problem = _receive(upload_id, start, length, body, content_length, checksum)
         now = utcnow()
         expires_at = now + current_app.config["TUS_EXPIRE"]
@@ -404,10 +456,10 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
             db.session.execute(update(Upload).where(Upload.id == upload_id)
                                .values(offset=end, updated_at=now, expires_at=expires_at)
                                .execution_options(synchronize_session=False))
-            db.session.commit()
         else:
             expires_at = recorded_expiry  # the offset itself is on disk; the row catches up within PROGRESS_SLACK
         if problem is not None:
+            problem.follow_up = functools.partial(_record_progress, upload_id, end, now, expires_at)
             raise problem
         if end == length:
             _finish(actor, upload)
@@ -489,15 +541,30 @@ def _too_long(offset: int, length: int) -> PayloadTooLarge:
                            details={"offset": offset, "length": length}, headers={"Upload-Offset": str(offset)})
 
 
-def _fail(upload: Upload, reason: str) -> None:
+def _record_progress(upload_id: str, offset: int, now: datetime, expires_at: datetime) -> None:
+    """Follow-up of a PATCH answered with an error after some bytes were kept (a client that went away)."""
+    db.session.execute(update(Upload).where(Upload.id == upload_id, Upload.status == "receiving")
+                       .values(offset=offset, updated_at=now, expires_at=expires_at)
+                       .execution_options(synchronize_session=False))
+
+
+def _fail(upload_id: str, reason: str, template: dict[str, Any] | None = None) -> None:
+    """Follow-up of an upload whose bytes cannot become a material: record why; delete the bytes once recorded.
+    ``template`` re-creates the row of an upload created in the request that failed (creation-with-upload)."""
+    upload = db.session.get(Upload, upload_id, populate_existing=True)
+    if upload is None and template is not None:
+        upload = Upload(**template)
+        db.session.add(upload)
+    if upload is None or upload.status != "receiving":
+        return
     upload.status = "failed"
     upload.failure_reason = reason
     upload.updated_at = utcnow()
-    db.session.commit()
-    _delete_bytes(upload.id, keep_lock=True)
+    db.session.flush()
+    transaction.on_commit(lambda: _delete_bytes(upload_id, keep_lock=True))
 
 
-def _finish(actor: User, upload: Upload) -> None:
+def _finish(actor: User, upload: Upload, *, template: dict[str, Any] | None = None) -> None:
     """All bytes are in: check the whole-file SHA-256, then hand the file to ingest. Nothing half-written passes."""
     data, _, _ = _paths(upload.id)
     digest = _digest_at(upload.id, upload.length)
@@ -505,20 +572,20 @@ def _finish(actor: User, upload: Upload) -> None:
     sha256 = digest.digests[0].hexdigest()
     expected = str(upload.upload_metadata.get("sha256") or "").strip().lower()
     if expected and expected != sha256:
-        _fail(upload, f"文件 SHA-256 不符：手机端 {expected}，服务器收到 {sha256}；请重新上传")
+        reason = f"文件 SHA-256 不符：手机端 {expected}，服务器收到 {sha256}；请重新上传"
         raise ChecksumMismatch("整个文件的 SHA-256 与手机端计算的不一致，已删除，请重新上传", code="sha256_mismatch",
-                               details={"expected": expected, "received": sha256})
+                               details={"expected": expected, "received": sha256, "upload_id": upload.id},
+                               follow_up=functools.partial(_fail, upload.id, reason, template))
     try:
         material, duplicate = materials.ingest(actor, data, size=upload.length, sha256=sha256,
                                                metadata=dict(upload.upload_metadata), upload_id=upload.id)
     except UnsupportedMediaType as exc:
-        db.session.rollback()
-        db.session.refresh(upload)
-        _fail(upload, exc.message)
+        exc.follow_up = functools.partial(_fail, upload.id, exc.message, template)
+        exc.details.setdefault("upload_id", upload.id)
         raise
     except Exception:
-        # Bytes stay complete on disk and the upload stays receiving: an empty PATCH at the end retries ingest.
-        db.session.rollback()
+        # The request is rolled back; bytes stay complete on disk and the upload stays receiving: an empty PATCH
+        # at the end retries ingest.
         log.exception("upload %s: ingest failed", upload.id)
         raise
     upload.status = "completed"
@@ -526,8 +593,9 @@ def _finish(actor: User, upload: Upload) -> None:
     upload.duplicate = bool(duplicate)
     upload.offset = upload.length
     upload.updated_at = utcnow()
-    db.session.commit()
-    _delete_bytes(upload.id, keep_lock=True)
+    db.session.flush()
+    upload_id = upload.id
+    transaction.on_commit(lambda: _delete_bytes(upload_id, keep_lock=True))
     log.info("upload %s completed: material %s (duplicate: %s)", upload.id, material.id, duplicate)
 
 
@@ -546,8 +614,9 @@ def terminate_upload(actor: User, upload_id: str) -> None:
             raise UploadGone(details={"status": upload.status})
         upload.status = "terminated"
         upload.updated_at = utcnow()
-        db.session.commit()
-        _delete_bytes(upload.id, keep_lock=True)
+        db.session.flush()
+        upload_id = upload.id
+        transaction.on_commit(lambda: _delete_bytes(upload_id, keep_lock=True))
 
 
 def purge_expired_uploads() -> int:
@@ -586,7 +655,7 @@ def purge_expired_uploads() -> int:
                 continue
             _, _, lock = _paths(upload_id)
             lock.unlink(missing_ok=True)
-    db.session.commit()
+    db.session.flush()
     if expired:
         log.info("purged %s expired uploads", expired)
     return expired

@@ -62,7 +62,7 @@ def create_user(actor: User | None, *, username: str, password: str, roles: Iter
     db.session.flush()
     audit.record("user", user.id, "create", actor,
                  changes={"username": {"before": None, "after": name}, "roles": {"before": None, "after": role_list}})
-    db.session.commit()
+    db.session.flush()
     return user
 
 
@@ -97,7 +97,7 @@ def update_user(actor: User, user_id: int, *, display_name: str | None = None, r
         user.tokens_valid_after = utcnow()
     if changes:
         audit.record("user", user.id, "update", actor, changes=changes)
-    db.session.commit()
+    db.session.flush()
     return user
 
 

@@ -41,13 +41,21 @@ def make_person(client: FlaskClient, headers: dict[str, str], **fields: Any) -> 
     return response.get_json()
 
 
+def if_match(client: FlaskClient, url: str, headers: dict[str, str]) -> dict[str, str]:
+    """``headers`` plus If-Match with the ETag that a GET of ``url`` answers now (what a client would send)."""
+    response = client.get(url, headers=headers)
+    assert response.status_code == 200, response.get_json()
+    return {**headers, "If-Match": response.headers["ETag"]}
+
+
 def advance(client: FlaskClient, person_id: int, headers: dict[str, str], *actions: str) -> dict[str, Any]:
     body: dict[str, Any] = {}
     for action in actions:
         if action == "publish":
             make_publishable(client, person_id, headers)
         payload = {"comment": "请补充生平"} if action == "return" else None
-        response = client.post(f"/api/v1/persons/{person_id}/{action}", json=payload, headers=headers)
+        response = client.post(f"/api/v1/persons/{person_id}/{action}", json=payload,
+                               headers=if_match(client, f"/api/v1/persons/{person_id}", headers))
         assert response.status_code == 200, (action, response.get_json())
         body = response.get_json()
     return body
@@ -86,7 +94,7 @@ def make_publishable(client: FlaskClient, person_id: int, headers: dict[str, str
     missing = {field: value for field, value in wanted.items()
                if not (person["area"].get("district") if field == "area" else person.get(field))}
     if missing:
-        response = client.patch(url, json=missing, headers=headers)
+        response = client.patch(url, json=missing, headers=if_match(client, url, headers))
         assert response.status_code == 200, response.get_json()
     if client.get(f"{url}/materials", headers=headers).get_json()["total"] == 0:
         upload_png(client, headers, person_id, 201, person_id=str(person_id), title="近照")

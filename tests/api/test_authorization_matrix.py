@@ -24,9 +24,23 @@ def person_in(*actions: str) -> Callable[..., dict[str, Any]]:
         if actions:
             advance(client, person["id"], auth("collector"), actions[0])
             advance(client, person["id"], auth("archivist"), *actions[1:])
-        return {"id": person["id"]}
+        return {"id": person["id"], "etag": etag_of(client, auth, f"/api/v1/persons/{person['id']}")}
 
     return setup
+
+
+def etag_of(client: Any, auth: Any, url: str) -> str:
+    return client.get(url, headers=auth("admin")).headers["ETag"]
+
+
+def with_etag(body: Any) -> Callable[..., dict[str, Any]]:
+    """Matrix body: the JSON plus If-Match with the record's ETag as the setup read it (``ids["etag"]``); the
+    matrix sends its own headers, so If-Match goes in through the environ."""
+
+    def request_args(ids: dict[str, Any]) -> dict[str, Any]:
+        return {"json": body, "environ_base": {"HTTP_IF_MATCH": ids["etag"]}}
+
+    return request_args
 
 
 def a_user(client: Any, auth: Any, app: Any) -> dict[str, Any]:
@@ -52,12 +66,15 @@ def a_material(client: Any, auth: Any, app: Any) -> dict[str, Any]:
     form["data"]["person_id"] = str(person["id"])
     response = client.post("/api/v1/materials", headers=auth("collector"), **form)
     assert response.status_code == 201, response.get_json()
-    return {"id": response.get_json()["id"], "person_id": person["id"]}
+    material_id = response.get_json()["id"]
+    return {"id": material_id, "person_id": person["id"],
+            "etag": etag_of(client, auth, f"/api/v1/materials/{material_id}")}
 
 
 def an_interview(client: Any, auth: Any, app: Any) -> dict[str, Any]:
     response = client.post("/api/v1/interviews", json={"title": "访谈"}, headers=auth("collector"))
-    return {"id": response.get_json()["id"]}
+    interview_id = response.get_json()["id"]
+    return {"id": interview_id, "etag": etag_of(client, auth, f"/api/v1/interviews/{interview_id}")}
 
 
 def a_transcript(client: Any, auth: Any, app: Any) -> dict[str, Any]:
@@ -137,26 +154,35 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("get draft", "GET", "/api/v1/persons/{id}", None, person_in(), (401, 200, 404, 200, 200, 200)),
     ("get published", "GET", "/api/v1/persons/{id}", None, person_in("submit", "approve", "publish"),
      (401, 200, 200, 200, 200, 200)),
-    ("patch draft", "PATCH", "/api/v1/persons/{id}", {"occupation": "渔民"}, person_in(),
+    ("patch draft", "PATCH", "/api/v1/persons/{id}", with_etag({"occupation": "渔民"}), person_in(),
      (401, 200, 404, 200, 200, 200)),
-    ("patch submitted", "PATCH", "/api/v1/persons/{id}", {"occupation": "渔民"}, person_in("submit"),
+    # the collector's own draft that nobody else has edited may be patched without If-Match; others may not
+    ("patch draft without If-Match", "PATCH", "/api/v1/persons/{id}", {"occupation": "渔民"}, person_in(),
+     (401, 200, 404, 428, 428, 428)),
+    ("patch submitted", "PATCH", "/api/v1/persons/{id}", with_etag({"occupation": "渔民"}), person_in("submit"),
      (401, 403, 404, 200, 200, 200)),
-    ("patch published", "PATCH", "/api/v1/persons/{id}", {"occupation": "渔民"},
+    ("patch submitted without If-Match", "PATCH", "/api/v1/persons/{id}", {"occupation": "渔民"},
+     person_in("submit"), (401, 403, 404, 428, 428, 428)),
+    ("patch published", "PATCH", "/api/v1/persons/{id}", with_etag({"occupation": "渔民"}),
      person_in("submit", "approve", "publish"), (401, 403, 403, 403, 200, 200)),
     ("delete draft", "DELETE", "/api/v1/persons/{id}", None, person_in(), (401, 204, 404, 403, 403, 204)),
-    ("submit", "POST", "/api/v1/persons/{id}/submit", None, person_in(), (401, 200, 404, 200, 200, 200)),
-    ("approve", "POST", "/api/v1/persons/{id}/approve", None, person_in("submit"), (401, 403, 404, 403, 200, 200)),
-    ("return", "POST", "/api/v1/persons/{id}/return", {"comment": "请补充"}, person_in("submit"),
+    ("submit", "POST", "/api/v1/persons/{id}/submit", with_etag(None), person_in(), (401, 200, 404, 200, 200, 200)),
+    ("approve", "POST", "/api/v1/persons/{id}/approve", with_etag(None), person_in("submit"), (401, 403, 404, 403, 200, 200)),
+    ("return", "POST", "/api/v1/persons/{id}/return", with_etag({"comment": "请补充"}), person_in("submit"),
      (401, 403, 404, 403, 200, 200)),
-    ("publish", "POST", "/api/v1/persons/{id}/publish", None, ready_to_publish,
+    ("publish", "POST", "/api/v1/persons/{id}/publish", with_etag(None), ready_to_publish,
      (401, 403, 404, 403, 200, 200)),
-    ("withdraw", "POST", "/api/v1/persons/{id}/withdraw", None, person_in("submit", "approve", "publish"),
+    ("withdraw", "POST", "/api/v1/persons/{id}/withdraw", with_etag(None), person_in("submit", "approve", "publish"),
      (401, 403, 403, 403, 200, 200)),
+    ("approve without If-Match", "POST", "/api/v1/persons/{id}/approve", None, person_in("submit"),
+     (401, 403, 404, 403, 428, 428)),
     ("list materials", "GET", "/api/v1/materials", None, None, (401, 200, 200, 200, 200, 200)),
     ("upload material", "POST", "/api/v1/materials", png_form, None, (401, 201, 201, 201, 201, 201)),
     ("get material", "GET", "/api/v1/materials/{id}", None, a_material, (401, 200, 404, 200, 200, 200)),
-    ("patch material", "PATCH", "/api/v1/materials/{id}", {"title": "新标题"}, a_material,
+    ("patch material", "PATCH", "/api/v1/materials/{id}", with_etag({"title": "新标题"}), a_material,
      (401, 200, 404, 200, 200, 200)),
+    ("patch material without If-Match", "PATCH", "/api/v1/materials/{id}", {"title": "新标题"}, a_material,
+     (401, 428, 404, 428, 428, 428)),
     ("material content", "GET", "/api/v1/materials/{id}/content?variant=thumbnail", None, a_material,
      (401, 200, 404, 200, 200, 200)),
     ("material persons", "GET", "/api/v1/materials/{id}/persons", None, a_material, (401, 200, 404, 200, 200, 200)),
@@ -171,8 +197,10 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("list interviews", "GET", "/api/v1/interviews", None, None, (401, 200, 200, 200, 200, 200)),
     ("create interview", "POST", "/api/v1/interviews", {"title": "渔村记忆"}, None, (401, 201, 201, 201, 201, 201)),
     ("get interview", "GET", "/api/v1/interviews/{id}", None, an_interview, (401, 200, 404, 200, 200, 200)),
-    ("patch interview", "PATCH", "/api/v1/interviews/{id}", {"place": "连岛"}, an_interview,
+    ("patch interview", "PATCH", "/api/v1/interviews/{id}", with_etag({"place": "连岛"}), an_interview,
      (401, 200, 404, 200, 200, 200)),
+    ("patch interview without If-Match", "PATCH", "/api/v1/interviews/{id}", {"place": "连岛"}, an_interview,
+     (401, 428, 404, 428, 428, 428)),
     ("delete interview", "DELETE", "/api/v1/interviews/{id}", None, an_interview, (401, 204, 404, 403, 403, 204)),
     ("get job", "GET", "/api/v1/jobs/{id}", None, a_job("succeeded"), (401, 200, 404, 200, 200, 200)),
     ("cancel job", "POST", "/api/v1/jobs/{id}/cancel", None, a_job("queued"), (401, 200, 404, 200, 200, 200)),
@@ -213,7 +241,7 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("edit segment", "PATCH", "/api/v1/transcripts/{id}/segments/{index}", with_if_match({"text": "我叫王秀英。"}),
      review_setup(), (401, 403, 403, 200, 200, 200)),
     ("edit segment without If-Match", "PATCH", "/api/v1/transcripts/{id}/segments/{index}", {"text": "我叫王秀英。"},
-     review_setup(), (401, 403, 403, 412, 412, 412)),
+     review_setup(), (401, 403, 403, 428, 428, 428)),
     ("split segment", "POST", "/api/v1/transcripts/{id}/segments/{index}/split",
      with_if_match({"at": 1.0, "text_before": "我叫王秀英，", "text_after": "今年八十三岁。"}), review_setup(),
      (401, 403, 403, 200, 200, 200)),
@@ -233,9 +261,9 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
      (401, 200, 404, 200, 200, 200)),
     ("review transcript", "POST", "/api/v1/transcripts/{id}/review", with_if_match(None), review_setup("in_review"),
      (401, 403, 403, 200, 200, 200)),
-    ("approve transcript", "POST", "/api/v1/transcripts/{id}/approve", None, review_setup("reviewed"),
+    ("approve transcript", "POST", "/api/v1/transcripts/{id}/approve", with_if_match(None), review_setup("reviewed"),
      (401, 403, 403, 403, 200, 200)),
-    ("return transcript", "POST", "/api/v1/transcripts/{id}/return", {"comment": "第2段人名有误，请核对"},
+    ("return transcript", "POST", "/api/v1/transcripts/{id}/return", with_if_match({"comment": "第2段人名有误，请核对"}),
      review_setup("reviewed"), (401, 403, 403, 403, 200, 200)),
     ("checklist", "GET", "/api/v1/persons/{id}/checklist", None, person_in("submit"), (401, 200, 404, 200, 200, 200)),
     ("audit", "GET", "/api/v1/audit?entity_type=person", None, None, (401, 403, 403, 403, 200, 200)),

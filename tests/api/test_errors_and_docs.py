@@ -66,9 +66,11 @@ def test_unexpected_exception_is_json_500_without_internals(sqlite_app, monkeypa
     sqlite_app.config["PROPAGATE_EXCEPTIONS"] = False
     with sqlite_app.app_context():
         from backend.services.users import create_user
+        from backend.extensions import db
         from flask_jwt_extended import create_access_token
 
         user = create_user(None, username="u1", password="long-enough-1", roles=["editor"])
+        db.session.commit()
         token = create_access_token(identity=str(user.id))
     response = sqlite_app.test_client().get("/api/v1/persons", headers={"Authorization": f"Bearer {token}"})
     error = assert_error(response, 500, "internal_error")

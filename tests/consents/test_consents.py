@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.helpers import advance, assert_error, make_person, upload_png
+from tests.api.helpers import advance, assert_error, if_match, make_person, upload_png
 
 
 @pytest.fixture
@@ -189,7 +189,8 @@ def test_checklist_fields_per_category(client, auth, category, expected):
     pid = response.get_json()["id"]
     advance(client, pid, auth("collector"), "submit")
     advance(client, pid, auth("archivist"), "approve")
-    error = assert_error(client.post(f"/api/v1/persons/{pid}/publish", headers=auth("archivist")), 409,
+    url = f"/api/v1/persons/{pid}"
+    error = assert_error(client.post(f"{url}/publish", headers=if_match(client, url, auth("archivist"))), 409,
                          "publication_checklist")
     assert error["details"]["missing"] == expected
     assert "发布前还需补充" in error["message"] and "公开授权书" in error["message"]

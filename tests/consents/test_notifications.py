@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.helpers import advance, assert_error, make_person
+from tests.api.helpers import advance, assert_error, if_match, make_person
 
 NOTES = "/api/v1/me/notifications"
 
@@ -18,8 +18,8 @@ def app(sqlite_app):  # plain queries: SQLite only
 def returned_profile(client, auth, owner: str, name: str, comment: str) -> int:  # type: ignore[no-untyped-def]
     person = make_person(client, auth(owner), name=name)
     advance(client, person["id"], auth(owner), "submit")
-    response = client.post(f"/api/v1/persons/{person['id']}/return", json={"comment": comment},
-                           headers=auth("archivist"))
+    url = f"/api/v1/persons/{person['id']}"
+    response = client.post(f"{url}/return", json={"comment": comment}, headers=if_match(client, url, auth("archivist")))
     assert response.status_code == 200
     return person["id"]
 

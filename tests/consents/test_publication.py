@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.api.helpers import advance, assert_error, upload_png
+from tests.api.helpers import advance, assert_error, if_match, upload_png
 
 
 def publish(client, auth, pid: int):  # type: ignore[no-untyped-def]
-    return client.post(f"/api/v1/persons/{pid}/publish", headers=auth("archivist"))
+    url = f"/api/v1/persons/{pid}"
+    return client.post(f"{url}/publish", headers=if_match(client, url, auth("archivist")))
 
 
 def consent(client, auth, pid: int, material_id: int, **fields: Any) -> dict[str, Any]:  # type: ignore[no-untyped-def]
@@ -40,7 +41,7 @@ def test_publish_is_blocked_until_the_checklist_is_complete(client, auth):
     assert profile["published_at"] is None
     assert "publish" not in person_actions(client, auth, pid)
 
-    fixed = client.patch(f"/api/v1/persons/{pid}", headers=auth("archivist"), json={
+    fixed = client.patch(f"/api/v1/persons/{pid}", headers=if_match(client, f"/api/v1/persons/{pid}", auth("archivist")), json={
         "gender": "female", "area": {"district": "连云区"}, "biography": "义务照看邻里孩子三十年。"})
     assert fixed.status_code == 200
     assert assert_error(publish(client, auth, pid), 409)["details"]["missing"] == ["material", "consent_public"]
@@ -71,7 +72,7 @@ def test_publish_is_blocked_until_the_checklist_is_complete(client, auth):
 
 
 def test_withdrawing_the_public_consent_unpublishes_at_once(client, auth, app, users):
-    from backend.services.consents import has_public_consent
+    from backend.services.policy import has_public_consent
 
     created = client.post("/api/v1/persons", json={"category": "local_worthy", "name": "周乡贤"},
                           headers=auth("collector")).get_json()
@@ -111,7 +112,7 @@ def test_withdrawing_the_public_consent_unpublishes_at_once(client, auth, app, u
 
 
 def test_withdrawing_another_consent_keeps_the_profile_published(client, auth, app):
-    from backend.services.consents import has_public_consent
+    from backend.services.policy import has_public_consent
 
     created = client.post("/api/v1/persons", json={"category": "notable", "name": "吴名家"},
                           headers=auth("collector")).get_json()

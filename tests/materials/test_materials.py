@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.api.helpers import assert_error, make_person
+from tests.api.helpers import assert_error, if_match, make_person
 from tests.materials.conftest import sha256_of
 
 
@@ -26,12 +26,12 @@ def test_audio_upload_is_sniffed_stored_and_processed(client, auth, upload, medi
                       captured_at="2026-05-01T09:30:00+08:00", latitude="34.6", longitude="119.2")
     assert response.status_code == 201, response.get_json()
     material = response.get_json()
-    assert material["duplicate"] is False
+    assert response.posted["duplicate"] is False and response.posted["status"] == "uploaded"
     assert material["kind"] == "audio" and material["mime"] == "audio/mp4", "type comes from content, not the name"
     assert material["original_filename"] == "采访录音.mp4"
     assert material["sha256"] == sha256_of(path) and material["size"] == path.stat().st_size
     assert material["person_ids"] == [person["id"]]
-    assert material["status"] == "ready"  # the queue runs inline in tests
+    assert material["status"] == "ready"  # processed once the upload was committed (the tests' queue runs at once)
     detail = client.get(f"/api/v1/materials/{material['id']}", headers=auth("collector")).get_json()
     assert detail["media_info"]["duration"] == pytest.approx(1.0, abs=0.2)
     assert detail["media_info"]["sample_rate"] and detail["media_info"]["channels"]
@@ -92,7 +92,7 @@ def test_same_bytes_twice_is_one_material_linked_to_both_persons(client, auth, u
     again = upload(path, filename="copy.mp3", person_id=second_person["id"])
     assert again.status_code == 200
     body = again.get_json()
-    assert body["duplicate"] is True and body["id"] == first["id"]
+    assert again.posted["duplicate"] is True and body["id"] == first["id"]
     assert body["person_ids"] == sorted([first_person["id"], second_person["id"]])
     found = client.get(f"/api/v1/materials?sha256={first['sha256'].upper()}", headers=auth("collector")).get_json()
     assert found["total"] == 1 and found["items"][0]["id"] == first["id"]
@@ -180,13 +180,13 @@ def test_access_levels(client, auth, upload, media_samples):
     assert_error(client.get(url, headers=auth("other_collector")), 404)
     assert_error(client.get(url + "/content", headers=auth("other_collector")), 404)
     assert client.get(url, headers=auth("editor")).status_code == 200
-    assert_error(client.patch(url, json={"access_level": "open"}, headers=auth("collector")), 403,
+    assert_error(client.patch(url, json={"access_level": "open"}, headers=if_match(client, url, auth("collector"))), 403,
                  "access_level_forbidden")
-    assert_error(client.patch(url, json={"access_level": "open"}, headers=auth("editor")), 403)
-    opened = client.patch(url, json={"access_level": "open"}, headers=auth("archivist"))
+    assert_error(client.patch(url, json={"access_level": "open"}, headers=if_match(client, url, auth("editor"))), 403)
+    opened = client.patch(url, json={"access_level": "open"}, headers=if_match(client, url, auth("archivist")))
     assert opened.status_code == 200 and opened.get_json()["access_level"] == "open"
     assert client.get(url, headers=auth("other_collector")).status_code == 200
-    embargoed = client.patch(url, json={"embargo_until": "2099-01-01"}, headers=auth("archivist"))
+    embargoed = client.patch(url, json={"embargo_until": "2099-01-01"}, headers=if_match(client, url, auth("archivist")))
     assert embargoed.status_code == 200
     assert_error(client.get(url + "/content?variant=proxy", headers=auth("other_collector")), 404)
     assert client.get(url, headers=auth("collector")).status_code == 200, "the collector keeps their own upload"

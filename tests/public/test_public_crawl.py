@@ -17,7 +17,7 @@ import pytest
 from backend.extensions import db
 from backend.models import Consent, Material, Person, Transcript, TranscriptSegment
 from backend.models.types import utcnow
-from tests.api.helpers import VALID_ID, VALID_ID_2, assert_error, make_person
+from tests.api.helpers import VALID_ID, VALID_ID_2, assert_error, if_match, make_person
 from tests.media.conftest import ffmpeg
 
 TONE_SECONDS = 4.0
@@ -71,7 +71,8 @@ def _upload(client: Any, auth: Any, path: Path, person_id: int, role: str = "int
 
 
 def _patch(client: Any, auth: Any, material_id: int, **fields: Any) -> None:
-    response = client.patch(f"/api/v1/materials/{material_id}", json=fields, headers=auth("archivist"))
+    url = f"/api/v1/materials/{material_id}"
+    response = client.patch(url, json=fields, headers=if_match(client, url, auth("archivist")))
     assert response.status_code == 200, response.get_json()
 
 

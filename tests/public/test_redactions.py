@@ -14,7 +14,7 @@ from backend.extensions import db
 from backend.models import Consent, Material, Person, Redaction, Transcript, TranscriptSegment
 from backend.models.types import utcnow
 from backend.services.storage import get_storage
-from tests.api.helpers import assert_error, make_person
+from tests.api.helpers import assert_error, if_match, make_person
 from tests.media.conftest import ffmpeg
 
 
@@ -40,8 +40,9 @@ def interview(app, client, auth, tone) -> dict[str, Any]:
                                data={"file": (fh, "tone.wav"), "person_id": str(person["id"])})
     assert uploaded.status_code == 201, uploaded.get_json()
     material_id = uploaded.get_json()["id"]
-    assert client.patch(f"/api/v1/materials/{material_id}", json={"access_level": "open"},
-                        headers=auth("archivist")).status_code == 200
+    url = f"/api/v1/materials/{material_id}"
+    assert client.patch(url, json={"access_level": "open"},
+                        headers=if_match(client, url, auth("archivist"))).status_code == 200
     with app.app_context():
         row = db.session.get(Person, person["id"])
         row.status, row.published_at = "published", utcnow()

@@ -15,11 +15,13 @@ def second_editor(app: Any, users: dict[str, Any]) -> dict[str, str]:
     """Headers of a second editor (the shared fixtures have one account per role)."""
     from flask_jwt_extended import create_access_token
 
+    from backend.extensions import db
     from backend.services.users import create_user
 
     with app.app_context():
         user = create_user(None, username="editor-2", password="correct-horse-battery", roles=["editor"],
                            display_name="李编辑")
+        db.session.commit()
         return {"Authorization": f"Bearer {create_access_token(identity=str(user.id))}"}
 
 

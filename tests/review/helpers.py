@@ -49,7 +49,9 @@ def make_transcript(app: Flask, collector_id: int, segments: list[tuple[Any, ...
             segments=[Segment(index=i, start=s, end=e, text=t, speaker=sp, flagged=f, avg_logprob=-0.3,
                               meta={"flags": [{"reason": "low_avg_logprob"}]} if f else {})
                       for i, (s, e, t, sp, f) in enumerate(segments or SEGMENTS)])
-        return store_result(material, job, result).id
+        transcript_id = store_result(material, job, result).id
+        db.session.commit()
+        return transcript_id
 
 
 def set_state(app: Flask, transcript_id: int, status: str, reviewed_by: int | None = None) -> None:

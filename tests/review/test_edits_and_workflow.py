@@ -31,9 +31,9 @@ SAVES = [
 def test_every_save_needs_if_match(client, auth, transcript_id, read):
     for method, tail, body in SAVES:
         call = getattr(client, method)
-        assert_error(call(_url(transcript_id, tail), json=body, headers=auth("editor")), 412, "if_match_required")
+        assert_error(call(_url(transcript_id, tail), json=body, headers=auth("editor")), 428, "if_match_required")
         assert_error(call(_url(transcript_id, tail), json=body, headers={**auth("editor"), "If-Match": "*"}),
-                     412, "if_match_required")
+                     428, "if_match_required")
         assert_error(call(_url(transcript_id, tail), json=body, headers={**auth("editor"), "If-Match": '"0"'}),
                      412, "version_conflict")
         assert_error(call(_url(transcript_id, tail), json=body, headers={**auth("editor"), "If-Match": "abc"}),
@@ -136,18 +136,20 @@ def test_workflow_legal_and_illegal_transitions(app, client, auth, transcript_id
     assert body["status"] == "machine" and body["machine_generated"] is True
     assert_error(client.post(_url(transcript_id, "/review"), headers={**editor, "If-Match": etag}), 409,
                  "invalid_transition")
-    assert_error(client.post(_url(transcript_id, "/approve"), headers=archivist), 409, "invalid_transition")
+    assert_error(client.post(_url(transcript_id, "/approve"), headers=archivist), 428, "if_match_required")
+    assert_error(client.post(_url(transcript_id, "/approve"), headers={**archivist, "If-Match": etag}), 409,
+                 "invalid_transition")
 
     assert client.post(_url(transcript_id, "/claim"), headers=editor).get_json()["status"] == "in_review"
-    assert_error(client.post(_url(transcript_id, "/review"), headers=editor), 412, "if_match_required")
+    assert_error(client.post(_url(transcript_id, "/review"), headers=editor), 428, "if_match_required")
     reviewed = client.post(_url(transcript_id, "/review"), headers={**editor, "If-Match": etag})
     assert reviewed.status_code == 200, reviewed.get_json()
     body = reviewed.get_json()
     assert body["status"] == "reviewed" and body["lock"] is None and body["machine_generated"] is True
     assert body["reviewed_by_id"] == user_id(client, editor)
     assert_error(client.post(_url(transcript_id, "/approve"), headers=editor), 403)
-    assert_error(client.post(_url(transcript_id, "/return"), json={"comment": "  "}, headers=archivist), 422,
-                 "comment_required")
+    assert_error(client.post(_url(transcript_id, "/return"), json={"comment": "  "},
+                             headers={**archivist, "If-Match": reviewed.headers["ETag"]}), 422, "comment_required")
     assert_error(client.post(_url(transcript_id, "/approve"), headers={**archivist, "If-Match": etag}), 412,
                  "version_conflict")
 
@@ -161,10 +163,11 @@ def test_workflow_legal_and_illegal_transitions(app, client, auth, transcript_id
         assert_error(getattr(client, method)(_url(transcript_id, tail), json=payload,
                                              headers={**editor, "If-Match": etag}), 409, "transcript_approved")
     assert_error(client.post(_url(transcript_id, "/claim"), headers=editor), 409, "transcript_approved")
-    assert_error(client.post(_url(transcript_id, "/approve"), headers=archivist), 409, "invalid_transition")
+    assert_error(client.post(_url(transcript_id, "/approve"), headers={**archivist, "If-Match": etag}), 409,
+                 "invalid_transition")
 
     returned = client.post(_url(transcript_id, "/return"), json={"comment": "第2段“打鱼”应为“捕鱼”，请核对录音"},
-                           headers=archivist)
+                           headers={**archivist, "If-Match": etag})
     assert returned.status_code == 200
     body = returned.get_json()
     assert body["status"] == "in_review" and body["review_comment"] == "第2段“打鱼”应为“捕鱼”，请核对录音"
@@ -173,8 +176,8 @@ def test_workflow_legal_and_illegal_transitions(app, client, auth, transcript_id
         [note] = db.session.query(Notification).all()
         assert (note.user_id, note.kind, note.entity_type, note.entity_id, note.comment) == (
             user_id(client, editor), "transcript_returned", "transcript", str(transcript_id), body["review_comment"])
-    assert_error(client.post(_url(transcript_id, "/return"), json={"comment": "再看看"}, headers=archivist), 409,
-                 "invalid_transition")
+    assert_error(client.post(_url(transcript_id, "/return"), json={"comment": "再看看"},
+                             headers={**archivist, "If-Match": returned.headers["ETag"]}), 409, "invalid_transition")
 
     # Editable again; an edit after review sends a reviewed transcript back to in_review.
     etag = returned.headers["ETag"]

@@ -7,13 +7,12 @@ from typing import Any
 from flask import g
 from flask_jwt_extended import JWTManager
 
-from backend.api.base import error_response
+from backend.api.errors import error_response
 from backend.models import User
+from backend.services import auth as auth_service
 
 
 def init_jwt(jwt: JWTManager) -> None:
-    from backend.services import auth as auth_service
-
     def token_user(payload: dict[str, Any]) -> User | None:
         """Checked once per request: the revocation check and the user lookup below share the answer (and the
         user object, which the session would otherwise forget and load a second time)."""

@@ -1,0 +1,269 @@
+"""The permission policy, in one place: which role holds which named permission, who may see and change which record
+(as predicates for one record and as query conditions for lists), and the lookups that answer an invisible record
+like a missing one. Views and services ask this module; nothing else writes a role name."""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, exists, or_, select, true
+from sqlalchemy.orm import aliased
+
+from backend.errors import NotFound
+from backend.extensions import db
+from backend.models import (Consent, Interview, InterviewPerson, Job, Material, Person, PersonMaterial, Role,
+                            Transcript, User)
+
+
+class Permission(StrEnum):
+    """What a role may do regardless of whose record it is (ownership rules are the predicates below)."""
+
+    PERSON_CREATE = "person.create"
+    PERSON_READ_ALL = "person.read_all"                    # see every profile, drafts included
+    PERSON_READ_PERSONAL_DATA = "person.read_personal_data"  # ID numbers, phones, addresses unmasked
+    PERSON_EDIT_UNAPPROVED = "person.edit_unapproved"      # edit anyone's draft, submitted or returned profile
+    PERSON_EDIT_ANY = "person.edit_any"                    # edit a profile in any state
+    PERSON_SUBMIT_ANY = "person.submit_any"                # submit someone else's draft
+    PERSON_APPROVE = "person.approve"                      # approve or return
+    PERSON_PUBLISH = "person.publish"                      # publish or withdraw
+    PERSON_DELETE_ANY = "person.delete_any"                # delete someone else's draft
+    MATERIAL_UPLOAD = "material.upload"
+    MATERIAL_READ_ALL = "material.read_all"                # restricted, closed and embargoed materials
+    MATERIAL_READ_ORIGINAL = "material.read_original"      # the original file of a material one may see
+    MATERIAL_EDIT_ANY = "material.edit_any"
+    MATERIAL_SET_ACCESS = "material.set_access"            # access level and embargo
+    MATERIAL_READ_FIXITY = "material.read_fixity"
+    INTERVIEW_CREATE = "interview.create"
+    INTERVIEW_READ_ALL = "interview.read_all"
+    INTERVIEW_DELETE_ANY = "interview.delete_any"
+    TRANSCRIPT_REQUEST_ANY = "transcript.request_any"      # transcribe materials others uploaded
+    TRANSCRIPT_EDIT = "transcript.edit"                    # claim, edit, revert, mark reviewed; the review queue
+    TRANSCRIPT_APPROVE = "transcript.approve"              # approve or return a reviewed transcript
+    TRANSCRIPT_BREAK_LOCK = "transcript.break_lock"        # release another editor's claim
+    TRANSCRIPT_REDACT = "transcript.redact"
+    CONSENT_RECORD_ANY = "consent.record_any"              # record consents for profiles of others
+    CONSENT_WITHDRAW = "consent.withdraw"
+    JOB_READ_ALL = "job.read_all"
+    AUDIT_READ = "audit.read"
+    STATS_READ = "stats.read"
+    USER_MANAGE = "user.manage"
+
+
+P = Permission
+_EVERYONE = frozenset({P.PERSON_CREATE, P.MATERIAL_UPLOAD, P.MATERIAL_READ_ORIGINAL, P.INTERVIEW_CREATE})
+_STAFF = _EVERYONE | {P.PERSON_READ_ALL, P.PERSON_SUBMIT_ANY, P.MATERIAL_READ_ALL, P.MATERIAL_EDIT_ANY,
+                      P.INTERVIEW_READ_ALL, P.TRANSCRIPT_REQUEST_ANY, P.TRANSCRIPT_EDIT, P.TRANSCRIPT_REDACT,
+                      P.JOB_READ_ALL}
+_ARCHIVIST = _STAFF | {P.PERSON_READ_PERSONAL_DATA, P.PERSON_EDIT_UNAPPROVED, P.PERSON_EDIT_ANY, P.PERSON_APPROVE,
+                       P.PERSON_PUBLISH, P.MATERIAL_SET_ACCESS, P.MATERIAL_READ_FIXITY, P.TRANSCRIPT_APPROVE,
+                       P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.AUDIT_READ, P.STATS_READ}
+
+GRANTS: dict[Role, frozenset[Permission]] = {
+    Role.COLLECTOR: _EVERYONE,
+    Role.EDITOR: _STAFF | {P.PERSON_EDIT_UNAPPROVED},
+    Role.ARCHIVIST: _ARCHIVIST,
+    Role.ADMIN: frozenset(Permission),
+}
+# Profile states an editor may still change (an approved text is the archivist's).
+UNAPPROVED_STATES = frozenset({"draft", "submitted", "returned"})
+# Profile states whose owner (the collector) may change it.
+OWNER_EDITABLE_STATES = frozenset({"draft", "returned"})
+
+
+def roles_of(actor: User) -> set[Role]:
+    return {Role(name) for name in actor.roles if name in Role.__members__.values()}
+
+
+def can(actor: User | None, permission: Permission) -> bool:
+    """Whether any of ``actor``'s roles holds ``permission``."""
+    return actor is not None and any(permission in GRANTS[role] for role in roles_of(actor))
+
+
+def roles_with(permission: Permission) -> list[str]:
+    return [role.value for role in Role if permission in GRANTS[role]]
+
+
+def permission_table_markdown() -> str:
+    """The README's permission table: a row per permission, a column per role."""
+    lines = ["| permission | " + " | ".join(f"`{role.value}`" for role in Role) + " |",
+             "| --- |" + " :---: |" * len(Role)]
+    for permission in Permission:
+        marks = ["✓" if permission in GRANTS[role] else "" for role in Role]
+        lines.append(f"| `{permission.value}` | " + " | ".join(marks) + " |")
+    return "\n".join(lines)
+
+
+# --- persons -------------------------------------------------------------------------------------------------------
+
+def can_view_person(actor: User, person: Person) -> bool:
+    return can(actor, P.PERSON_READ_ALL) or person.created_by_id == actor.id or person.status == "published"
+
+
+def visible_persons(actor: User) -> ColumnElement[bool]:
+    if can(actor, P.PERSON_READ_ALL):
+        return true()
+    return or_(Person.created_by_id == actor.id, Person.status == "published")
+
+
+def can_edit_person(actor: User, person: Person) -> bool:
+    if can(actor, P.PERSON_EDIT_ANY):
+        return True
+    if can(actor, P.PERSON_EDIT_UNAPPROVED) and person.status in UNAPPROVED_STATES:
+        return True
+    return person.created_by_id == actor.id and person.status in OWNER_EDITABLE_STATES
+
+
+def can_delete_person(actor: User, person: Person) -> bool:
+    return person.created_by_id == actor.id or can(actor, P.PERSON_DELETE_ANY)
+
+
+def can_transition_person(actor: User, person: Person, action: str) -> bool:
+    if action == "submit":
+        return person.created_by_id == actor.id or can(actor, P.PERSON_SUBMIT_ANY)
+    if action in ("approve", "return"):
+        return can(actor, P.PERSON_APPROVE)
+    return can(actor, P.PERSON_PUBLISH)
+
+
+def sees_personal_data(actor: User) -> bool:
+    return can(actor, P.PERSON_READ_PERSONAL_DATA)
+
+
+def visible_person(actor: User, person_id: int) -> Person:
+    person = db.session.get(Person, person_id)
+    if person is None or not can_view_person(actor, person):
+        # Invisible profiles answer like missing ones, so ids of others' drafts leak nothing.
+        raise NotFound("人物档案不存在", code="person_not_found")
+    return person
+
+
+# --- materials -----------------------------------------------------------------------------------------------------
+
+def is_embargoed(material: Material, today: date | None = None) -> bool:
+    return material.embargo_until is not None and material.embargo_until > (today or date.today())
+
+
+def can_view_material(actor: User, material: Material) -> bool:
+    """Staff see everything; others their own uploads and open materials past any embargo."""
+    if can(actor, P.MATERIAL_READ_ALL) or material.collector_id == actor.id:
+        return True
+    return material.access_level == "open" and not is_embargoed(material)
+
+
+def visible_materials(actor: User) -> ColumnElement[bool]:
+    if can(actor, P.MATERIAL_READ_ALL):
+        return true()
+    return or_(Material.collector_id == actor.id,
+               and_(Material.access_level == "open",
+                    or_(Material.embargo_until.is_(None), Material.embargo_until <= date.today())))
+
+
+def can_edit_material(actor: User, material: Material) -> bool:
+    return can(actor, P.MATERIAL_EDIT_ANY) or material.collector_id == actor.id
+
+
+def can_transcribe(actor: User, material: Material) -> bool:
+    return can(actor, P.TRANSCRIPT_REQUEST_ANY) or material.collector_id == actor.id
+
+
+def visible_material(actor: User, material_id: int) -> Material:
+    material = db.session.get(Material, material_id)
+    if material is None or not can_view_material(actor, material):
+        raise NotFound("资料不存在", code="material_not_found")
+    return material
+
+
+# --- interviews ----------------------------------------------------------------------------------------------------
+
+def can_view_interview(actor: User, interview: Interview) -> bool:
+    return can(actor, P.INTERVIEW_READ_ALL) or interview.created_by_id == actor.id
+
+
+def visible_interviews(actor: User) -> ColumnElement[bool]:
+    return true() if can(actor, P.INTERVIEW_READ_ALL) else Interview.created_by_id == actor.id
+
+
+def can_delete_interview(actor: User, interview: Interview) -> bool:
+    return interview.created_by_id == actor.id or can(actor, P.INTERVIEW_DELETE_ANY)
+
+
+def visible_interview(actor: User, interview_id: int) -> Interview:
+    interview = db.session.get(Interview, interview_id)
+    if interview is None or not can_view_interview(actor, interview):
+        raise NotFound("访谈不存在", code="interview_not_found")
+    return interview
+
+
+# --- transcripts, consents, jobs -------------------------------------------------------------------------------------
+
+def visible_transcript(actor: User, transcript_id: int) -> Transcript:
+    """A transcript is visible with its material."""
+    transcript = db.session.get(Transcript, transcript_id)
+    material = db.session.get(Material, transcript.material_id) if transcript is not None else None
+    if material is None or not can_view_material(actor, material):
+        raise NotFound("转写稿不存在", code="transcript_not_found")
+    return transcript
+
+
+def can_record_consent(actor: User, person: Person) -> bool:
+    return can(actor, P.CONSENT_RECORD_ANY) or person.created_by_id == actor.id
+
+
+def can_view_job(actor: User, job: Job) -> bool:
+    """Staff see all jobs; others the jobs they started or that concern materials they uploaded."""
+    if can(actor, P.JOB_READ_ALL) or job.created_by_id == actor.id:
+        return True
+    material = db.session.get(Material, job.material_id) if job.material_id else None
+    return material is not None and material.collector_id == actor.id
+
+
+# --- the public ----------------------------------------------------------------------------------------------------
+
+# Link roles whose person must have consented before the material is public (a donor or a mentioned name need not).
+CONSENT_LINK_ROLES = ("interviewee", "subject")
+
+
+def active_public_consent(person_id: Any, interview_id: Any = None) -> ColumnElement[bool]:
+    """Condition: an active (not withdrawn) consent of scope ``public`` for the person.
+
+    Without ``interview_id`` only a person-wide consent counts (one signed for a single interview does not make the
+    whole profile public); with it, a person-wide consent or one signed for that interview counts.
+    """
+    scope: ColumnElement[bool] = Consent.interview_id.is_(None)
+    if interview_id is not None:
+        scope = or_(scope, Consent.interview_id == interview_id)
+    return exists().where(Consent.person_id == person_id, Consent.scope == "public",
+                          Consent.withdrawn_at.is_(None), scope)
+
+
+def has_public_consent(person_id: int, interview_id: int | None = None) -> bool:
+    return bool(db.session.scalar(select(active_public_consent(person_id, interview_id))))
+
+
+def person_is_public(person: Any = Person) -> ColumnElement[bool]:
+    """Published with an active public consent (``person`` is the Person entity or an alias of it)."""
+    return and_(person.status == "published", active_public_consent(person.id))
+
+
+def _public_person_id(person_id: Any) -> ColumnElement[bool]:
+    person = aliased(Person)
+    return exists().where(person.id == person_id, person_is_public(person))
+
+
+def material_is_public(today: date | None = None) -> ColumnElement[bool]:
+    """Open, processed, past its embargo, linked to a public person, and every person whose consent it needs (its
+    interviewees and subjects) is public."""
+    today = today or date.today()
+    any_link, needs_consent, interviewee = aliased(PersonMaterial), aliased(PersonMaterial), aliased(InterviewPerson)
+    return and_(
+        Material.access_level == "open",
+        Material.status == "ready",
+        or_(Material.embargo_until.is_(None), Material.embargo_until <= today),
+        exists().where(any_link.material_id == Material.id, _public_person_id(any_link.person_id)),
+        ~exists().where(needs_consent.material_id == Material.id, needs_consent.role.in_(CONSENT_LINK_ROLES),
+                        ~_public_person_id(needs_consent.person_id)),
+        ~exists().where(interviewee.interview_id == Material.interview_id,
+                        ~_public_person_id(interviewee.person_id)),
+    )
