@@ -46,6 +46,7 @@ run: system-deps $(STAMP)
 	PORT=$(PORT) ./scripts/serve-embedded
 
 test: system-deps $(STAMP) $(REFERENCE_STAMP) $(NODE_STAMP)
+	$(BIN)/lint-imports --no-cache
 	LIUFANG_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench-api: $(STAMP)

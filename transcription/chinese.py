@@ -9,7 +9,7 @@ from functools import lru_cache
 from typing import Any, Iterable
 
 from transcription.base import DEFAULT_PROMPT_ZH, Segment, TranscriptionResult
-from transcription.cer import levenshtein
+from transcription.editdistance import levenshtein
 
 # Review flags: a segment beyond any of these is marked flagged, with the reasons in meta["flags"].
 LOW_AVG_LOGPROB = -1.0  # decoder was unsure of the text

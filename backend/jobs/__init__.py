@@ -1,1 +1,1 @@
-"""Background jobs: the task queue (Huey) and thin tasks that pass ids to services."""
+"""Background jobs: the runner (attempts, heartbeat, one unit of work per run) and thin tasks that pass ids to services."""

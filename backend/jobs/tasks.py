@@ -6,7 +6,7 @@ from flask import Flask
 
 from backend import transaction
 from backend.jobs import runner
-from backend.jobs.queue import TaskQueue
+from backend.task_queue import TaskQueue
 from backend.services import housekeeping, jobs, materials, processing, redactions, transcripts, uploads
 from backend.services.jobs import JobHandler
 

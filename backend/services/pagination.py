@@ -7,6 +7,8 @@ from typing import Any, Generic, Sequence, TypeVar
 
 from sqlalchemy import Select, func, select
 
+from backend.extensions import db
+
 T = TypeVar("T")
 MAX_PER_PAGE = 100
 
@@ -20,8 +22,6 @@ class Page(Generic[T]):
 
 
 def paginate(query: Select[Any], page: int, per_page: int) -> Page[Any]:
-    from backend.extensions import db  # imported here: the schemas read MAX_PER_PAGE while extensions load
-
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     page = max(1, page)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0

@@ -7,6 +7,9 @@ import threading
 from pathlib import Path
 
 from transcription.base import ProgressCallback, TranscribeOptions, Transcriber, TranscriptionResult
+from transcription.convert import convert_ct2_to_openai
+from transcription.engines.faster import FasterWhisperTranscriber
+from transcription.engines.openai import OpenAIWhisperTranscriber
 from transcription.models import DEFAULT_CACHE_DIR, DEFAULT_MODEL_SOURCE, ModelSourceError, ResolvedModel, resolve_model
 
 ENGINE_ALIASES = {
@@ -88,8 +91,6 @@ def _load(
     threads: int,
 ) -> Transcriber:
     if engine == "faster-whisper":
-        from transcription.engines.faster import FasterWhisperTranscriber
-
         if model.kind == "openai":
             raise ModelSourceError(f"{model.path_or_name}: faster-whisper needs a CTranslate2 model, not a .pt file")
         return FasterWhisperTranscriber(
@@ -100,8 +101,6 @@ def _load(
             download_root=str(cache / "hub"),
             model_label=label,
         )
-    from transcription.engines.openai import OpenAIWhisperTranscriber
-
     target = model.path_or_name
     if model.kind == "ctranslate2":
         target = str(converted_checkpoint(model, cache))
@@ -112,8 +111,6 @@ def _load(
 
 def converted_checkpoint(model: ResolvedModel, cache: Path) -> Path:
     """The openai-whisper .pt for a CTranslate2 model, converted once into cache/openai/."""
-    from transcription.convert import convert_ct2_to_openai
-
     model_bin = Path(model.path_or_name) / "model.bin"
     if model.sha256:
         key = model.sha256[:16]
