@@ -1,0 +1,66 @@
+"""The app under a real gunicorn (its own process group), sharing the test's database, secret key and storage."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Gunicorn:
+    """``Gunicorn(app, tmp_path, workers=2, threads=2)``; ``start()`` waits until /api/health answers."""
+
+    def __init__(self, app: Any, tmp_path: Path, *, workers: int = 2, threads: int = 2) -> None:
+        self.workers, self.threads = workers, threads
+        self.env = {
+            **os.environ,
+            "LIUFANG_INSTANCE_PATH": app.instance_path,
+            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+            "SECRET_KEY": app.config["SECRET_KEY"],
+            "LIUFANG_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",  # queued, no worker: jobs wait
+            "LIUFANG_STORAGE_URL": app.config["STORAGE_URL"],
+        }
+        self.log = open(tmp_path / "gunicorn.log", "ab")
+        self.process: subprocess.Popen[bytes] | None = None
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.base = f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+             "--threads", str(self.threads), "--timeout", "120", "backend:create_app()"],
+            cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if requests.get(f"{self.base}/api/health", timeout=2).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.2)
+        raise AssertionError("gunicorn did not come up: " + self.output()[-3000:])
+
+    def output(self) -> str:
+        self.log.flush()
+        return Path(self.log.name).read_text(encoding="utf-8", errors="replace")
+
+    def kill9(self) -> None:
+        assert self.process is not None
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(30)
+        self.log.close()
