@@ -14,14 +14,14 @@ from backend.config import settings_table_markdown
 from backend.errors import LiufangError
 from backend.extensions import queue
 from backend.models import ROLES
-from backend.services import jobs
+from backend.services import jobs, policy
 from backend.services import materials as material_service
 from backend.services import users as user_service
 
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, worker_command, config_table_command):
+    for command in (users, fixity, worker_command, config_table_command, permissions_table_command):
         app.cli.add_command(command)
 
 
@@ -122,3 +122,9 @@ def worker_command(workers: int | None, worker_type: str, no_periodic: bool) -> 
 def config_table_command() -> None:
     """Print the configuration table (Markdown) that the README shows."""
     click.echo(settings_table_markdown())
+
+
+@click.command("permissions-table")
+def permissions_table_command() -> None:
+    """Print the permission table (Markdown) that the README shows: which role holds which permission."""
+    click.echo(policy.permission_table_markdown())

@@ -8,6 +8,7 @@ from flask import Response
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
+from backend.services.policy import Permission
 from backend.api.base import expected_version, login_required, versioned_json
 from backend.models import Interview
 from backend.schemas.materials import (
@@ -42,7 +43,7 @@ def list_interviews(args: dict[str, Any]) -> Any:
 @blp.route("/interviews", methods=["POST"])
 @blp.arguments(InterviewInputSchema)
 @blp.response(201, InterviewSchema)
-@login_required()
+@login_required(Permission.INTERVIEW_CREATE)
 def create_interview(data: dict[str, Any]) -> Response:
     """Record an interview: date, place, interviewers, interviewees (persons), language or dialect, consent form."""
     return _answer(interview_service.create_interview(current_user, data), 201)

@@ -60,7 +60,7 @@ def list_materials(args: dict[str, Any]) -> Any:
                    **{name: {"type": "string"} for name in MaterialFormSchema().fields}}}}}})
 @accepts_body("multipart/form-data")
 @skip_idempotency
-@login_required()
+@login_required(Permission.MATERIAL_UPLOAD)
 def upload_material(**_kwargs: Any) -> Response:
     """Upload a small file in one multipart/form-data request (large files: resumable tus at /api/v1/uploads)."""
     max_size = current_app.config["MULTIPART_MAX_SIZE"]

@@ -8,6 +8,7 @@ from flask import Response, jsonify
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
+from backend.services.policy import Permission
 from backend.api.base import expected_version, login_required, versioned_json
 from backend.models import Person
 from backend.schemas.persons import (
@@ -58,7 +59,7 @@ def list_persons(args: dict[str, Any]) -> Response:
 @blp.arguments(PersonInputSchema)
 @blp.response(201, PersonSchema, description="Created (200 when the client_uuid was already synced)")
 @blp.alt_response(422, description="Invalid fields (ID number check digit, dates, …)")
-@login_required()
+@login_required(Permission.PERSON_CREATE)
 def create_person(data: dict[str, Any]) -> Response:
     """Create a draft profile. Send Idempotency-Key (or client_uuid) so retries never make duplicates."""
     if data.get("client_uuid") is not None:

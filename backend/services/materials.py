@@ -381,6 +381,9 @@ def content_target(actor: User, material_id: int, variant: str) -> ContentTarget
     material = get_material(actor, material_id)
     base = _UNSAFE_NAME_CHARS.sub("_", material.title or "").strip(" .") or f"material-{material.id}"
     if variant == "original":
+        if not policy.can(actor, Permission.MATERIAL_READ_ORIGINAL):
+            raise Forbidden("您的角色不能下载原件，请使用浏览版本", code="original_forbidden",
+                            details={"available": sorted(d.variant for d in material.derivatives)})
         extension = os.path.splitext(material.original_filename or "")[1] or ""
         return ContentTarget(material.storage_key, material.mime, material.size, material.sha256,
                              f"{base}{extension}" if not base.endswith(extension) else base)

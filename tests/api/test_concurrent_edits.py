@@ -118,3 +118,21 @@ def test_approve_racing_return_lets_one_win(app, client, auth, server):
     notifications = requests.get(f"{server.base}/api/v1/me/notifications", headers=auth("collector"),
                                  timeout=30).json()
     assert notifications["total"] == (1 if winner["status"] == "returned" else 0), "only the winner notified"
+
+
+def test_overlapping_retries_with_one_idempotency_key_create_one_profile(app, client, auth, server):
+    """A phone that retries before the first attempt answered: one profile, and every 2xx answer is the same one
+    (PostgreSQL may answer the overlapping ones 409 with Retry-After; SQLite makes them wait and replays)."""
+    headers = {**auth("collector"), "Idempotency-Key": "phone-3-sync-0001"}
+    sends = [("POST", f"{server.base}/api/v1/persons", {"category": "good_person", "name": "王阿婆"}, headers)
+             for _ in range(10)]
+    results = race(sends)
+
+    statuses = _statuses(results)
+    assert set(statuses) <= {201, 409} and statuses[201] >= 1, (results, server.output()[-3000:])
+    assert len({body["id"] for status, body in results if status == 201}) == 1
+    for status, body in results:
+        if status == 409:
+            assert body["error"]["code"] == "idempotency_in_progress"
+    listing = requests.get(f"{server.base}/api/v1/persons", headers=auth("collector"), timeout=30).json()
+    assert listing["total"] == 1
