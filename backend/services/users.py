@@ -6,14 +6,15 @@ import re
 import secrets
 from typing import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import String, cast, select
 
 from backend.errors import Conflict, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.models import ROLES, User
+from backend.models import ROLES, Role, User
 from backend.models.types import utcnow
-from backend.services import audit
+from backend.services import audit, policy
 from backend.services.pagination import Page, paginate
+from backend.services.policy import Permission
 from backend.services.passwords import MIN_PASSWORD_LENGTH, hash_password
 
 _USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9_.\-]{1,63}$")
@@ -67,7 +68,8 @@ def create_user(actor: User | None, *, username: str, password: str, roles: Iter
 
 
 def _active_admin_count() -> int:
-    return sum(1 for user in db.session.scalars(select(User).where(User.is_active.is_(True))) if user.is_admin)
+    return sum(1 for user in db.session.scalars(select(User).where(User.is_active.is_(True)))
+               if policy.can(user, Permission.USER_MANAGE))
 
 
 def update_user(actor: User, user_id: int, *, display_name: str | None = None, roles: list[str] | None = None,
@@ -80,7 +82,7 @@ def update_user(actor: User, user_id: int, *, display_name: str | None = None, r
         user.roles = _check_roles(roles)
     if is_active is not None:
         user.is_active = is_active
-    if user.id == actor.id and (not user.is_active or not user.is_admin):
+    if user.id == actor.id and (not user.is_active or not policy.can(user, Permission.USER_MANAGE)):
         raise Conflict("不能停用自己或取消自己的管理员角色", code="cannot_demote_self")
     if before["roles"] != user.roles or before["is_active"] != user.is_active:
         db.session.flush()
@@ -110,8 +112,6 @@ def list_users(*, role: str | None, active: bool | None, q: str | None, page: in
         query = query.where(User.username.like(like) | User.display_name.like(f"%{q}%"))
     if role:
         # Roles are a short JSON list; filter in SQL by text match (role names never contain one another).
-        from sqlalchemy import String, cast
-
         query = query.where(cast(User.roles, String).like(f'%"{role}"%'))
     return paginate(query, page, per_page)
 
@@ -126,5 +126,5 @@ def ensure_admin() -> tuple[User, str] | None:
         suffix += 1
         username = f"admin{suffix}"
     password = secrets.token_urlsafe(12)
-    user = create_user(None, username=username, password=password, roles=["admin"], display_name="管理员")
+    user = create_user(None, username=username, password=password, roles=[Role.ADMIN.value], display_name="管理员")
     return user, password
