@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import fcntl
 import hashlib
@@ -33,9 +31,6 @@ from media.hashing import BackgroundDigest
 
 log = logging.getLogger(__name__)
 
-TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = ("creation", "creation-with-upload", "termination", "checksum", "expiration")
-CHECKSUM_ALGORITHMS = ("sha1", "sha256", "sha512", "md5")
 READ_SIZE = 1024 * 1024            # bytes read from the request body at a time
 COMMIT_EVERY = 32 * 1024 * 1024    # a long PATCH without Upload-Checksum makes its progress durable this often
 PROGRESS_SLACK = timedelta(minutes=1)  # a steady upload records its offset and expiry in the database this often
@@ -203,67 +198,6 @@ class _BufferPool:
 
 
 _buffers = _BufferPool(READ_SIZE, keep=PIPELINE_BYTES // READ_SIZE + 2)
-
-
-# --- metadata ---------------------------------------------------------------------------------------------------
-
-def parse_metadata(header: str | None) -> dict[str, str]:
-    """Decode tus ``Upload-Metadata`` (``key base64,key2 base64``) into text; malformed input is a 400."""
-    result: dict[str, str] = {}
-    if header is None or not header.strip():
-        return result
-    for pair in header.split(","):
-        parts = pair.strip().split(" ")
-        key = parts[0]
-        if not key or len(parts) > 2 or not key.isascii() or not key.isprintable():
-            raise BadRequest("Upload-Metadata 格式错误：应为“键 base64值”，以逗号分隔", code="invalid_metadata",
-                             details={"pair": pair.strip()[:100]})
-        if key in result:
-            raise BadRequest(f"Upload-Metadata 中的键重复：{key}", code="invalid_metadata", details={"key": key})
-        raw = b""
-        if len(parts) == 2:
-            try:
-                raw = base64.b64decode(parts[1], validate=True)
-            except (binascii.Error, ValueError):
-                raise BadRequest(f"Upload-Metadata 中 {key} 的值不是有效的 base64", code="invalid_metadata",
-                                 details={"key": key}) from None
-        try:
-            result[key] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest(f"Upload-Metadata 中 {key} 的值不是 UTF-8 文本", code="invalid_metadata",
-                             details={"key": key}) from None
-    return result
-
-
-def encode_metadata(metadata: dict[str, Any]) -> str:
-    """The stored metadata as an ``Upload-Metadata`` header value (scalars only)."""
-    pairs = []
-    for key, value in metadata.items():
-        if value is None or isinstance(value, (dict, list)):
-            continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        pairs.append(f"{key} {base64.b64encode(text.encode('utf-8')).decode('ascii')}")
-    return ",".join(pairs)
-
-
-def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
-    """``Upload-Checksum: sha1 <base64 digest>`` → (algorithm, digest); unsupported algorithms are a 400."""
-    if header is None:
-        return None
-    parts = header.strip().split(" ")
-    if len(parts) != 2:
-        raise BadRequest("Upload-Checksum 格式错误：应为“算法 base64摘要”", code="invalid_checksum")
-    algorithm, encoded = parts[0].lower(), parts[1]
-    if algorithm not in CHECKSUM_ALGORITHMS:
-        raise BadRequest(f"不支持的校验算法：{algorithm}", code="unsupported_checksum_algorithm",
-                         details={"supported": list(CHECKSUM_ALGORITHMS)})
-    try:
-        digest = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("Upload-Checksum 的摘要不是有效的 base64", code="invalid_checksum") from None
-    if len(digest) != hashlib.new(algorithm).digest_size:
-        raise BadRequest("Upload-Checksum 的摘要长度与算法不符", code="invalid_checksum")
-    return algorithm, digest
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
