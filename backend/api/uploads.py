@@ -16,7 +16,7 @@ from backend.errors import BadRequest, LiufangError, UnsupportedMediaType
 from backend.models import Upload
 from backend.services import uploads as upload_service
 from backend.services.policy import Permission
-from backend.services.uploads import BodyReader
+from media.partial_upload import BodyReader
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads",
                 description="断点续传上传（tus 1.0.0） / Resumable uploads (tus 1.0.0)")
