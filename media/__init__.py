@@ -2,13 +2,16 @@
 
 Modules: :mod:`media.errors` (exception family), :mod:`media.storage` (the ``Storage``
 contract, ``LocalStorage``, ``S3Storage``, ``create_storage``), :mod:`media.hashing`,
-:mod:`media.sniff`, :mod:`media.ffmpeg`, :mod:`media.images`, :mod:`media.pdf`.
+:mod:`media.sniff`, :mod:`media.ffmpeg`, :mod:`media.images`, :mod:`media.pdf`,
+:mod:`media.partial_upload` (resumable uploads' bytes on local disk).
 """
 
 from .errors import (
     CorruptMedia,
     MediaError,
     ObjectNotFound,
+    PartialUploadBusy,
+    PartialUploadIncomplete,
     ProcessingError,
     StorageError,
     UnsupportedMedia,
@@ -21,4 +24,6 @@ __all__ = [
     "CorruptMedia",
     "StorageError",
     "ProcessingError",
+    "PartialUploadBusy",
+    "PartialUploadIncomplete",
 ]

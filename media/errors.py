@@ -1,4 +1,4 @@
-"""Exception family raised by the media package (storage, sniffing, transcoding, images, PDFs)."""
+"""Exception family raised by the media package (storage, sniffing, transcoding, images, PDFs, partial uploads)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,8 @@ __all__ = [
     "CorruptMedia",
     "StorageError",
     "ProcessingError",
+    "PartialUploadBusy",
+    "PartialUploadIncomplete",
 ]
 
 
@@ -54,3 +56,19 @@ class StorageError(MediaError):
 
 class ProcessingError(MediaError):
     """A media tool failed for a reason not attributable to the input (timeout, missing tool)."""
+
+
+class PartialUploadBusy(MediaError):
+    """Another holder (a thread of this process or another process) has the partial upload's lock right now."""
+
+    def __init__(self, upload_id: str) -> None:
+        super().__init__(f"上传正在被另一个请求写入 / partial upload is locked: {upload_id}")
+        self.upload_id = upload_id
+
+
+class PartialUploadIncomplete(MediaError):
+    """The partial upload's data file holds fewer bytes than its committed offset (it was removed or cut short)."""
+
+    def __init__(self, upload_id: str, offset: int) -> None:
+        super().__init__(f"上传的部分文件不完整 / partial upload has fewer than {offset} bytes: {upload_id}")
+        self.upload_id, self.offset = upload_id, offset

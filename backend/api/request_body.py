@@ -6,7 +6,7 @@ import io
 import socket
 from typing import Any
 
-from backend.services.uploads import BodyReader
+from media.partial_upload import BodyReader
 
 __all__ = ["open_body"]
 

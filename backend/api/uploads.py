@@ -8,53 +8,33 @@ from flask import Response, jsonify, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
-from werkzeug.http import http_date
 
-from backend.services.policy import Permission
+from backend.api import tus
 from backend.api.base import accepts_body, login_required, skip_idempotency
 from backend.api.request_body import open_body
-from backend.errors import BadRequest, LiufangError, PreconditionFailed, UnsupportedMediaType
+from backend.errors import BadRequest, LiufangError, UnsupportedMediaType
 from backend.models import Upload
 from backend.services import uploads as upload_service
-from backend.services.uploads import BodyReader, UploadProgress
+from backend.services.policy import Permission
+from media.partial_upload import BodyReader
 
 blp = Blueprint("uploads", __name__, url_prefix="/api/v1/uploads",
                 description="断点续传上传（tus 1.0.0） / Resumable uploads (tus 1.0.0)")
-CHUNK_TYPE = "application/offset+octet-stream"
-TUS = upload_service.TUS_VERSION
 
 
 @blp.after_request
 def _tus_headers(response: Response) -> Response:
     """Every answer of these endpoints, errors included, speaks tus and is never cached."""
-    response.headers["Tus-Resumable"] = TUS
+    response.headers["Tus-Resumable"] = tus.TUS_VERSION
     response.headers["Cache-Control"] = "no-store"
     if response.status_code == 412:
-        response.headers["Tus-Version"] = TUS
+        response.headers["Tus-Version"] = tus.TUS_VERSION
     if response.status_code == 413:
         response.headers["Tus-Max-Size"] = str(upload_service.max_size())
     return response
 
 
-# --- parsing ----------------------------------------------------------------------------------------------------
-
-def _require_tus() -> None:
-    version = request.headers.get("Tus-Resumable")
-    if version != TUS:
-        raise PreconditionFailed(f"不支持的 tus 协议版本：{version or '（未提供 Tus-Resumable）'}；支持 {TUS}",
-                                 code="tus_version_unsupported", details={"supported": [TUS]})
-
-
-def _int_header(name: str, *, required: bool = True) -> int | None:
-    raw = request.headers.get(name)
-    if raw is None:
-        if required:
-            raise BadRequest(f"缺少 {name} 请求头", code="missing_header", details={"header": name})
-        return None
-    if not raw.strip().isdigit():
-        raise BadRequest(f"{name} 须为非负整数", code="invalid_header", details={"header": name})
-    return int(raw.strip())
-
+# --- the request body -------------------------------------------------------------------------------------------
 
 def _body_length() -> int | None:
     """Declared body size; None for a chunked body (read until the server says it ends)."""
@@ -80,22 +60,12 @@ def _has_body() -> bool:
 
 
 def _check_chunk_type() -> None:
-    if request.mimetype != CHUNK_TYPE:
-        raise UnsupportedMediaType(f"数据块的 Content-Type 须为 {CHUNK_TYPE}", code="unsupported_media_type",
-                                   details={"content_type": request.mimetype, "accepted": [CHUNK_TYPE]})
+    if request.mimetype != tus.CHUNK_TYPE:
+        raise UnsupportedMediaType(f"数据块的 Content-Type 须为 {tus.CHUNK_TYPE}", code="unsupported_media_type",
+                                   details={"content_type": request.mimetype, "accepted": [tus.CHUNK_TYPE]})
 
 
 # --- serialising ------------------------------------------------------------------------------------------------
-
-def _progress_headers(progress: UploadProgress) -> dict[str, str]:
-    headers = {"Upload-Offset": str(progress.offset)}
-    if progress.status == "receiving" and progress.expires_at is not None:
-        headers["Upload-Expires"] = http_date(progress.expires_at)
-    if progress.status == "completed" and progress.material_id is not None:
-        headers["Liufang-Material-Id"] = str(progress.material_id)
-        headers["Liufang-Duplicate"] = "true" if progress.duplicate else "false"
-    return headers
-
 
 def _empty(status: int, headers: dict[str, str]) -> Response:
     response = Response(status=status)
@@ -124,28 +94,23 @@ def serialise(upload: Upload) -> dict[str, Any]:
 @blp.route("")
 class Uploads(MethodView):
     # as_view applies these to the registered view function, where the JSON-only and replay hooks look
-    decorators = [accepts_body(CHUNK_TYPE), skip_idempotency]
+    decorators = [accepts_body(tus.CHUNK_TYPE), skip_idempotency]
 
     def options(self) -> Response:
         """tus discovery: versions, extensions, maximum size and checksum algorithms (no login needed)."""
-        return _empty(204, {
-            "Tus-Version": TUS,
-            "Tus-Extension": ",".join(upload_service.TUS_EXTENSIONS),
-            "Tus-Max-Size": str(upload_service.max_size()),
-            "Tus-Checksum-Algorithm": ",".join(upload_service.CHECKSUM_ALGORITHMS),
-        })
+        return _empty(204, tus.discovery_headers(upload_service.max_size()))
 
     @login_required(Permission.MATERIAL_UPLOAD)
     def post(self) -> Response:
         """Create an upload (tus creation). Headers: Upload-Length, Upload-Metadata (base64 values: filename,
         filetype, sha256, person_id, interview_id, captured_at, latitude, longitude, device, title). A body of
         type application/offset+octet-stream is taken as the first chunk (creation-with-upload)."""
-        _require_tus()
+        tus.require_version(request.headers)
         if request.headers.get("Upload-Defer-Length") is not None:
             raise BadRequest("不支持延后声明长度（creation-defer-length）", code="defer_length_unsupported")
-        length = _int_header("Upload-Length")
-        metadata = upload_service.parse_metadata(request.headers.get("Upload-Metadata"))
-        checksum = upload_service.parse_checksum(request.headers.get("Upload-Checksum"))
+        length = tus.int_header(request.headers, "Upload-Length")
+        metadata = tus.parse_metadata(request.headers.get("Upload-Metadata"))
+        checksum = tus.parse_checksum(request.headers.get("Upload-Checksum"))
         first_chunk = None
         if _has_body():
             _check_chunk_type()
@@ -160,23 +125,23 @@ class Uploads(MethodView):
                 error.headers["Location"] = f"{blp.url_prefix}/{error.details['upload_id']}"
             raise
         headers = {"Location": f"{blp.url_prefix}/{upload.id}"}
-        headers.update(_progress_headers(upload_service.progress(upload)))
+        headers.update(tus.progress_headers(upload_service.progress(upload)))
         return _empty(201, headers)
 
 
 @blp.route("/<upload_id>")
 class UploadResource(MethodView):
-    decorators = [accepts_body(CHUNK_TYPE), skip_idempotency]
+    decorators = [accepts_body(tus.CHUNK_TYPE), skip_idempotency]
 
     @login_required(Permission.MATERIAL_UPLOAD)
     def head(self, upload_id: str) -> Response:
         """tus: the offset the server holds (durable bytes on disk), the length and the metadata."""
         upload = upload_service.get_upload(current_user, upload_id)
-        _require_tus()
+        tus.require_version(request.headers)
         upload_service.check_resumable(upload)
-        headers = _progress_headers(upload_service.progress(upload))
+        headers = tus.progress_headers(upload_service.progress(upload))
         headers["Upload-Length"] = str(upload.length)
-        encoded = upload_service.encode_metadata(upload.upload_metadata or {})
+        encoded = tus.encode_metadata(upload.upload_metadata or {})
         if encoded:
             headers["Upload-Metadata"] = encoded
         return _empty(200, headers)
@@ -192,18 +157,18 @@ class UploadResource(MethodView):
         fails; 423 while another request writes the same upload). The last chunk answers with
         Liufang-Material-Id and Liufang-Duplicate."""
         upload = upload_service.get_upload(current_user, upload_id)  # 404 before any other complaint
-        _require_tus()
+        tus.require_version(request.headers)
         _check_chunk_type()
-        offset = _int_header("Upload-Offset")
-        checksum = upload_service.parse_checksum(request.headers.get("Upload-Checksum"))
+        offset = tus.int_header(request.headers, "Upload-Offset")
+        checksum = tus.parse_checksum(request.headers.get("Upload-Checksum"))
         progress = upload_service.append_chunk(current_user, upload.id, offset=offset or 0, body=_open_body(),
                                                content_length=_body_length(), checksum=checksum)
-        return _empty(204, _progress_headers(progress))
+        return _empty(204, tus.progress_headers(progress))
 
     @login_required(Permission.MATERIAL_UPLOAD)
     def delete(self, upload_id: str) -> Response:
         """tus termination: stop an unfinished upload and delete its bytes."""
         upload_service.get_upload(current_user, upload_id)
-        _require_tus()
+        tus.require_version(request.headers)
         upload_service.terminate_upload(current_user, upload_id)
         return _empty(204, {})

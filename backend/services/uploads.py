@@ -1,23 +1,15 @@
-"""Resumable (tus) uploads: partial bytes on local disk, per-upload locks, checksums, whole-file SHA-256 and ingest."""
+"""Resumable (tus) uploads: their state in the database, their bytes in the partial-upload store, then ingest."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
-import fcntl
-import hashlib
 import logging
 import os
-import secrets
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
-from typing import Any, BinaryIO, Protocol
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -28,19 +20,14 @@ from backend.extensions import db
 from backend.models import Upload, User
 from backend.models.types import utcnow
 from backend.services import materials
-from media.fileutil import drop_cached, start_writeback, write_all
-from media.hashing import BackgroundDigest
+from media.errors import PartialUploadBusy, PartialUploadIncomplete
+from media.partial_upload import (AppendOutcome, BodyReader, LockedUpload, PartialUploadStore, is_upload_id,
+                                  new_upload_id)
 
 log = logging.getLogger(__name__)
 
-TUS_VERSION = "1.0.0"
-TUS_EXTENSIONS = ("creation", "creation-with-upload", "termination", "checksum", "expiration")
-CHECKSUM_ALGORITHMS = ("sha1", "sha256", "sha512", "md5")
-READ_SIZE = 1024 * 1024            # bytes read from the request body at a time
-COMMIT_EVERY = 32 * 1024 * 1024    # a long PATCH without Upload-Checksum makes its progress durable this often
 PROGRESS_SLACK = timedelta(minutes=1)  # a steady upload records its offset and expiry in the database this often
-PIPELINE_BYTES = 4 * READ_SIZE      # received bytes that may wait to be hashed (a PATCH answers without waiting)
-_ID_CHARS = frozenset("0123456789abcdef")
+_STORE = "liufang_upload_store"
 
 
 class UploadGone(LiufangError):
@@ -57,213 +44,36 @@ class ClientDisconnected(LiufangError):
     status, code, message = 400, "client_disconnected", "连接中断，已保存收到的部分"
 
 
-class BodyReader(Protocol):
-    """A PATCH body read into buffers the service owns; 0 means it ended (or the client went away)."""
-
-    def readinto(self, buffer: memoryview, /) -> int: ...
-
-
 # --- where the bytes live ---------------------------------------------------------------------------------------
 
-def upload_dir(*, create: bool = False) -> Path:
-    """Where partial uploads live; ``create`` makes it first (creating an upload does, nothing else needs to)."""
-    path = Path(current_app.config.get("UPLOAD_DIR") or os.path.join(current_app.instance_path, "uploads"))
-    if create:
-        path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def _paths(upload_id: str) -> tuple[Path, Path, Path]:
-    """The data file, the committed-offset marker and the lock file of an upload (names are server ids only)."""
-    base = upload_dir()
-    return base / upload_id, base / f"{upload_id}.offset", base / f"{upload_id}.lock"
-
-
-def _committed_offset(upload_id: str) -> int:
-    """Bytes that are on disk *and* were fsynced before the marker was written: the tus offset.
-
-    A write that a kill -9 or power cut interrupted after the last marker is never reported; the next PATCH
-    truncates it away before appending. No marker yet means nothing was committed.
-    """
-    data, marker, _ = _paths(upload_id)
-    try:
-        size = data.stat().st_size
-    except FileNotFoundError:
-        return 0
-    try:
-        committed = int(marker.read_text(encoding="ascii").strip() or 0)
-    except (FileNotFoundError, ValueError):
-        committed = 0
-    return max(0, min(size, committed))
-
-
-def _commit(upload_id: str, fh: BinaryIO, offset: int) -> None:
-    """fsync the data, then record ``offset`` as durable: a fixed-size record overwritten in place and
-    fdatasync'ed (one sector: it is either the old or the new number, never a mix)."""
-    fh.flush()
-    os.fsync(fh.fileno())
-    _, marker, _ = _paths(upload_id)
-    fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
-    try:
-        os.pwrite(fd, b"%020d\n" % offset, 0)
-        os.fdatasync(fd)
-    finally:
-        os.close(fd)
-
-
-def _delete_bytes(upload_id: str, *, keep_lock: bool = False) -> None:
-    data, marker, lock = _paths(upload_id)
-    for path in (data, marker) + (() if keep_lock else (lock,)):
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            pass
-    _forget_digest(upload_id)
+def upload_store() -> PartialUploadStore:
+    """The app's partial-upload store in ``UPLOAD_DIR`` (default: instance/uploads), made once per app."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    store = app.extensions.get(_STORE)
+    if store is None:
+        directory = app.config.get("UPLOAD_DIR") or os.path.join(app.instance_path, "uploads")
+        store = app.extensions.setdefault(_STORE, PartialUploadStore(directory))
+    return store
 
 
 @contextmanager
-def _exclusive(upload_id: str) -> Iterator[None]:
-    """Per-upload exclusive lock (flock on a lock file), shared by threads and gunicorn worker processes."""
-    _, _, lock_path = _paths(upload_id)
-    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
+def _exclusive(upload_id: str) -> Iterator[LockedUpload]:
+    """The upload's bytes under its exclusive lock; 423 while another request (any worker process) holds it."""
     try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
+        partial = upload_store().lock(upload_id)
+    except PartialUploadBusy:
         raise Locked("该上传正在被另一个请求写入，请稍后重试", code="upload_busy",
                      details={"upload_id": upload_id}) from None
-    try:
-        yield
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
+    with partial:
+        yield partial
 
 
-# --- whole-file SHA-256, continued across PATCHes -------------------------------------------------------------
-
-_digests: OrderedDict[str, tuple[int, BackgroundDigest]] = OrderedDict()
-_digests_lock = threading.Lock()
-_DIGESTS_KEPT = 256
+def _delete_bytes_on_commit(upload_id: str, *, keep_lock: bool) -> None:
+    transaction.on_commit(functools.partial(upload_store().delete, upload_id, keep_lock=keep_lock))
 
 
-def _digest_at(upload_id: str, offset: int) -> BackgroundDigest:
-    """The whole-file SHA-256 of the first ``offset`` bytes, as a background digest that more bytes can be queued
-    into: this process's running one (it may still be hashing the end of the previous PATCH), or one rebuilt
-    from the partial file (after a restart, or when the previous PATCH went to another worker process)."""
-    with _digests_lock:
-        cached = _digests.pop(upload_id, None)
-    if cached is not None and cached[0] == offset:
-        return cached[1]
-    hasher = hashlib.sha256()
-    data, _, _ = _paths(upload_id)
-    remaining = offset
-    if remaining:
-        with open(data, "rb") as fh:
-            while remaining:
-                block = fh.read(min(READ_SIZE, remaining))
-                if not block:
-                    raise Conflict("上传的部分文件不完整", code="upload_bytes_missing")
-                hasher.update(block)
-                remaining -= len(block)
-    return BackgroundDigest(hasher, max_pending=PIPELINE_BYTES)
-
-
-def _remember_digest(upload_id: str, offset: int, digest: BackgroundDigest) -> None:
-    with _digests_lock:
-        _digests[upload_id] = (offset, digest)
-        _digests.move_to_end(upload_id)
-        while len(_digests) > _DIGESTS_KEPT:
-            _digests.popitem(last=False)
-
-
-def _forget_digest(upload_id: str) -> None:
-    with _digests_lock:
-        _digests.pop(upload_id, None)
-
-
-class _BufferPool:
-    """Receive buffers handed back once their bytes are written and hashed, so a busy process does not allocate
-    (and page-fault) a fresh megabyte per read; at most ``keep`` spare ones are held."""
-
-    def __init__(self, size: int, keep: int) -> None:
-        self.size, self._keep = size, keep
-        self._spare: list[bytearray] = []
-        self._lock = threading.Lock()
-
-    def get(self) -> bytearray:
-        with self._lock:
-            if self._spare:
-                return self._spare.pop()
-        return bytearray(self.size)
-
-    def put(self, buffer: bytearray) -> None:
-        with self._lock:
-            if len(self._spare) < self._keep:
-                self._spare.append(buffer)
-
-
-_buffers = _BufferPool(READ_SIZE, keep=PIPELINE_BYTES // READ_SIZE + 2)
-
-
-# --- metadata ---------------------------------------------------------------------------------------------------
-
-def parse_metadata(header: str | None) -> dict[str, str]:
-    """Decode tus ``Upload-Metadata`` (``key base64,key2 base64``) into text; malformed input is a 400."""
-    result: dict[str, str] = {}
-    if header is None or not header.strip():
-        return result
-    for pair in header.split(","):
-        parts = pair.strip().split(" ")
-        key = parts[0]
-        if not key or len(parts) > 2 or not key.isascii() or not key.isprintable():
-            raise BadRequest("Upload-Metadata 格式错误：应为“键 base64值”，以逗号分隔", code="invalid_metadata",
-                             details={"pair": pair.strip()[:100]})
-        if key in result:
-            raise BadRequest(f"Upload-Metadata 中的键重复：{key}", code="invalid_metadata", details={"key": key})
-        raw = b""
-        if len(parts) == 2:
-            try:
-                raw = base64.b64decode(parts[1], validate=True)
-            except (binascii.Error, ValueError):
-                raise BadRequest(f"Upload-Metadata 中 {key} 的值不是有效的 base64", code="invalid_metadata",
-                                 details={"key": key}) from None
-        try:
-            result[key] = raw.decode("utf-8")
-        except UnicodeDecodeError:
-            raise BadRequest(f"Upload-Metadata 中 {key} 的值不是 UTF-8 文本", code="invalid_metadata",
-                             details={"key": key}) from None
-    return result
-
-
-def encode_metadata(metadata: dict[str, Any]) -> str:
-    """The stored metadata as an ``Upload-Metadata`` header value (scalars only)."""
-    pairs = []
-    for key, value in metadata.items():
-        if value is None or isinstance(value, (dict, list)):
-            continue
-        text = ("true" if value else "false") if isinstance(value, bool) else str(value)
-        pairs.append(f"{key} {base64.b64encode(text.encode('utf-8')).decode('ascii')}")
-    return ",".join(pairs)
-
-
-def parse_checksum(header: str | None) -> tuple[str, bytes] | None:
-    """``Upload-Checksum: sha1 <base64 digest>`` → (algorithm, digest); unsupported algorithms are a 400."""
-    if header is None:
-        return None
-    parts = header.strip().split(" ")
-    if len(parts) != 2:
-        raise BadRequest("Upload-Checksum 格式错误：应为“算法 base64摘要”", code="invalid_checksum")
-    algorithm, encoded = parts[0].lower(), parts[1]
-    if algorithm not in CHECKSUM_ALGORITHMS:
-        raise BadRequest(f"不支持的校验算法：{algorithm}", code="unsupported_checksum_algorithm",
-                         details={"supported": list(CHECKSUM_ALGORITHMS)})
-    try:
-        digest = base64.b64decode(encoded, validate=True)
-    except (binascii.Error, ValueError):
-        raise BadRequest("Upload-Checksum 的摘要不是有效的 base64", code="invalid_checksum") from None
-    if len(digest) != hashlib.new(algorithm).digest_size:
-        raise BadRequest("Upload-Checksum 的摘要长度与算法不符", code="invalid_checksum")
-    return algorithm, digest
+def _bytes_missing() -> Conflict:
+    return Conflict("上传的部分文件不完整", code="upload_bytes_missing")
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
@@ -275,7 +85,7 @@ def max_size() -> int:
 def get_upload(actor: User, upload_id: str) -> Upload:
     """The caller's own upload; anyone else's (or a malformed id) answers like a missing one."""
     upload = None
-    if len(upload_id) == 32 and set(upload_id) <= _ID_CHARS:
+    if is_upload_id(upload_id):
         upload = db.session.get(Upload, upload_id)
     if upload is None or upload.user_id != actor.id:
         raise NotFound("上传不存在", code="upload_not_found")
@@ -285,7 +95,7 @@ def get_upload(actor: User, upload_id: str) -> Upload:
 def current_offset(upload: Upload) -> int:
     """The durable offset: from the bytes on disk while receiving, the recorded one once finished."""
     if upload.status == "receiving":
-        return _committed_offset(upload.id)
+        return upload_store().offset(upload.id)
     return upload.offset
 
 
@@ -320,8 +130,7 @@ def _expire_now(upload: Upload) -> None:
     upload.failure_reason = EXPIRED_REASON
     upload.updated_at = utcnow()
     db.session.flush()
-    upload_id = upload.id
-    transaction.on_commit(lambda: _delete_bytes(upload_id))
+    _delete_bytes_on_commit(upload.id, keep_lock=False)
 
 
 def _expire_by_id(upload_id: str) -> None:
@@ -342,11 +151,11 @@ def check_resumable(upload: Upload) -> None:
         raise UploadGone(details={"status": upload.status, "failure_reason": upload.failure_reason})
     if _is_expired(upload):
         try:
-            with _exclusive(upload.id):
+            with upload_store().lock(upload.id):
                 db.session.refresh(upload)
                 if not _is_expired(upload):
                     return  # a chunk arrived meanwhile
-        except Locked:
+        except PartialUploadBusy:
             return  # someone is writing to it right now, so it is not idle
         raise _gone_expired(upload.id)
 
@@ -378,33 +187,30 @@ def create_upload(actor: User, *, length: int, metadata: dict[str, str], first_c
                               details={"length": length, "max_size": limit})
     normalised = materials.check_upload_metadata(actor, metadata)
     now = utcnow()
-    upload = Upload(id=secrets.token_hex(16), user_id=actor.id, length=length, offset=0,
+    upload = Upload(id=new_upload_id(), user_id=actor.id, length=length, offset=0,
                     upload_metadata=normalised, status="receiving", created_at=now, updated_at=now,
                     expires_at=now + current_app.config["TUS_EXPIRE"])
-    upload_dir(create=True)
-    data, _, _ = _paths(upload.id)
-    with open(data, "xb") as fh:
-        os.fsync(fh.fileno())
+    upload_store().create(upload.id)
     log.info("upload %s created by user %s: %s bytes", upload.id, actor.id, length)
     if first_chunk is None:
         db.session.add(upload)
         db.session.flush()
         return upload, None
     problem: LiufangError | None = None
-    with _exclusive(upload.id):
+    with _exclusive(upload.id) as partial:
         if first_chunk.content_length is not None and first_chunk.content_length > length:
             problem = PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
                                       details={"offset": 0, "length": length, "chunk": first_chunk.content_length})
         else:
             # The row is written after the body is in: no connection or write lock is held while it streams.
             transaction.end_read_only()
-            upload.offset, problem = _receive(upload.id, 0, length, first_chunk.body, first_chunk.content_length,
+            upload.offset, problem = _receive(partial, length, first_chunk.body, first_chunk.content_length,
                                               first_chunk.checksum)
         template = _columns(upload)
         db.session.add(upload)
         db.session.flush()
         if problem is None and upload.offset == length:
-            _finish(actor, upload, template=template)
+            _finish(actor, upload, partial, template=template)
     return upload, problem
 
 
@@ -426,12 +232,11 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
                  checksum: tuple[str, bytes] | None) -> UploadProgress:
     """Append a PATCH body at ``offset`` (the tus core rule); on the last byte, verify and ingest the file.
 
-    Bytes are streamed in READ_SIZE pieces; memory does not grow with the file. A chunk that fails its
-    ``Upload-Checksum`` is discarded (460). A body cut off by the client is kept up to the byte received
-    (fsynced), unless it carried a checksum, in which case it is discarded.
+    A chunk that fails its ``Upload-Checksum`` is discarded (460). A body cut off by the client is kept up to the
+    byte received (fsynced), unless it carried a checksum, in which case it is discarded.
     """
     upload = get_upload(actor, upload_id)
-    with _exclusive(upload.id):
+    with _exclusive(upload.id) as partial:
         db.session.refresh(upload)
         _ensure_receivable(upload)
         if upload.status == "completed":
@@ -439,7 +244,7 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
                 return progress(upload)  # a retried final PATCH whose answer was lost
             raise Conflict("上传已完成", code="offset_mismatch", details={"offset": upload.offset},
                            headers={"Upload-Offset": str(upload.offset)})
-        start, length = _committed_offset(upload.id), upload.length
+        start, length = partial.offset, upload.length
         if offset != start:
             raise Conflict(f"Upload-Offset 不符：服务器已有 {start} 字节", code="offset_mismatch",
                            details={"offset": start, "requested": offset}, headers={"Upload-Offset": str(start)})
@@ -448,7 +253,7 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
                                   details={"offset": start, "length": length, "chunk": content_length})
         recorded_expiry = upload.expires_at
         transaction.end_read_only()  # no connection is held while the body streams in (the row is now expired)
-        end, problem = _receive(upload_id, start, length, body, content_length, checksum)
+        end, problem = _receive(partial, length, body, content_length, checksum)
         now = utcnow()
         expires_at = now + current_app.config["TUS_EXPIRE"]
         if expires_at - recorded_expiry >= PROGRESS_SLACK or problem is not None or end == length:
@@ -462,83 +267,30 @@ def append_chunk(actor: User, upload_id: str, *, offset: int, body: BodyReader, 
             problem.follow_up = functools.partial(_record_progress, upload_id, end, now, expires_at)
             raise problem
         if end == length:
-            _finish(actor, upload)
+            _finish(actor, upload, partial)
             return progress(upload)
     return UploadProgress(status="receiving", offset=end, length=length, expires_at=expires_at)
 
 
-def _receive(upload_id: str, start: int, length: int, body: BodyReader, content_length: int | None,
+def _receive(partial: LockedUpload, length: int, body: BodyReader, content_length: int | None,
              checksum: tuple[str, bytes] | None) -> tuple[int, LiufangError | None]:
-    """Write the body after ``start``. Returns the new durable offset and the error to answer with, if any.
-
-    Each piece is read into a pooled buffer, written, then queued for hashing on a helper thread, so receiving,
-    writing and hashing run side by side and no byte is copied in Python. Without an Upload-Checksum the answer
-    does not wait for the hashing: it finishes while the phone sends the next PATCH. With one, it does, since
-    the chunk's digest decides the answer.
-    """
-    digest = _digest_at(upload_id, start)
-    before = None
-    algorithm, expected_digest = checksum if checksum is not None else ("", b"")
-    chunk_hash = hashlib.new(algorithm) if algorithm else None
-    if chunk_hash is not None:
-        digest.wait()
-        before = digest.digests[0].copy()
-    room = length - start
-    received = committed = 0
-    overflow = disconnected = False
-    data, _, _ = _paths(upload_id)
-    with open(data, "r+b" if data.exists() else "w+b", buffering=0) as fh:
-        if os.fstat(fh.fileno()).st_size != start:
-            fh.truncate(start)  # drop anything written after the last commit (an interrupted write, kill -9)
-        fd = fh.fileno()
-        while content_length is None or received < content_length:
-            buffer = _buffers.get()
-            want = READ_SIZE if content_length is None else min(READ_SIZE, content_length - received)
-            try:
-                n = body.readinto(memoryview(buffer)[:want])
-            except Exception as exc:  # WSGI servers report a vanished client in their own ways
-                log.info("upload %s: body cut off after %s bytes (%s)", upload_id, received, exc)
-                n, disconnected = 0, True
-            if not n or received + n > room:
-                _buffers.put(buffer)
-                overflow = bool(n)
-                disconnected = disconnected or (not n and content_length is not None)
-                break
-            piece = memoryview(buffer)[:n]
-            write_all(fd, piece, start + received)
-            start_writeback(fd, start + received, n)
-            digest.update(piece, extra=chunk_hash, release=functools.partial(_buffers.put, buffer))
-            received += n
-            if chunk_hash is None and received - committed >= COMMIT_EVERY:
-                _commit(upload_id, fh, start + received)
-                drop_cached(fd, start + committed, received - committed)
-                committed = received
-        if chunk_hash is not None:
-            digest.wait()
-            if disconnected or overflow or chunk_hash.digest() != expected_digest:
-                fh.truncate(start)
-                _commit(upload_id, fh, start)
-                _remember_digest(upload_id, start, BackgroundDigest(before, max_pending=PIPELINE_BYTES))
-                if overflow:
-                    return start, _too_long(start, length)
-                if disconnected:
-                    return start, ClientDisconnected("连接中断，带校验的数据块不完整，已丢弃", details={"offset": start})
-                return start, ChecksumMismatch(details={"offset": start, "algorithm": algorithm},
-                                               headers={"Upload-Offset": str(start)})
-        _commit(upload_id, fh, start + received)
-        drop_cached(fd, start + committed, received - committed)
-    end = start + received
-    _remember_digest(upload_id, end, digest)
-    if overflow:
-        return end, _too_long(end, length)
-    if disconnected:
-        return end, ClientDisconnected(details={"offset": end})
+    """Append the body to the store. Returns the new durable offset and the error to answer with, if any."""
+    try:
+        appended = partial.append(body, length=length, content_length=content_length, checksum=checksum)
+    except PartialUploadIncomplete:
+        raise _bytes_missing() from None
+    end = appended.offset
+    if appended.outcome is AppendOutcome.OVERFLOW:
+        return end, PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
+                                    details={"offset": end, "length": length}, headers={"Upload-Offset": str(end)})
+    if appended.outcome is AppendOutcome.CUT_OFF:
+        message = "连接中断，带校验的数据块不完整，已丢弃" if appended.discarded else None
+        return end, ClientDisconnected(message, details={"offset": end})
+    if appended.outcome is AppendOutcome.CHECKSUM_MISMATCH:
+        algorithm = checksum[0] if checksum is not None else ""
+        return end, ChecksumMismatch(details={"offset": end, "algorithm": algorithm},
+                                     headers={"Upload-Offset": str(end)})
     return end, None
-
-
-def _too_long(offset: int, length: int) -> PayloadTooLarge:
-    return PayloadTooLarge("数据块超出声明的文件长度", code="chunk_exceeds_length",
-                           details={"offset": offset, "length": length}, headers={"Upload-Offset": str(offset)})
 
 
 def _record_progress(upload_id: str, offset: int, now: datetime, expires_at: datetime) -> None:
@@ -561,15 +313,15 @@ def _fail(upload_id: str, reason: str, template: dict[str, Any] | None = None) -
     upload.failure_reason = reason
     upload.updated_at = utcnow()
     db.session.flush()
-    transaction.on_commit(lambda: _delete_bytes(upload_id, keep_lock=True))
+    _delete_bytes_on_commit(upload_id, keep_lock=True)
 
 
-def _finish(actor: User, upload: Upload, *, template: dict[str, Any] | None = None) -> None:
+def _finish(actor: User, upload: Upload, partial: LockedUpload, *, template: dict[str, Any] | None = None) -> None:
     """All bytes are in: check the whole-file SHA-256, then hand the file to ingest. Nothing half-written passes."""
-    data, _, _ = _paths(upload.id)
-    digest = _digest_at(upload.id, upload.length)
-    digest.wait()
-    sha256 = digest.digests[0].hexdigest()
+    try:
+        sha256 = partial.sha256()
+    except PartialUploadIncomplete:
+        raise _bytes_missing() from None
     expected = str(upload.upload_metadata.get("sha256") or "").strip().lower()
     if expected and expected != sha256:
         reason = f"文件 SHA-256 不符：手机端 {expected}，服务器收到 {sha256}；请重新上传"
@@ -577,7 +329,7 @@ def _finish(actor: User, upload: Upload, *, template: dict[str, Any] | None = No
                                details={"expected": expected, "received": sha256, "upload_id": upload.id},
                                follow_up=functools.partial(_fail, upload.id, reason, template))
     try:
-        material, duplicate = materials.ingest(actor, data, size=upload.length, sha256=sha256,
+        material, duplicate = materials.ingest(actor, partial.path, size=upload.length, sha256=sha256,
                                                metadata=dict(upload.upload_metadata), upload_id=upload.id)
     except UnsupportedMediaType as exc:
         exc.follow_up = functools.partial(_fail, upload.id, exc.message, template)
@@ -594,8 +346,7 @@ def _finish(actor: User, upload: Upload, *, template: dict[str, Any] | None = No
     upload.offset = upload.length
     upload.updated_at = utcnow()
     db.session.flush()
-    upload_id = upload.id
-    transaction.on_commit(lambda: _delete_bytes(upload_id, keep_lock=True))
+    _delete_bytes_on_commit(upload.id, keep_lock=True)
     log.info("upload %s completed: material %s (duplicate: %s)", upload.id, material.id, duplicate)
 
 
@@ -615,8 +366,7 @@ def terminate_upload(actor: User, upload_id: str) -> None:
         upload.status = "terminated"
         upload.updated_at = utcnow()
         db.session.flush()
-        upload_id = upload.id
-        transaction.on_commit(lambda: _delete_bytes(upload_id, keep_lock=True))
+        _delete_bytes_on_commit(upload.id, keep_lock=True)
 
 
 def purge_expired_uploads() -> int:
@@ -625,36 +375,33 @@ def purge_expired_uploads() -> int:
     Also removes leftover files of uploads that are no longer receiving (e.g. a crash between the database
     commit and the file deletion). Uploads being written right now (lock held) are left for the next run.
     """
+    store = upload_store()
     expired = 0
     ids = db.session.scalars(select(Upload.id).where(Upload.status == "receiving",
                                                      Upload.expires_at <= utcnow())).all()
     for upload_id in ids:
         try:
-            with _exclusive(upload_id):
+            with store.lock(upload_id):
                 upload = db.session.get(Upload, upload_id, populate_existing=True)
                 if upload is not None and _is_expired(upload):
                     _expire_now(upload)
                     expired += 1
-        except Locked:
+        except PartialUploadBusy:
             continue
-        _, _, lock = _paths(upload_id)
-        lock.unlink(missing_ok=True)
-    directory = upload_dir(create=True)
-    leftover = {name.split(".")[0] for name in os.listdir(directory)}
-    leftover = {name for name in leftover if len(name) == 32 and set(name) <= _ID_CHARS}
+        store.remove_lock(upload_id)
+    leftover = store.leftover_ids()
     if leftover:
         receiving = set(db.session.scalars(select(Upload.id).where(Upload.id.in_(leftover),
                                                                    Upload.status == "receiving")).all())
         for upload_id in leftover - receiving:
             try:
-                with _exclusive(upload_id):
+                with store.lock(upload_id):
                     if db.session.scalar(select(Upload.status).where(Upload.id == upload_id)) == "receiving":
                         continue
-                    _delete_bytes(upload_id, keep_lock=True)
-            except Locked:
+                    store.delete(upload_id, keep_lock=True)
+            except PartialUploadBusy:
                 continue
-            _, _, lock = _paths(upload_id)
-            lock.unlink(missing_ok=True)
+            store.remove_lock(upload_id)
     db.session.flush()
     if expired:
         log.info("purged %s expired uploads", expired)

@@ -88,6 +88,8 @@ def create(client, tus) -> Callable[..., Any]:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def upload_dir(app) -> Path:  # type: ignore[no-untyped-def]
     with app.app_context():
-        from backend.services.uploads import upload_dir as directory
+        from backend.services.uploads import upload_store
 
-        return directory(create=True)
+        directory = upload_store().directory
+    directory.mkdir(parents=True, exist_ok=True)
+    return directory

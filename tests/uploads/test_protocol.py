@@ -320,13 +320,18 @@ def test_a_cut_off_chunk_with_a_checksum_is_discarded(client, create, tus):
     assert head_offset(client, tus, url) == 0
 
 
+def forget_digests(app) -> None:  # type: ignore[no-untyped-def]
+    with app.app_context():
+        upload_service.upload_store()._digests.clear()
+
+
 def test_hash_is_rebuilt_when_another_process_takes_the_next_chunk(client, create, tus, auth):
     data = make_pdf(50_000)
     url = location(create(data))
     assert patch(client, tus, url, 0, data[:20_000]).status_code == 204
-    upload_service._digests.clear()  # as if a different gunicorn worker (or a restarted server) got the next PATCH
+    forget_digests(client.application)  # as if a different gunicorn worker (or a restarted server) got the next PATCH
     assert patch(client, tus, url, 20_000, data[20_000:35_000]).status_code == 204
-    upload_service._digests.clear()
+    forget_digests(client.application)
     final = patch(client, tus, url, 35_000, data[35_000:])
     assert final.status_code == 204
     material = client.get(f"/api/v1/materials/{final.headers['Liufang-Material-Id']}", headers=auth("collector"))
@@ -341,7 +346,7 @@ def test_bytes_written_after_the_last_fsync_are_not_reported(client, create, tus
     with open(upload_dir / upload_id, "ab") as fh:  # a write the server was killed in the middle of
         fh.write(b"\xff" * 4321)
     assert head_offset(client, tus, url) == 10_000
-    upload_service._digests.clear()
+    forget_digests(client.application)
     final = patch(client, tus, url, 10_000, data[10_000:])
     assert final.status_code == 204
     material = client.get(f"/api/v1/materials/{final.headers['Liufang-Material-Id']}", headers=auth("collector"))
