@@ -5,19 +5,18 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 import requests
 from werkzeug.serving import make_server
 
+from tests.support.gunicorn import Gunicorn
 from tests.uploads.conftest import encode_metadata, make_pdf, sha256_hex
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -93,52 +92,7 @@ def test_tus_js_client_uploads_a_file(live_server, auth, tmp_path, mode):
     assert material_sha256(live_server, auth("collector"), outcome["materialId"]) == sha256_hex(data)
 
 
-# --- a gunicorn server that can be killed -----------------------------------------------------------------------
-
-class Gunicorn:
-    """The app under gunicorn (2 worker processes) in its own process group, sharing the test's database."""
-
-    def __init__(self, app: Any, tmp_path: Path) -> None:
-        self.env = {
-            **os.environ,
-            "LIUFANG_INSTANCE_PATH": app.instance_path,
-            "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
-            "SECRET_KEY": app.config["SECRET_KEY"],
-            "LIUFANG_QUEUE_URL": f"sqlite:///{tmp_path / 'queue.db'}",  # queued, no worker: processing waits
-            "LIUFANG_STORAGE_URL": app.config["STORAGE_URL"],
-        }
-        self.log = open(tmp_path / "gunicorn.log", "ab")
-        self.process: subprocess.Popen[bytes] | None = None
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            self.port = sock.getsockname()[1]
-        self.base = f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", "2", "--threads", "2",
-             "--timeout", "120", "backend:create_app()"],
-            cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            try:
-                if requests.options(f"{self.base}/api/v1/uploads", timeout=2).status_code == 204:
-                    return
-            except requests.RequestException:
-                time.sleep(0.2)
-        raise AssertionError("gunicorn did not come up: " + Path(self.log.name).read_text()[-3000:])
-
-    def kill9(self) -> None:
-        assert self.process is not None
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(30)
-        self.log.close()
-
+# --- a gunicorn server that can be killed (tests.support.gunicorn) ----------------------------------------------
 
 @pytest.fixture
 def gunicorn(app, tmp_path) -> Iterator[Gunicorn]:  # type: ignore[no-untyped-def]
