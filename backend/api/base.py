@@ -78,6 +78,21 @@ def versioned_json(data: Any, version: int, status: int = 200) -> Response:
     return response
 
 
+def if_match_doc(blp: Any, *, exemption: str | None = None) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """OpenAPI for a conditional change: the If-Match header and its 412 / 428 answers."""
+    note = "The ETag from GET. Missing: 428 if_match_required; stale: 412 version_conflict."
+    parameter = {"in": "header", "name": "If-Match", "required": exemption is None, "schema": {"type": "string"},
+                 "description": note + (f" Not needed for {exemption}." if exemption else "")}
+
+    def decorator(view: Callable[..., Any]) -> Callable[..., Any]:
+        view = blp.alt_response(428, description="If-Match missing: send the ETag you read")(view)
+        view = blp.alt_response(412, description="If-Match names an old version: someone else's change came first; "
+                                                 "details.current_version is the one that won")(view)
+        return blp.doc(parameters=[parameter])(view)
+
+    return decorator
+
+
 def expected_version() -> int | None:
     """The version named by ``If-Match`` (``"3"``, ``W/"3"``), or None when the header is absent."""
     header = request.headers.get("If-Match")

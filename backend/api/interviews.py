@@ -9,7 +9,7 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from backend.services.policy import Permission
-from backend.api.base import expected_version, login_required, versioned_json
+from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
 from backend.models import Interview
 from backend.schemas.materials import (
     InterviewInputSchema,
@@ -60,9 +60,10 @@ def get_interview(interview_id: int) -> Response:
 @blp.route("/interviews/<int:interview_id>", methods=["PATCH"])
 @blp.arguments(InterviewInputSchema)
 @blp.response(200, InterviewSchema)
+@if_match_doc(blp)
 @login_required()
 def update_interview(data: dict[str, Any], interview_id: int) -> Response:
-    """Edit an interview (If-Match honoured)."""
+    """Edit an interview (send If-Match)."""
     return _answer(interview_service.update_interview(current_user, interview_id, data,
                                                       expected_version=expected_version()))
 

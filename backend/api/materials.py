@@ -12,7 +12,8 @@ from flask_smorest import Blueprint
 from werkzeug.datastructures import FileStorage
 
 from backend.services.policy import Permission
-from backend.api.base import accepts_body, expected_version, login_required, skip_idempotency, versioned_json
+from backend.api.base import (accepts_body, expected_version, if_match_doc, login_required, skip_idempotency,
+                              versioned_json)
 from backend.api.streaming import send_stored
 from backend.errors import PayloadTooLarge, ValidationFailed
 from backend.models import Material
@@ -91,6 +92,7 @@ def get_material(material_id: int) -> Response:
 @blp.route("/<int:material_id>", methods=["PATCH"])
 @blp.arguments(MaterialUpdateSchema)
 @blp.response(200, MaterialSchema)
+@if_match_doc(blp)
 @login_required()
 def update_material(data: dict[str, Any], material_id: int) -> Response:
     """Edit descriptive metadata; access level and embargo are set by archivists."""

@@ -9,7 +9,7 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from backend.services.policy import Permission
-from backend.api.base import expected_version, login_required, versioned_json
+from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
 from backend.models import Person
 from backend.schemas.persons import (
     ChecklistSchema,
@@ -24,6 +24,8 @@ from backend.services import persons as person_service
 from backend.services import policy, publication
 from backend.services.identity import mask_address, mask_id_number, mask_phone
 
+# Changes that may be made without If-Match (person_service.needs_if_match).
+DRAFT_EXEMPTION = "a collector's own draft that nobody else has changed yet"
 blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
                 description="人物档案（好人 / 名家 / 乡贤） / Person profiles")
 _person_schema = PersonSchema()
@@ -79,9 +81,7 @@ def get_person(person_id: int) -> Response:
 @blp.route("/<int:person_id>", methods=["PATCH"])
 @blp.arguments(PersonUpdateSchema(partial=True))
 @blp.response(200, PersonSchema)
-@blp.alt_response(412, description="If-Match names an old version: someone else's edit landed first")
-@blp.doc(parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"},
-                      "description": "ETag from GET; the edit is refused with 412 if the profile changed since"}])
+@if_match_doc(blp, exemption=DRAFT_EXEMPTION)
 @login_required()
 def update_person(data: dict[str, Any], person_id: int) -> Response:
     """Edit fields of a profile (collectors: own drafts/returned; editors: anything not yet approved)."""
@@ -121,7 +121,8 @@ def _transition_view(action: str, doc: str):
     blp.route(f"/<int:person_id>/{action}", methods=["POST"])(
         blp.arguments(TransitionSchema(), required=False)(
             blp.response(200, PersonSchema)(
-                blp.alt_response(409, description="Not allowed from the current status")(view))))
+                blp.alt_response(409, description="Not allowed from the current status")(
+                    if_match_doc(blp, exemption=DRAFT_EXEMPTION if action == "submit" else None)(view)))))
 
 
 _transition_view("submit", "Submit a draft (or a returned profile) for review.")
