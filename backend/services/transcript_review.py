@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -39,6 +38,7 @@ from backend.services.pagination import Page, paginate
 from backend.services.policy import Permission
 from backend.services.transcripts import get_transcript, segment_snapshot
 from backend.services.versioning import check_version
+from transcription.diff import diff_segments
 
 EDITABLE_SEGMENT_FIELDS = ("text", "speaker", "start", "end", "flagged")
 # Tolerance for float noise when comparing times (seconds).
@@ -620,74 +620,6 @@ def get_revision(actor: User, transcript_id: int, number: int) -> TranscriptRevi
 def _latest_number(transcript: Transcript) -> int | None:
     return db.session.scalar(select(func.max(TranscriptRevision.number)).where(
         TranscriptRevision.transcript_id == transcript.id))
-
-
-def text_ops(before: str, after: str) -> list[dict[str, str]]:
-    """Character-level difference (one Chinese character is one element): equal/insert/delete/replace runs."""
-    matcher = difflib.SequenceMatcher(a=before, b=after, autojunk=False)
-    return [{"op": tag, "before": before[i1:i2], "after": after[j1:j2]}
-            for tag, i1, i2, j1, j2 in matcher.get_opcodes()]
-
-
-def _overlap(a: dict[str, Any], b: dict[str, Any]) -> float:
-    return max(0.0, min(a["end"], b["end"]) - max(a["start"], b["start"]))
-
-
-def _pair(before: list[dict[str, Any]], after: list[dict[str, Any]], olds: list[int], news: list[int]
-          ) -> list[tuple[int, int]]:
-    """Pair replaced segments: one to one when counts match; else a split's first part and a merge's result pair
-    with the segment whose start they keep, then by largest time overlap, never crossing."""
-    if len(olds) == len(news):
-        return list(zip(olds, news))
-    candidates = sorted((((before[o]["start"] == after[n]["start"]), _overlap(before[o], after[n]), o, n)
-                         for o in olds for n in news), key=lambda c: (c[0], c[1], -c[2], -c[3]), reverse=True)
-    pairs: list[tuple[int, int]] = []
-    for _same_start, overlap, o, n in candidates:
-        if overlap <= 0:
-            continue
-        if any(o == po or n == pn or (o < po) != (n < pn) for po, pn in pairs):
-            continue
-        pairs.append((o, n))
-    return sorted(pairs)
-
-
-def diff_segments(before: list[dict[str, Any]], after: list[dict[str, Any]]) -> dict[str, Any]:
-    def key(s: dict[str, Any]) -> tuple[Any, ...]:
-        return (s["start"], s["end"], s["text"], s.get("speaker"), bool(s.get("flagged")))
-
-    matcher = difflib.SequenceMatcher(a=[key(s) for s in before], b=[key(s) for s in after], autojunk=False)
-    entries: list[dict[str, Any]] = []
-    stats = {"added": 0, "removed": 0, "changed": 0, "unchanged": 0}
-    for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-        if tag == "equal":
-            stats["unchanged"] += i2 - i1
-            continue
-        pairs = _pair(before, after, list(range(i1, i2)), list(range(j1, j2)))
-        paired_olds = {p[0] for p in pairs}
-        paired_news = {p[1] for p in pairs}
-        o, n = i1, j1
-        for po, pn in [*pairs, (i2, j2)]:
-            while o < po:
-                if o not in paired_olds:
-                    entries.append({"type": "removed", "from_index": o, "to_index": None, "before": before[o],
-                                    "after": None})
-                    stats["removed"] += 1
-                o += 1
-            while n < pn:
-                if n not in paired_news:
-                    entries.append({"type": "added", "from_index": None, "to_index": n, "before": None,
-                                    "after": after[n]})
-                    stats["added"] += 1
-                n += 1
-            if po < i2:
-                old, new = before[po], after[pn]
-                fields = [f for f in ("start", "end", "text", "speaker", "flagged") if old.get(f) != new.get(f)]
-                entries.append({"type": "changed", "from_index": po, "to_index": pn, "before": old, "after": new,
-                                "fields": fields,
-                                "text_ops": text_ops(old["text"], new["text"]) if "text" in fields else []})
-                stats["changed"] += 1
-                o, n = po + 1, pn + 1
-    return {"stats": stats, "segments": entries}
 
 
 def diff(actor: User, transcript_id: int, from_number: int | None, to_number: int | None) -> dict[str, Any]:
