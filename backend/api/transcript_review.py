@@ -42,6 +42,7 @@ IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"ty
             "description": "The transcript's ETag (version) from GET; missing → 428 if_match_required, "
                            "stale → 412 version_conflict"}
 _transcript_schema = TranscriptSchema()
+_claim_schema = ClaimSchema()
 _queue_item_schema = QueueItemSchema()
 _revision_schema = RevisionSchema()
 _revision_summary_schema = RevisionSummarySchema()
@@ -59,7 +60,7 @@ def required_version() -> int:
 
 
 def _answer(transcript: Transcript, status: int = 200) -> Response:
-    return versioned_json(_transcript_schema.dump(transcript), transcript.version, status)
+    return versioned_json(_transcript_schema.dump(review_service.with_lock(transcript)), transcript.version, status)
 
 
 def _save_doc(view: Any) -> Any:
@@ -80,8 +81,7 @@ def _save_doc(view: Any) -> Any:
 def review_queue(args: dict[str, Any]) -> Response:
     """The review queue: most-flagged first, then oldest; filter by status, flagged, person, collector."""
     page = review_service.review_queue(current_user, **args)
-    items = [{**_queue_item_schema.dump(transcript), "material_title": title,
-              "lock": review_service.lock_info(transcript)} for transcript, title in page.items]
+    items = [{**_queue_item_schema.dump(transcript), "material_title": title} for transcript, title in page.items]
     return jsonify({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
 
 
@@ -95,9 +95,7 @@ def review_queue(args: dict[str, Any]) -> Response:
 def claim(transcript_id: int) -> Response:
     """Claim a transcript for editing (LIUFANG_TRANSCRIPT_LOCK_MINUTES); the holder claims again to renew."""
     transcript = review_service.claim(current_user, transcript_id)
-    return versioned_json({"transcript_id": transcript.id, "status": transcript.status,
-                           "version": transcript.version, "lock": review_service.lock_info(transcript)},
-                          transcript.version)
+    return versioned_json(_claim_schema.dump(review_service.with_lock(transcript)), transcript.version)
 
 
 @blp.route("/transcripts/<int:transcript_id>/claim", methods=["DELETE"])

@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
-from sqlalchemy.orm import defer
+from sqlalchemy.orm import defer, joinedload, selectinload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.errors import (
@@ -67,29 +68,47 @@ def lock_holder_id(transcript: Transcript, now: datetime | None = None) -> int |
     return transcript.locked_by_id if transcript.lock_expires_at > (now or utcnow()) else None
 
 
-def user_ref(user_id: int | None) -> dict[str, Any] | None:
-    if user_id is None:
-        return None
-    user = db.session.get(User, user_id)
-    if user is None:
-        return {"id": user_id, "username": None, "display_name": None}
-    return {"id": user.id, "username": user.username, "display_name": user.display_name}
+@dataclass(frozen=True)
+class TranscriptLock:
+    """An unexpired claim: who holds it and when it lapses."""
+
+    holder: User
+    expires_at: datetime
 
 
-def lock_info(transcript: Transcript) -> dict[str, Any] | None:
-    """``{"holder": {id, username, display_name}, "expires_at"}`` while a claim is held, else None."""
-    holder = lock_holder_id(transcript)
-    if holder is None or transcript.lock_expires_at is None:
-        return None
-    return {"holder": user_ref(holder), "expires_at": transcript.lock_expires_at.isoformat()}
+def current_locks(transcripts: Iterable[Transcript]) -> dict[int, TranscriptLock]:
+    """The unexpired claims of ``transcripts`` by transcript id, their holders loaded in one query."""
+    now = utcnow()
+    held = {t.id: (holder, t.lock_expires_at) for t in transcripts
+            if (holder := lock_holder_id(t, now)) is not None and t.lock_expires_at is not None}
+    if not held:
+        return {}
+    holder_ids = {holder for holder, _ in held.values()}
+    users = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(holder_ids)))}
+    return {tid: TranscriptLock(users[holder], expires) for tid, (holder, expires) in held.items()}
+
+
+def with_locks(transcripts: list[Transcript]) -> list[Transcript]:
+    """Set ``transcript.lock`` (a TranscriptLock or None) on each, for serialising: one query for all holders."""
+    locks = current_locks(transcripts)
+    for transcript in transcripts:
+        transcript.lock = locks.get(transcript.id)  # type: ignore[attr-defined]  # read by the transcript schemas
+    return transcripts
+
+
+def with_lock(transcript: Transcript) -> Transcript:
+    return with_locks([transcript])[0]
 
 
 def _locked(transcript: Transcript) -> Locked:
-    info = lock_info(transcript) or {}
-    holder = info.get("holder") or {}
-    name = holder.get("display_name") or holder.get("username") or "他人"
-    return Locked(f"转写稿正由{name}校对，锁定至 {info.get('expires_at')}", code="transcript_locked",
-                  details={"holder": info.get("holder"), "expires_at": info.get("expires_at")})
+    """423 naming whoever holds the claim now and until when (nobody, if it lapsed a moment ago)."""
+    lock = current_locks([transcript]).get(transcript.id)
+    holder = None if lock is None else {"id": lock.holder.id, "username": lock.holder.username,
+                                        "display_name": lock.holder.display_name}
+    expires_at = None if lock is None else lock.expires_at.isoformat()
+    name = (holder and (holder["display_name"] or holder["username"])) or "他人"
+    return Locked(f"转写稿正由{name}校对，锁定至 {expires_at}", code="transcript_locked",
+                  details={"holder": holder, "expires_at": expires_at})
 
 
 def _free_for(actor: User, now: datetime) -> ColumnElement[bool]:
@@ -244,7 +263,8 @@ def _row_changes(segment: TranscriptSegment, data: dict[str, Any]) -> dict[str, 
 
 def review_queue(actor: User, *, status: str | None = None, flagged: bool | None = None, person: int | None = None,
                  collector: int | None = None, page: int = 1, per_page: int = 20) -> Page[Any]:
-    """Transcripts to review, most-flagged first, then oldest; items are (transcript, material title) rows."""
+    """Transcripts to review, most-flagged first, then oldest; items are (transcript, material title) rows, each
+    transcript with its ``lock`` (the holders loaded in one query)."""
     _require(actor, Permission.TRANSCRIPT_EDIT)
     query = select(Transcript, Material.title).join(Material, Material.id == Transcript.material_id)
     if status:
@@ -264,6 +284,7 @@ def review_queue(actor: User, *, status: str | None = None, flagged: bool | None
     page = max(1, page)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
+    with_locks([row[0] for row in rows])
     return Page(items=[(row[0], row[1]) for row in rows], total=total, page=page, per_page=per_page)
 
 
@@ -598,7 +619,8 @@ def transition(actor: User, transcript_id: int, action: str, *, comment: str | N
 # --- reading the lineage ---------------------------------------------------------------------------------------------
 
 def _revision(transcript: Transcript, number: int) -> TranscriptRevision:
-    revision = db.session.scalar(select(TranscriptRevision).where(
+    """Revision ``number`` of the transcript with its author (joined in the same query), or 404."""
+    revision = db.session.scalar(select(TranscriptRevision).options(joinedload(TranscriptRevision.created_by)).where(
         TranscriptRevision.transcript_id == transcript.id, TranscriptRevision.number == number))
     if revision is None:
         raise NotFound("该修订版本不存在", code="revision_not_found", details={"revision": number})
@@ -606,9 +628,10 @@ def _revision(transcript: Transcript, number: int) -> TranscriptRevision:
 
 
 def list_revisions(actor: User, transcript_id: int, *, page: int = 1, per_page: int = 20) -> Page[TranscriptRevision]:
-    """Revisions newest first, without their snapshots."""
+    """Revisions newest first, without their snapshots, with their authors (one query for the page's authors)."""
     transcript = get_transcript(actor, transcript_id)
-    query = (select(TranscriptRevision).options(defer(TranscriptRevision.segments))
+    query = (select(TranscriptRevision)
+             .options(defer(TranscriptRevision.segments), selectinload(TranscriptRevision.created_by))
              .where(TranscriptRevision.transcript_id == transcript.id).order_by(TranscriptRevision.number.desc()))
     return paginate(query, page, per_page)
 
