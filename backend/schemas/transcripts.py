@@ -78,7 +78,7 @@ class TranscriptSchema(TranscriptSummarySchema):
     approved_at = fields.DateTime(allow_none=True)
 
     def _lock(self, transcript):  # type: ignore[no-untyped-def]
-        # ``lock`` is attached by the service that read the transcript (transcript_review.with_lock).
+        # ``lock`` is attached by the service that read the transcript (transcript_locks.with_lock).
         return None if transcript.lock is None else _lock_schema.dump(transcript.lock)
 
 

@@ -1,154 +1,49 @@
-"""Editorial review of transcripts: the queue, claim locks, segment edits under If-Match, speakers, full lineage
-(revisions, diffs, reverts) and the review → approve / return workflow."""
+"""Editing transcripts under If-Match: segment edits, splits, merges, bulk saves, speakers and reverts; each save moves
+the version by a conditional UPDATE and records a revision."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, cast
 
-from flask import current_app
-from sqlalchemy import ColumnElement, CursorResult, func, or_, select, update
-from sqlalchemy.orm import defer, joinedload, selectinload
+from sqlalchemy import CursorResult, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from backend.errors import (
-    Conflict,
-    Forbidden,
-    InvalidTransition,
-    Locked,
-    NotFound,
-    PreconditionFailed,
-    ValidationFailed,
-)
+from backend.errors import NotFound, PreconditionFailed, ValidationFailed
 from backend.extensions import db
-from backend.models import (
-    InterviewPerson,
-    Material,
-    PersonMaterial,
-    Transcript,
-    TranscriptRevision,
-    TranscriptSegment,
-    User,
-)
+from backend.models import Transcript, TranscriptRevision, TranscriptSegment, User
 from backend.models.types import utcnow
-from backend.services import audit, notifications, policy
+from backend.services import audit
 from backend.services import persons as person_service
-from backend.services.pagination import Page, paginate
-from backend.services.policy import Permission
-from backend.services.transcripts import get_transcript, segment_snapshot
+from backend.services.transcript_lineage import latest_number, revision_of
+from backend.services.transcript_locks import editable_transcript, free_for, lock_duration, lock_holder_id, locked_error
+from backend.services.transcripts import segment_snapshot
 from backend.services.versioning import check_version
-from transcription.diff import diff_segments
 
 EDITABLE_SEGMENT_FIELDS = ("text", "speaker", "start", "end", "flagged")
 # Tolerance for float noise when comparing times (seconds).
 EPSILON = 1e-6
 MACHINE_SUMMARY = "machine transcription"
 
-# action: (states it may start from, state it leads to, the permission it takes)
-TRANSITIONS: dict[str, tuple[frozenset[str], str, Permission]] = {
-    "review": (frozenset({"in_review"}), "reviewed", Permission.TRANSCRIPT_EDIT),
-    "approve": (frozenset({"reviewed"}), "approved", Permission.TRANSCRIPT_APPROVE),
-    "return": (frozenset({"reviewed", "approved"}), "in_review", Permission.TRANSCRIPT_APPROVE),
-}
 
-
-# --- locks -------------------------------------------------------------------------------------------------------
-
-def lock_duration() -> timedelta:
-    configured = current_app.config.get("TRANSCRIPT_LOCK")
-    return timedelta(minutes=30) if configured is None else configured
-
-
-def lock_holder_id(transcript: Transcript, now: datetime | None = None) -> int | None:
-    """The user holding an unexpired claim on the transcript, or None."""
-    if transcript.locked_by_id is None or transcript.lock_expires_at is None:
-        return None
-    return transcript.locked_by_id if transcript.lock_expires_at > (now or utcnow()) else None
-
-
-@dataclass(frozen=True)
-class TranscriptLock:
-    """An unexpired claim: who holds it and when it lapses."""
-
-    holder: User
-    expires_at: datetime
-
-
-def current_locks(transcripts: Iterable[Transcript]) -> dict[int, TranscriptLock]:
-    """The unexpired claims of ``transcripts`` by transcript id, their holders loaded in one query."""
-    now = utcnow()
-    held = {t.id: (holder, t.lock_expires_at) for t in transcripts
-            if (holder := lock_holder_id(t, now)) is not None and t.lock_expires_at is not None}
-    if not held:
-        return {}
-    holder_ids = {holder for holder, _ in held.values()}
-    users = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(holder_ids)))}
-    return {tid: TranscriptLock(users[holder], expires) for tid, (holder, expires) in held.items()}
-
-
-def with_locks(transcripts: list[Transcript]) -> list[Transcript]:
-    """Set ``transcript.lock`` (a TranscriptLock or None) on each, for serialising: one query for all holders."""
-    locks = current_locks(transcripts)
-    for transcript in transcripts:
-        transcript.lock = locks.get(transcript.id)  # type: ignore[attr-defined]  # read by the transcript schemas
-    return transcripts
-
-
-def with_lock(transcript: Transcript) -> Transcript:
-    return with_locks([transcript])[0]
-
-
-def _locked(transcript: Transcript) -> Locked:
-    """423 naming whoever holds the claim now and until when (nobody, if it lapsed a moment ago)."""
-    lock = current_locks([transcript]).get(transcript.id)
-    holder = None if lock is None else {"id": lock.holder.id, "username": lock.holder.username,
-                                        "display_name": lock.holder.display_name}
-    expires_at = None if lock is None else lock.expires_at.isoformat()
-    name = (holder and (holder["display_name"] or holder["username"])) or "他人"
-    return Locked(f"转写稿正由{name}校对，锁定至 {expires_at}", code="transcript_locked",
-                  details={"holder": holder, "expires_at": expires_at})
-
-
-def _free_for(actor: User, now: datetime) -> ColumnElement[bool]:
-    """SQL condition: nobody else holds an unexpired claim."""
-    return or_(Transcript.locked_by_id.is_(None), Transcript.locked_by_id == actor.id,
-               Transcript.lock_expires_at.is_(None), Transcript.lock_expires_at <= now)
-
-
-# --- guards ------------------------------------------------------------------------------------------------------
-
-def _require(actor: User, permission: Permission, code: str = "review_forbidden") -> None:
-    if not policy.can(actor, permission):
-        raise Forbidden("您的角色不能执行此操作", code=code,
-                        details={"permission": permission.value, "roles": policy.roles_with(permission)})
-
-
-def _editable(actor: User, transcript_id: int) -> Transcript:
-    _require(actor, Permission.TRANSCRIPT_EDIT, "edit_forbidden")
-    transcript = get_transcript(actor, transcript_id)
-    if transcript.status == "approved":
-        raise Conflict("转写稿已审定，不能修改；如需修改请档案员退回", code="transcript_approved",
-                       details={"status": transcript.status})
-    return transcript
-
+# --- the version and the claim -----------------------------------------------------------------------------------
 
 def _check_lock_and_version(actor: User, transcript: Transcript, expected_version: int | None) -> None:
     holder = lock_holder_id(transcript)
     if holder is not None and holder != actor.id:
-        raise _locked(transcript)
+        raise locked_error(transcript)
     check_version(transcript, expected_version)
 
 
-def _bump_version(actor: User, transcript: Transcript, expected_version: int, *, respect_lock: bool = True
-                  ) -> datetime:
+def bump_version(actor: User, transcript: Transcript, expected_version: int, *, respect_lock: bool = True
+                 ) -> datetime:
     """Move to the next version atomically: only if the row is still at ``expected_version`` (and, for saves,
     nobody else holds the claim). Concurrent writers are serialised by the row; the loser gets 412 or 423."""
     now = utcnow()
     conditions = [Transcript.id == transcript.id, Transcript.version == expected_version]
     if respect_lock:
-        conditions.append(_free_for(actor, now))
+        conditions.append(free_for(actor, now))
     result = cast(CursorResult[Any], db.session.execute(
         update(Transcript).where(*conditions).values(version=expected_version + 1, updated_at=now)
         .execution_options(synchronize_session=False)))
@@ -157,7 +52,7 @@ def _bump_version(actor: User, transcript: Transcript, expected_version: int, *,
         db.session.refresh(fresh)
         holder = lock_holder_id(fresh)
         if respect_lock and holder is not None and holder != actor.id:
-            raise _locked(fresh)
+            raise locked_error(fresh)
         raise PreconditionFailed(details={"current_version": fresh.version, "your_version": expected_version})
     set_committed_value(transcript, "version", expected_version + 1)
     set_committed_value(transcript, "updated_at", now)
@@ -165,6 +60,8 @@ def _bump_version(actor: User, transcript: Transcript, expected_version: int, *,
         transcript.lock_expires_at = now + lock_duration()
     return now
 
+
+# --- segments ------------------------------------------------------------------------------------------------------
 
 def _segment_at(transcript: Transcript, index: int) -> TranscriptSegment:
     if not 0 <= index < len(transcript.segments):
@@ -203,7 +100,7 @@ def _check_times(transcript: Transcript, segments: Sequence[TranscriptSegment], 
                                code="invalid_segment_times", details={"problems": problems, "duration": duration})
 
 
-# --- lineage -------------------------------------------------------------------------------------------------------
+# --- revisions -------------------------------------------------------------------------------------------------
 
 def _ensure_base_revision(transcript: Transcript) -> None:
     """Revision 1 is written at transcription; a transcript stored without one gets it from its untouched state."""
@@ -236,11 +133,11 @@ def _renumber(transcript: Transcript, ordered: list[TranscriptSegment]) -> None:
     db.session.flush()
 
 
-def _save(actor: User, transcript: Transcript, *, action: str, summary: str, changed: Iterable[int],
-          extra: dict[str, Any], now: datetime) -> TranscriptRevision:
+def _record_revision(actor: User, transcript: Transcript, *, action: str, summary: str, changed: Iterable[int],
+                     extra: dict[str, Any], now: datetime) -> TranscriptRevision:
+    """The segments as saved, as the next revision, with the audit record of the save."""
     db.session.flush()
-    number = (db.session.scalar(select(func.max(TranscriptRevision.number)).where(
-        TranscriptRevision.transcript_id == transcript.id)) or 0) + 1
+    number = (latest_number(transcript) or 0) + 1
     ordered = sorted(transcript.segments, key=lambda s: s.index)
     revision = TranscriptRevision(transcript_id=transcript.id, number=number, created_by_id=actor.id,
                                   created_at=now, summary=summary, changed=sorted(set(changed)),
@@ -259,98 +156,17 @@ def _row_changes(segment: TranscriptSegment, data: dict[str, Any]) -> dict[str, 
             if field in EDITABLE_SEGMENT_FIELDS and getattr(segment, field) != value}
 
 
-# --- the queue -----------------------------------------------------------------------------------------------------
-
-def review_queue(actor: User, *, status: str | None = None, flagged: bool | None = None, person: int | None = None,
-                 collector: int | None = None, page: int = 1, per_page: int = 20) -> Page[Any]:
-    """Transcripts to review, most-flagged first, then oldest; items are (transcript, material title) rows, each
-    transcript with its ``lock`` (the holders loaded in one query)."""
-    _require(actor, Permission.TRANSCRIPT_EDIT)
-    query = select(Transcript, Material.title).join(Material, Material.id == Transcript.material_id)
-    if status:
-        query = query.where(Transcript.status == status)
-    if flagged is True:
-        query = query.where(Transcript.flagged_count > 0)
-    elif flagged is False:
-        query = query.where(Transcript.flagged_count == 0)
-    if person:
-        query = query.where(or_(
-            Material.id.in_(select(PersonMaterial.material_id).where(PersonMaterial.person_id == person)),
-            Material.interview_id.in_(select(InterviewPerson.interview_id).where(InterviewPerson.person_id == person))))
-    if collector:
-        query = query.where(Material.collector_id == collector)
-    query = query.order_by(Transcript.flagged_count.desc(), Transcript.created_at.asc(), Transcript.id.asc())
-    per_page = max(1, min(per_page, 100))
-    page = max(1, page)
-    total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
-    rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
-    with_locks([row[0] for row in rows])
-    return Page(items=[(row[0], row[1]) for row in rows], total=total, page=page, per_page=per_page)
-
-
-# --- claims --------------------------------------------------------------------------------------------------------
-
-def claim(actor: User, transcript_id: int) -> Transcript:
-    """Claim (or, for the holder, renew) the transcript for TRANSCRIPT_LOCK; machine → in_review."""
-    transcript = _editable(actor, transcript_id)
-    now = utcnow()
-    previous = lock_holder_id(transcript, now)
-    if previous is not None and previous != actor.id:
-        raise _locked(transcript)
-    expires = now + lock_duration()
-    held_until = transcript.lock_expires_at.isoformat() if previous is not None and transcript.lock_expires_at else None
-    result = cast(CursorResult[Any], db.session.execute(
-        update(Transcript).where(Transcript.id == transcript.id, _free_for(actor, now))
-        .values(locked_by_id=actor.id, lock_expires_at=expires).execution_options(synchronize_session=False)))
-    if result.rowcount != 1:  # someone claimed it a moment ago
-        db.session.refresh(transcript)
-        raise _locked(transcript)
-    set_committed_value(transcript, "locked_by_id", actor.id)
-    set_committed_value(transcript, "lock_expires_at", expires)
-    changes: dict[str, Any] = {"lock_expires_at": {"before": held_until, "after": expires.isoformat()},
-                               "renewed": previous == actor.id}
-    if transcript.status == "machine":
-        transcript.status = "in_review"
-        transcript.updated_at = now
-        changes["status"] = {"before": "machine", "after": "in_review"}
-    audit.record("transcript", transcript.id, "claim", actor, changes=changes)
-    db.session.flush()
-    return transcript
-
-
-def release(actor: User, transcript_id: int) -> None:
-    """Give up a claim (its holder), or break anyone's (an admin). Releasing a free transcript does nothing."""
-    _require(actor, Permission.TRANSCRIPT_EDIT, "edit_forbidden")
-    transcript = get_transcript(actor, transcript_id)
-    holder = lock_holder_id(transcript)
-    if holder is not None and holder != actor.id and not policy.can(actor, Permission.TRANSCRIPT_BREAK_LOCK):
-        raise _locked(transcript)
-    if holder is not None:
-        expires = transcript.lock_expires_at.isoformat() if transcript.lock_expires_at else None
-        action = "release" if holder == actor.id else "break_lock"
-        audit.record("transcript", transcript.id, action, actor,
-                     changes={"locked_by_id": {"before": holder, "after": None},
-                              "lock_expires_at": {"before": expires, "after": None}})
-        if action == "break_lock":
-            notifications.notify(holder, "transcript_lock_broken", "transcript", transcript.id,
-                                 f"管理员解除了您对转写稿 {transcript.id} 的锁定，未保存的修改请重新读取后再提交",
-                                 actor=actor)
-    transcript.locked_by_id = None
-    transcript.lock_expires_at = None
-    db.session.flush()
-
-
 # --- edits -----------------------------------------------------------------------------------------------------------
 
 def edit_segment(actor: User, transcript_id: int, index: int, data: dict[str, Any], *, expected_version: int
                  ) -> Transcript:
-    transcript = _editable(actor, transcript_id)
+    transcript = editable_transcript(actor, transcript_id)
     segment = _segment_at(transcript, index)
     _check_lock_and_version(actor, transcript, expected_version)
     changes = _row_changes(segment, data)
     if not changes:
         return transcript
-    now = _bump_version(actor, transcript, expected_version)
+    now = bump_version(actor, transcript, expected_version)
     _ensure_base_revision(transcript)
     before = segment_snapshot(segment)
     for field, value in changes.items():
@@ -359,8 +175,8 @@ def edit_segment(actor: User, transcript_id: int, index: int, data: dict[str, An
         _check_times(transcript, transcript.segments, [index])
     extra = {"segments": {str(index): {"before": before, "after": segment_snapshot(segment)}},
              **_mark_edited(transcript)}
-    _save(actor, transcript, action="edit_segment", summary=f"edit segment {index}", changed=[index], extra=extra,
-          now=now)
+    _record_revision(actor, transcript, action="edit_segment", summary=f"edit segment {index}", changed=[index],
+                     extra=extra, now=now)
     return transcript
 
 
@@ -372,14 +188,14 @@ def _split_words(words: list[dict[str, Any]], at: float) -> tuple[list[dict[str,
 def split_segment(actor: User, transcript_id: int, index: int, *, at: float, text_before: str, text_after: str,
                   expected_version: int) -> Transcript:
     """Split segment ``index`` at ``at`` seconds into two; later segments move up by one."""
-    transcript = _editable(actor, transcript_id)
+    transcript = editable_transcript(actor, transcript_id)
     segment = _segment_at(transcript, index)
     _check_lock_and_version(actor, transcript, expected_version)
     if not segment.start + EPSILON < at < segment.end - EPSILON:
         raise ValidationFailed("拆分点须在该段的开始和结束时间之间", code="invalid_split_point",
                                details={"index": index, "at": at, "start": segment.start, "end": segment.end,
                                         "fields": {"at": [f"须在 {segment.start} 与 {segment.end} 之间"]}})
-    now = _bump_version(actor, transcript, expected_version)
+    now = bump_version(actor, transcript, expected_version)
     _ensure_base_revision(transcript)
     before = segment_snapshot(segment)
     words_before, words_after = _split_words(segment.words, at)
@@ -397,8 +213,8 @@ def split_segment(actor: User, transcript_id: int, index: int, *, at: float, tex
     extra = {"segments": {str(index): {"before": before,
                                        "after": [segment_snapshot(segment), segment_snapshot(second)]}},
              **_mark_edited(transcript)}
-    _save(actor, transcript, action="split_segment", summary=f"split {index}", changed=[index], extra=extra,
-          now=now)
+    _record_revision(actor, transcript, action="split_segment", summary=f"split {index}", changed=[index],
+                     extra=extra, now=now)
     return transcript
 
 
@@ -432,7 +248,7 @@ def _pick(values: list[float | None], choose: Any) -> float | None:
 
 def merge_segments(actor: User, transcript_id: int, indexes: list[int], *, expected_version: int) -> Transcript:
     """Merge adjacent segments (same speaker) into the first; later segments move down."""
-    transcript = _editable(actor, transcript_id)
+    transcript = editable_transcript(actor, transcript_id)
     wanted = sorted(set(indexes))
     count = len(transcript.segments)
     if len(wanted) < 2 or wanted != list(range(wanted[0], wanted[0] + len(wanted))) or wanted != indexes:
@@ -447,7 +263,7 @@ def merge_segments(actor: User, transcript_id: int, indexes: list[int], *, expec
     if len(speakers) > 1:
         raise ValidationFailed("不同说话人的段不能合并；请先统一说话人", code="speaker_mismatch",
                                details={"speakers": {str(i): transcript.segments[i].speaker for i in wanted}})
-    now = _bump_version(actor, transcript, expected_version)
+    now = bump_version(actor, transcript, expected_version)
     _ensure_base_revision(transcript)
     before = [segment_snapshot(row) for row in rows]
     first = rows[0]
@@ -464,14 +280,14 @@ def merge_segments(actor: User, transcript_id: int, indexes: list[int], *, expec
     extra = {"segments": {"-".join(map(str, (wanted[0], wanted[-1]))): {"before": before,
                                                                        "after": segment_snapshot(first)}},
              **_mark_edited(transcript)}
-    _save(actor, transcript, action="merge_segments", summary=f"merge {wanted[0]}-{wanted[-1]}", changed=wanted,
-          extra=extra, now=now)
+    _record_revision(actor, transcript, action="merge_segments", summary=f"merge {wanted[0]}-{wanted[-1]}",
+                     changed=wanted, extra=extra, now=now)
     return transcript
 
 
 def bulk_save(actor: User, transcript_id: int, items: list[dict[str, Any]], *, expected_version: int) -> Transcript:
     """Save many segments at once (each item names its index and the fields it changes), as one revision."""
-    transcript = _editable(actor, transcript_id)
+    transcript = editable_transcript(actor, transcript_id)
     count = len(transcript.segments)
     seen: set[int] = set()
     errors: dict[str, list[str]] = {}
@@ -488,7 +304,7 @@ def bulk_save(actor: User, transcript_id: int, items: list[dict[str, Any]], *, e
     planned = {index: changes for index, changes in planned.items() if changes}
     if not planned:
         return transcript
-    now = _bump_version(actor, transcript, expected_version)
+    now = bump_version(actor, transcript, expected_version)
     _ensure_base_revision(transcript)
     touched: dict[str, Any] = {}
     for index, changes in sorted(planned.items()):
@@ -500,18 +316,18 @@ def bulk_save(actor: User, transcript_id: int, items: list[dict[str, Any]], *, e
     _check_times(transcript, transcript.segments,
                  [index for index, changes in planned.items() if "start" in changes or "end" in changes])
     n = len(planned)
-    _save(actor, transcript, action="bulk_save", summary=f"bulk save {n} segment{'s' if n != 1 else ''}",
-          changed=planned, extra={"segments": touched, **_mark_edited(transcript)}, now=now)
+    _record_revision(actor, transcript, action="bulk_save", summary=f"bulk save {n} segment{'s' if n != 1 else ''}",
+                     changed=planned, extra={"segments": touched, **_mark_edited(transcript)}, now=now)
     return transcript
 
 
 def revert(actor: User, transcript_id: int, number: int, *, expected_version: int) -> Transcript:
     """Restore exactly the segments of revision ``number`` as a new revision (history is never rewritten)."""
-    transcript = _editable(actor, transcript_id)
+    transcript = editable_transcript(actor, transcript_id)
     _check_lock_and_version(actor, transcript, expected_version)
     _ensure_base_revision(transcript)
-    target = _revision(transcript, number)
-    now = _bump_version(actor, transcript, expected_version)
+    target = revision_of(transcript, number)
+    now = bump_version(actor, transcript, expected_version)
     current = [segment_snapshot(s) for s in transcript.segments]
     # Rows whose times match a restored segment keep their words, scores and clean-up notes.
     pool: dict[tuple[float, float], list[TranscriptSegment]] = {}
@@ -534,15 +350,15 @@ def revert(actor: User, transcript_id: int, number: int, *, expected_version: in
     _renumber(transcript, ordered)
     restored = target.segments
     changed = [i for i in range(max(len(current), len(restored))) if current[i:i + 1] != restored[i:i + 1]]
-    _save(actor, transcript, action="revert", summary=f"revert to {number}", changed=changed,
-          extra={"reverted_to": number, **_mark_edited(transcript)}, now=now)
+    _record_revision(actor, transcript, action="revert", summary=f"revert to {number}", changed=changed,
+                     extra={"reverted_to": number, **_mark_edited(transcript)}, now=now)
     return transcript
 
 
 def set_speakers(actor: User, transcript_id: int, mapping: dict[str, dict[str, Any]], *, expected_version: int
                  ) -> Transcript:
     """Map speaker labels to persons (who must exist and be visible) or free names; audited, no revision."""
-    transcript = _editable(actor, transcript_id)
+    transcript = editable_transcript(actor, transcript_id)
     _check_lock_and_version(actor, transcript, expected_version)
     clean: dict[str, dict[str, Any]] = {}
     errors: dict[str, list[str]] = {}
@@ -563,96 +379,10 @@ def set_speakers(actor: User, transcript_id: int, mapping: dict[str, dict[str, A
     before = dict(transcript.speakers or {})
     if clean == before:
         return transcript
-    _bump_version(actor, transcript, expected_version)
+    bump_version(actor, transcript, expected_version)
     transcript.speakers = clean
     audit.record("transcript", transcript.id, "speakers", actor, changes={
         "speakers": {"before": before, "after": clean},
         "version": {"before": transcript.version - 1, "after": transcript.version}, **_mark_edited(transcript)})
     db.session.flush()
     return transcript
-
-
-# --- the workflow ----------------------------------------------------------------------------------------------------
-
-def transition(actor: User, transcript_id: int, action: str, *, comment: str | None = None,
-               expected_version: int | None = None) -> Transcript:
-    sources, target, permission = TRANSITIONS[action]
-    _require(actor, permission, "transition_forbidden")
-    transcript = get_transcript(actor, transcript_id)
-    check_version(transcript, expected_version)
-    if transcript.status not in sources:
-        raise InvalidTransition(f"状态为“{transcript.status}”的转写稿不能执行“{action}”",
-                                details={"action": action, "status": transcript.status,
-                                         "allowed_from": sorted(sources)})
-    if action == "review":
-        holder = lock_holder_id(transcript)
-        if holder is not None and holder != actor.id:
-            raise _locked(transcript)
-    if action == "return" and not (comment and comment.strip()):
-        raise ValidationFailed("退回时必须填写意见", code="comment_required",
-                               details={"fields": {"comment": ["required"]}})
-    now = _bump_version(actor, transcript, transcript.version, respect_lock=action == "review")
-    before = transcript.status
-    transcript.status = target
-    if action == "review":
-        transcript.reviewed_by_id, transcript.reviewed_at = actor.id, now
-    elif action == "approve":
-        transcript.approved_by_id, transcript.approved_at, transcript.review_comment = actor.id, now, None
-    else:
-        transcript.approved_by_id, transcript.approved_at = None, None
-        transcript.review_comment = comment.strip() if comment else None
-        recipient = transcript.reviewed_by_id or transcript.created_by_id
-        if recipient is not None:
-            notifications.notify(recipient, "transcript_returned", "transcript", transcript.id,
-                                 f"转写稿 {transcript.id} 被退回，请按意见继续校对", comment=transcript.review_comment,
-                                 actor=actor)
-    # Marking reviewed or approved ends the claim: the editor is done, or the text is now read-only.
-    transcript.locked_by_id, transcript.lock_expires_at = None, None
-    audit.record("transcript", transcript.id, action, actor,
-                 changes={"status": {"before": before, "after": target},
-                          "version": {"before": transcript.version - 1, "after": transcript.version}},
-                 comment=comment if action == "return" else None)
-    db.session.flush()
-    return transcript
-
-
-# --- reading the lineage ---------------------------------------------------------------------------------------------
-
-def _revision(transcript: Transcript, number: int) -> TranscriptRevision:
-    """Revision ``number`` of the transcript with its author (joined in the same query), or 404."""
-    revision = db.session.scalar(select(TranscriptRevision).options(joinedload(TranscriptRevision.created_by)).where(
-        TranscriptRevision.transcript_id == transcript.id, TranscriptRevision.number == number))
-    if revision is None:
-        raise NotFound("该修订版本不存在", code="revision_not_found", details={"revision": number})
-    return revision
-
-
-def list_revisions(actor: User, transcript_id: int, *, page: int = 1, per_page: int = 20) -> Page[TranscriptRevision]:
-    """Revisions newest first, without their snapshots, with their authors (one query for the page's authors)."""
-    transcript = get_transcript(actor, transcript_id)
-    query = (select(TranscriptRevision)
-             .options(defer(TranscriptRevision.segments), selectinload(TranscriptRevision.created_by))
-             .where(TranscriptRevision.transcript_id == transcript.id).order_by(TranscriptRevision.number.desc()))
-    return paginate(query, page, per_page)
-
-
-def get_revision(actor: User, transcript_id: int, number: int) -> TranscriptRevision:
-    return _revision(get_transcript(actor, transcript_id), number)
-
-
-def _latest_number(transcript: Transcript) -> int | None:
-    return db.session.scalar(select(func.max(TranscriptRevision.number)).where(
-        TranscriptRevision.transcript_id == transcript.id))
-
-
-def diff(actor: User, transcript_id: int, from_number: int | None, to_number: int | None) -> dict[str, Any]:
-    """Segment- and character-level differences between two revisions (default: the latest and the one before)."""
-    transcript = get_transcript(actor, transcript_id)
-    latest = _latest_number(transcript)
-    if latest is None:
-        raise NotFound("该转写稿还没有修订记录", code="revision_not_found")
-    to_number = to_number or latest
-    from_number = from_number or max(1, to_number - 1)
-    old, new = _revision(transcript, from_number), _revision(transcript, to_number)
-    return {"transcript_id": transcript.id, "from": from_number, "to": to_number,
-            **diff_segments(list(old.segments), list(new.segments))}
