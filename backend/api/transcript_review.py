@@ -34,7 +34,10 @@ from backend.schemas.transcript_review import (
     TranscriptTransitionSchema,
 )
 from backend.schemas.transcripts import TranscriptSchema
-from backend.services import transcript_review as review_service
+from backend.services import transcript_edits as edit_service
+from backend.services import transcript_lineage as lineage_service
+from backend.services import transcript_locks as lock_service
+from backend.services import transcript_workflow as workflow_service
 
 blp = Blueprint("transcript_review", __name__, url_prefix="/api/v1",
                 description="转写稿校对与审定 / Transcript review: queue, claims, edits, lineage, workflow")
@@ -42,6 +45,7 @@ IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"ty
             "description": "The transcript's ETag (version) from GET; missing → 428 if_match_required, "
                            "stale → 412 version_conflict"}
 _transcript_schema = TranscriptSchema()
+_claim_schema = ClaimSchema()
 _queue_item_schema = QueueItemSchema()
 _revision_schema = RevisionSchema()
 _revision_summary_schema = RevisionSummarySchema()
@@ -59,7 +63,7 @@ def required_version() -> int:
 
 
 def _answer(transcript: Transcript, status: int = 200) -> Response:
-    return versioned_json(_transcript_schema.dump(transcript), transcript.version, status)
+    return versioned_json(_transcript_schema.dump(lock_service.with_lock(transcript)), transcript.version, status)
 
 
 def _save_doc(view: Any) -> Any:
@@ -79,9 +83,8 @@ def _save_doc(view: Any) -> Any:
 @login_required(Permission.TRANSCRIPT_EDIT)
 def review_queue(args: dict[str, Any]) -> Response:
     """The review queue: most-flagged first, then oldest; filter by status, flagged, person, collector."""
-    page = review_service.review_queue(current_user, **args)
-    items = [{**_queue_item_schema.dump(transcript), "material_title": title,
-              "lock": review_service.lock_info(transcript)} for transcript, title in page.items]
+    page = workflow_service.review_queue(current_user, **args)
+    items = [{**_queue_item_schema.dump(transcript), "material_title": title} for transcript, title in page.items]
     return jsonify({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
 
 
@@ -94,10 +97,8 @@ def review_queue(args: dict[str, Any]) -> Response:
 @login_required(Permission.TRANSCRIPT_EDIT)
 def claim(transcript_id: int) -> Response:
     """Claim a transcript for editing (LIUFANG_TRANSCRIPT_LOCK_MINUTES); the holder claims again to renew."""
-    transcript = review_service.claim(current_user, transcript_id)
-    return versioned_json({"transcript_id": transcript.id, "status": transcript.status,
-                           "version": transcript.version, "lock": review_service.lock_info(transcript)},
-                          transcript.version)
+    transcript = lock_service.claim(current_user, transcript_id)
+    return versioned_json(_claim_schema.dump(lock_service.with_lock(transcript)), transcript.version)
 
 
 @blp.route("/transcripts/<int:transcript_id>/claim", methods=["DELETE"])
@@ -106,7 +107,7 @@ def claim(transcript_id: int) -> Response:
 @login_required(Permission.TRANSCRIPT_EDIT)
 def release(transcript_id: int) -> None:
     """Release your claim; an admin may break anyone's."""
-    review_service.release(current_user, transcript_id)
+    lock_service.release(current_user, transcript_id)
 
 
 # --- edits -----------------------------------------------------------------------------------------------------------
@@ -117,8 +118,8 @@ def release(transcript_id: int) -> None:
 @login_required(Permission.TRANSCRIPT_EDIT)
 def edit_segment(data: dict[str, Any], transcript_id: int, index: int) -> Response:
     """Edit one segment's text, speaker, start, end (or clear its flag); a new revision records it."""
-    transcript = review_service.edit_segment(current_user, transcript_id, index, data,
-                                             expected_version=required_version())
+    transcript = edit_service.edit_segment(current_user, transcript_id, index, data,
+                                           expected_version=required_version())
     return _answer(transcript)
 
 
@@ -128,8 +129,8 @@ def edit_segment(data: dict[str, Any], transcript_id: int, index: int) -> Respon
 @login_required(Permission.TRANSCRIPT_EDIT)
 def split_segment(data: dict[str, Any], transcript_id: int, index: int) -> Response:
     """Split a segment at `at` seconds into two; later indexes move up by one."""
-    transcript = review_service.split_segment(current_user, transcript_id, index, **data,
-                                              expected_version=required_version())
+    transcript = edit_service.split_segment(current_user, transcript_id, index, **data,
+                                            expected_version=required_version())
     return _answer(transcript)
 
 
@@ -139,8 +140,8 @@ def split_segment(data: dict[str, Any], transcript_id: int, index: int) -> Respo
 @login_required(Permission.TRANSCRIPT_EDIT)
 def merge_segments(data: dict[str, Any], transcript_id: int) -> Response:
     """Merge adjacent segments of one speaker; later indexes move down."""
-    transcript = review_service.merge_segments(current_user, transcript_id, data["indexes"],
-                                               expected_version=required_version())
+    transcript = edit_service.merge_segments(current_user, transcript_id, data["indexes"],
+                                             expected_version=required_version())
     return _answer(transcript)
 
 
@@ -150,8 +151,8 @@ def merge_segments(data: dict[str, Any], transcript_id: int) -> Response:
 @login_required(Permission.TRANSCRIPT_EDIT)
 def bulk_save(data: dict[str, Any], transcript_id: int) -> Response:
     """Save many segments at once (each names its index and the fields it changes) as one revision."""
-    transcript = review_service.bulk_save(current_user, transcript_id, data["segments"],
-                                          expected_version=required_version())
+    transcript = edit_service.bulk_save(current_user, transcript_id, data["segments"],
+                                        expected_version=required_version())
     return _answer(transcript)
 
 
@@ -173,8 +174,8 @@ def set_speakers(transcript_id: int) -> Response:
     except ValidationError as exc:
         raise ValidationFailed("说话人对应关系无效", code="invalid_speakers",
                                details={"fields": exc.messages}) from None
-    transcript = review_service.set_speakers(current_user, transcript_id, mapping,
-                                             expected_version=required_version())
+    transcript = edit_service.set_speakers(current_user, transcript_id, mapping,
+                                           expected_version=required_version())
     return _answer(transcript)
 
 
@@ -184,8 +185,8 @@ def set_speakers(transcript_id: int) -> Response:
 @login_required(Permission.TRANSCRIPT_EDIT)
 def revert(data: dict[str, Any], transcript_id: int) -> Response:
     """Restore exactly the segments of an earlier revision, as a new revision."""
-    transcript = review_service.revert(current_user, transcript_id, data["revision"],
-                                       expected_version=required_version())
+    transcript = edit_service.revert(current_user, transcript_id, data["revision"],
+                                     expected_version=required_version())
     return _answer(transcript)
 
 
@@ -197,7 +198,7 @@ def revert(data: dict[str, Any], transcript_id: int) -> Response:
 @login_required()
 def list_revisions(args: dict[str, Any], transcript_id: int) -> Response:
     """Every saved revision, newest first (revision 1 is the machine output)."""
-    page = review_service.list_revisions(current_user, transcript_id, **args)
+    page = lineage_service.list_revisions(current_user, transcript_id, **args)
     return jsonify({"items": _revision_summary_schema.dump(page.items, many=True), "total": page.total,
                     "page": page.page, "per_page": page.per_page})
 
@@ -207,7 +208,7 @@ def list_revisions(args: dict[str, Any], transcript_id: int) -> Response:
 @login_required()
 def get_revision(transcript_id: int, number: int) -> Any:
     """One revision with the segments exactly as they were."""
-    return review_service.get_revision(current_user, transcript_id, number)
+    return lineage_service.get_revision(current_user, transcript_id, number)
 
 
 @blp.route("/transcripts/<int:transcript_id>/diff", methods=["GET"])
@@ -216,7 +217,7 @@ def get_revision(transcript_id: int, number: int) -> Any:
 @login_required()
 def diff(args: dict[str, Any], transcript_id: int) -> Response:
     """Added, removed and changed segments between two revisions, with character-level text changes."""
-    return jsonify(review_service.diff(current_user, transcript_id, args.get("from_"), args.get("to")))
+    return jsonify(lineage_service.diff(current_user, transcript_id, args.get("from_"), args.get("to")))
 
 
 # --- workflow --------------------------------------------------------------------------------------------------------
@@ -225,8 +226,8 @@ def _transition_view(action: str, doc: str, if_match: dict[str, Any], permission
     @login_required(permission)
     def view(body: dict[str, Any] | None, transcript_id: int) -> Response:
         version = required_version() if if_match["required"] else expected_version()
-        transcript = review_service.transition(current_user, transcript_id, action,
-                                               comment=(body or {}).get("comment"), expected_version=version)
+        transcript = workflow_service.transition(current_user, transcript_id, action,
+                                                 comment=(body or {}).get("comment"), expected_version=version)
         return _answer(transcript)
 
     view.__name__ = f"{action}_transcript"

@@ -16,6 +16,7 @@ from backend.schemas.transcripts import (
     TranscriptSchema,
     TranscriptSummarySchema,
 )
+from backend.services import transcript_locks as lock_service
 from backend.services import transcripts as transcript_service
 from media.storage.base import content_disposition
 
@@ -51,7 +52,7 @@ def list_transcripts(material_id: int) -> Any:
 @login_required()
 def get_transcript(transcript_id: int) -> Response:
     """A transcript with its segments; the version is the ETag."""
-    transcript = transcript_service.get_transcript(current_user, transcript_id)
+    transcript = lock_service.with_lock(transcript_service.get_transcript(current_user, transcript_id))
     return versioned_json(_transcript_schema.dump(transcript), transcript.version)
 
 

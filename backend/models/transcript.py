@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
 from backend.models.types import UTCDateTime, utcnow
+
+if TYPE_CHECKING:
+    from backend.models.user import User
 
 TRANSCRIPT_STATUSES = ("machine", "in_review", "reviewed", "approved")
 
@@ -87,3 +90,6 @@ class TranscriptRevision(db.Model):
     # Indexes (in the previous revision) of the segments this save touched.
     changed: Mapped[list[int]] = mapped_column(JSON, default=list)
     segments: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+
+    # Loaded by the query that lists revisions (one query for all authors), never one by one while serialising.
+    created_by: Mapped[User | None] = relationship(lazy="raise")

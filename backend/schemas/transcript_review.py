@@ -8,9 +8,10 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from backend.models import TRANSCRIPT_STATUSES
 from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
-from backend.schemas.transcripts import TranscriptSummarySchema
+from backend.schemas.transcripts import TranscriptLockSchema, TranscriptSummarySchema, UserRefSchema
 
 MAX_TEXT = 10_000
+_user_ref_schema = UserRefSchema()
 
 
 class QueueArgsSchema(PageArgsSchema):
@@ -19,17 +20,6 @@ class QueueArgsSchema(PageArgsSchema):
     person = fields.Int(validate=validate.Range(min=1), metadata={"description": "Person linked to the material "
                                                                                  "or interviewed in it"})
     collector = fields.Int(validate=validate.Range(min=1), metadata={"description": "User id of the collector"})
-
-
-class UserRefSchema(Schema):
-    id = fields.Int()
-    username = fields.Str(allow_none=True)
-    display_name = fields.Str(allow_none=True)
-
-
-class TranscriptLockSchema(Schema):
-    holder = fields.Nested(UserRefSchema)
-    expires_at = fields.Str(metadata={"description": "ISO 8601, UTC"})
 
 
 class QueueItemSchema(TranscriptSummarySchema):
@@ -41,7 +31,7 @@ QueuePageSchema = page_of(QueueItemSchema, "TranscriptQueuePage")
 
 
 class ClaimSchema(Schema):
-    transcript_id = fields.Int()
+    transcript_id = fields.Int(attribute="id")
     status = fields.Str(metadata={"enum": list(TRANSCRIPT_STATUSES)})
     version = fields.Int()
     lock = fields.Nested(TranscriptLockSchema)
@@ -115,9 +105,7 @@ class RevisionSummarySchema(Schema):
     changed = fields.List(fields.Int(), metadata={"description": "Indexes (in the previous revision) touched"})
 
     def _created_by(self, revision) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
-        from backend.services.transcript_review import user_ref
-
-        return user_ref(revision.created_by_id)
+        return None if revision.created_by is None else _user_ref_schema.dump(revision.created_by)
 
 
 RevisionPageSchema = page_of(RevisionSummarySchema, "TranscriptRevisionPage")

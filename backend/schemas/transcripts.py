@@ -1,8 +1,10 @@
-"""Schemas of transcripts, their segments, transcription requests and exports."""
+"""Schemas of transcripts, their segments and claim locks, transcription requests and exports."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, pre_dump, validate
 
 from backend.models import TRANSCRIPT_STATUSES
 from backend.schemas.common import StrictSchema
@@ -20,6 +22,24 @@ class SegmentSchema(Schema):
     flagged = fields.Bool(metadata={"description": "Worth a careful listen (low confidence, possible silence or loop)"})
     words = fields.List(fields.Dict())
     meta = fields.Dict(metadata={"description": "Clean-up notes: removed hallucinations/repetitions, flag reasons"})
+
+
+class UserRefSchema(Schema):
+    id = fields.Int()
+    username = fields.Str(allow_none=True)
+    display_name = fields.Str(allow_none=True)
+
+
+class TranscriptLockSchema(Schema):
+    holder = fields.Nested(UserRefSchema)
+    expires_at = fields.Str(metadata={"description": "ISO 8601, UTC"})
+
+    @pre_dump
+    def _iso_expiry(self, lock: Any, **_: Any) -> dict[str, Any]:
+        return {"holder": lock.holder, "expires_at": lock.expires_at.isoformat()}
+
+
+_lock_schema = TranscriptLockSchema()
 
 
 class TranscriptSummarySchema(Schema):
@@ -58,9 +78,8 @@ class TranscriptSchema(TranscriptSummarySchema):
     approved_at = fields.DateTime(allow_none=True)
 
     def _lock(self, transcript):  # type: ignore[no-untyped-def]
-        from backend.services.transcript_review import lock_info
-
-        return lock_info(transcript)
+        # ``lock`` is attached by the service that read the transcript (transcript_locks.with_lock).
+        return None if transcript.lock is None else _lock_schema.dump(transcript.lock)
 
 
 class TranscribeRequestSchema(StrictSchema):

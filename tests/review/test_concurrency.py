@@ -185,7 +185,7 @@ def test_a_write_landing_between_check_and_save_is_still_caught(app, users, tran
     from backend.extensions import db
     from backend.models import Transcript, User
     from backend.models.types import utcnow
-    from backend.services import transcript_review
+    from backend.services import transcript_edits
 
     with app.app_context():
         editor = db.session.get(User, users["editor"])
@@ -193,7 +193,7 @@ def test_a_write_landing_between_check_and_save_is_still_caught(app, users, tran
         with db.engine.begin() as other:  # another request's save commits meanwhile
             other.execute(text("UPDATE transcripts SET version = 2 WHERE id = :id"), {"id": transcript_id})
         with pytest.raises(PreconditionFailed) as raised:
-            transcript_review.edit_segment(editor, transcript_id, 0, {"text": "改"}, expected_version=1)
+            transcript_edits.edit_segment(editor, transcript_id, 0, {"text": "改"}, expected_version=1)
         assert raised.value.details == {"current_version": 2, "your_version": 1}
 
         db.session.get(Transcript, transcript_id)  # read at version 2, unlocked
@@ -201,7 +201,7 @@ def test_a_write_landing_between_check_and_save_is_still_caught(app, users, tran
             other.execute(update(Transcript.__table__).where(Transcript.__table__.c.id == transcript_id).values(
                 locked_by_id=users["admin"], lock_expires_at=utcnow() + timedelta(minutes=5)))
         with pytest.raises(Locked):
-            transcript_review.edit_segment(editor, transcript_id, 0, {"text": "改"}, expected_version=2)
+            transcript_edits.edit_segment(editor, transcript_id, 0, {"text": "改"}, expected_version=2)
         db.session.rollback()
         transcript = db.session.get(Transcript, transcript_id)
         assert transcript.segments[0].text == "我叫王秀英，今年八十三岁。" and transcript.version == 2
