@@ -1,4 +1,5 @@
-"""Shared fixtures: the app on SQLite and on a real PostgreSQL, a test client, the CLI runner, and users per role."""
+"""Shared fixtures: the app on SQLite and on a real PostgreSQL, a test client, the CLI runner, users per role, and the
+app's clock."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from backend import create_app
+from backend.clock import Clock
+from backend.clock import clock as app_clock
 from backend.extensions import db
 from tests.support.postgres import postgres_server
 from tests.support.s3server import S3Server, WeedNotFound, find_weed, run_s3_server
@@ -127,6 +130,19 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    yield
+    app_clock.reset()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The app's clock (backend.clock): ``clock.advance(timedelta(...))`` lets time pass without sleeping. It is
+    put back on real time after each test. Only this process follows it: a worker or server process keeps real time."""
+    return app_clock
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -86,7 +87,7 @@ def _wait(app, predicate, timeout: float, what: str) -> Any:
             db.session.remove()
         if value:
             return value
-        time.sleep(0.3)
+        time.sleep(0.3)  # real waiting: a separate worker process does the work, on real time
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -107,7 +108,12 @@ def test_killed_worker_job_runs_again_and_yields_one_transcript(instance, long_s
     first.wait()
     with app.app_context():
         assert db.session.get(Job, job[0]).status == "running", "killed mid-job"
-    time.sleep(3.5)  # the heartbeat goes stale (LIUFANG_JOB_STALE_SECONDS=3)
+        # The heartbeat goes stale (LIUFANG_JOB_STALE_SECONDS=3): the dead worker's last beat is made 3.5 s older
+        # rather than waited for. Nothing else writes the row meanwhile, and the worker started next is a separate
+        # process on real time, so backend.clock cannot move its "now"; ageing the row is the same as waiting.
+        row = db.session.get(Job, job[0])
+        row.heartbeat_at -= timedelta(seconds=3.5)
+        db.session.commit()
     start_worker()
     done = _wait(app, lambda: (j := db.session.get(Job, job[0])) and j.status in ("succeeded", "failed")
                  and (j.status, j.attempts, j.progress, j.error), 240, "the job to finish after restart")
