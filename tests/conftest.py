@@ -1,5 +1,5 @@
-"""Shared fixtures: the app on SQLite and on a real PostgreSQL, a test client, the CLI runner, users per role, and the
-app's clock."""
+"""Shared fixtures: the app (on SQLite; on PostgreSQL too for tests marked ``both_databases``), a test client, the CLI
+runner, users per role, and the app's clock."""
 
 from __future__ import annotations
 
@@ -48,6 +48,32 @@ def _migrate(database_url: str, tmp_path: Any) -> None:
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+# Modules that depend on the engine throughout (tus uploads: the material's insert-unless-known differs per dialect,
+# conditional UPDATEs guard the upload's state, expiry is compared in SQL, gunicorn workers write concurrently) but
+# that are being reworked on another branch together with the upload service: marked here, not in the module, so
+# that the branches do not collide. Move this into the modules as `pytestmark` once that work has landed.
+_BOTH_DATABASES_MODULES = ("tests/uploads/test_protocol.py", "tests/uploads/test_real_clients.py")
+
+
+def _on_both_databases(metafunc: pytest.Metafunc) -> bool:
+    return (metafunc.definition.get_closest_marker("both_databases") is not None
+            or metafunc.definition.nodeid.split("::")[0] in _BOTH_DATABASES_MODULES)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.both_databases`` (on a test or a module): run the test with the app on SQLite and on
+    PostgreSQL. Every other test gets the app on SQLite only."""
+    if "app" not in metafunc.fixturenames or not _on_both_databases(metafunc):
+        return
+    fixturedefs = metafunc.definition._fixtureinfo.name2fixturedefs.get("app", ())
+    if not fixturedefs or fixturedefs[-1].func is not app.__wrapped__:  # type: ignore[attr-defined]
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: both_databases needs the shared `app` fixture, "
+                                "not one that this module overrides")
+    metafunc.parametrize("app", [pytest.param("sqlite", id="sqlite"),
+                                 pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -100,9 +126,10 @@ def _empty_tables() -> None:
     db.session.commit()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture
 def app(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Flask]:
-    database_url = request.getfixturevalue(f"{request.param}_database")
+    """The app on SQLite; on SQLite and PostgreSQL for tests marked ``both_databases``."""
+    database_url = request.getfixturevalue(f"{getattr(request, 'param', 'sqlite')}_database")
     app = create_app(_base_config(tmp_path, database_url))
     yield app
     with app.app_context():

@@ -10,6 +10,8 @@ import pytest
 
 from tests.api.helpers import assert_error
 
+pytestmark = pytest.mark.both_databases  # row locks, conditional UPDATEs and concurrent writers
+
 
 def _url(tid: int, tail: str = "") -> str:
     return f"/api/v1/transcripts/{tid}{tail}"
