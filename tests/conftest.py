@@ -1,9 +1,17 @@
 """Shared fixtures: the app (on SQLite; on PostgreSQL too for tests marked ``both_databases``), a test client, the CLI
-runner, users per role, and the app's clock."""
+runner, users per role, and the app's clock.
+
+The app is built once per database for the whole session (building one registers every blueprint and its OpenAPI
+description: a quarter of a second). Each test still gets a clean app: the configuration as built, its own instance
+and media folders under ``tmp_path``, no cached storage or rate-limit window, a fresh in-memory queue bound to it,
+the real clock, and empty tables afterwards, so no test sees another's rows, files or settings.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -14,7 +22,7 @@ from sqlalchemy import text
 from backend import create_app
 from backend.clock import Clock
 from backend.clock import clock as app_clock
-from backend.extensions import db
+from backend.extensions import db, queue
 from tests.support.postgres import postgres_server
 from tests.support.s3server import S3Server, WeedNotFound, find_weed, run_s3_server
 
@@ -26,6 +34,8 @@ ROLE_USERS = {
     "archivist": ["archivist"],
 }
 PASSWORD = "correct-horse-battery"
+# What a test may leave in app.extensions that the next test must not inherit (built again on first use).
+_PER_TEST_EXTENSIONS = ("liufang_storage", "liufang_public_limiter")
 
 
 def _base_config(tmp_path: Any, database_url: str) -> dict[str, Any]:
@@ -116,37 +126,88 @@ def s3_server() -> Iterator[S3Server]:
         yield server
 
 
-def _empty_tables() -> None:
-    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))
-    db.session.commit()
+class _SharedApp:
+    """One app per database for the session, with the configuration it was built with."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pristine_config = copy.deepcopy(dict(app.config))
+        with app.app_context():
+            self.tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+            self.dialect = db.engine.dialect.name
+
+    def fresh(self, tmp_path: Path) -> Flask:
+        """The app as built, with this test's instance and media folders."""
+        from backend.jobs import tasks
+
+        app = self.app
+        app.config.clear()
+        app.config.update(copy.deepcopy(self.pristine_config))
+        app.config.update(INSTANCE_PATH=str(tmp_path / "instance"), STORAGE_URL=str(tmp_path / "media"))
+        app.instance_path = str(tmp_path / "instance")
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        for name in _PER_TEST_EXTENSIONS:
+            app.extensions.pop(name, None)
+        # The queue is one object for the process; create_app binds it to the newest app. Bind it to this one
+        # (a new in-memory Huey: no task or result is left from an earlier test).
+        queue.init_app(app)
+        tasks.register(queue, app)
+        return app
+
+    def empty_tables(self) -> None:
+        with self.app.app_context():
+            db.session.remove()
+            if self.dialect == "postgresql":
+                db.session.execute(text(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in self.tables:
+                    db.session.execute(text(f"DELETE FROM {table}"))
+            db.session.commit()
+            db.session.remove()
+
+
+def _shared_app(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> _SharedApp:
+    root = tmp_path_factory.mktemp("app")
+    return _SharedApp(create_app(_base_config(root, database_url)))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_shared_app(tmp_path_factory: pytest.TempPathFactory, sqlite_database: str) -> Iterator[_SharedApp]:
+    shared = _shared_app(tmp_path_factory, sqlite_database)
+    yield shared
+    with shared.app.app_context():
+        db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgresql_shared_app(tmp_path_factory: pytest.TempPathFactory,
+                           postgresql_database: str) -> Iterator[_SharedApp]:
+    shared = _shared_app(tmp_path_factory, postgresql_database)
+    yield shared
+    with shared.app.app_context():
+        db.engine.dispose()
+
+
+def _app_for_test(request: pytest.FixtureRequest, tmp_path: Path, database: str) -> Iterator[Flask]:
+    shared: _SharedApp = request.getfixturevalue(f"_{database}_shared_app")
+    yield shared.fresh(tmp_path)
+    shared.empty_tables()
 
 
 @pytest.fixture
-def app(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Flask]:
+def sqlite_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on SQLite, for behaviour that does not depend on the database (the default for ``app`` too)."""
+    yield from _app_for_test(request, tmp_path, "sqlite")
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
     """The app on SQLite; on SQLite and PostgreSQL for tests marked ``both_databases``."""
-    database_url = request.getfixturevalue(f"{getattr(request, 'param', 'sqlite')}_database")
-    app = create_app(_base_config(tmp_path, database_url))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
-        db.engine.dispose()
-
-
-@pytest.fixture
-def sqlite_app(tmp_path: Any, sqlite_database: str) -> Iterator[Flask]:
-    """The app on SQLite only, for tests about behaviour that does not depend on the database."""
-    app = create_app(_base_config(tmp_path, sqlite_database))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
-        db.engine.dispose()
+    database = getattr(request, "param", "sqlite")
+    if database == "sqlite":
+        yield request.getfixturevalue("sqlite_app")
+    else:
+        yield from _app_for_test(request, tmp_path, database)
 
 
 @pytest.fixture
