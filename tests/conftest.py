@@ -1,5 +1,5 @@
 """Shared fixtures: the app (on SQLite; on PostgreSQL too for tests marked ``both_databases``), a test client, the CLI
-runner, users per role, and the app's clock.
+runner, users per role, the app's clock, and one Whisper model cache for the session.
 
 The app is built once per database for the whole session (building one registers every blueprint and its OpenAPI
 description: a quarter of a second). Each test still gets a clean app: the configuration as built, its own instance
@@ -38,8 +38,8 @@ PASSWORD = "correct-horse-battery"
 _PER_TEST_EXTENSIONS = ("liufang_storage", "liufang_public_limiter")
 
 
-def _base_config(tmp_path: Any, database_url: str) -> dict[str, Any]:
-    return {
+def _base_config(tmp_path: Any, database_url: str, model_cache: Path | None = None) -> dict[str, Any]:
+    config = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
@@ -48,7 +48,12 @@ def _base_config(tmp_path: Any, database_url: str) -> dict[str, Any]:
         "QUEUE_IMMEDIATE": True,
         "PASSWORD_HASH_PROFILE": "test",
         "STORAGE_URL": str(tmp_path / "media"),
+        # No Whisper run unless a test asks for one (tests/transcripts turns it on for its app).
+        "AUTO_TRANSCRIBE": False,
     }
+    if model_cache is not None:
+        config["MODEL_CACHE"] = str(model_cache)
+    return config
 
 
 def _migrate(database_url: str, tmp_path: Any) -> None:
@@ -84,6 +89,14 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     metafunc.parametrize("app", [pytest.param("sqlite", id="sqlite"),
                                  pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)],
                          indirect=True)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one Whisper model cache of the session, for the app (MODEL_CACHE), worker processes
+    (LIUFANG_MODEL_CACHE) and the transcription tests: the packaged model is joined and verified into it once, and
+    transcription.engines keeps one loaded transcriber per process for the app's configuration."""
+    return tmp_path_factory.mktemp("model-cache")
 
 
 @pytest.fixture(scope="session")
@@ -166,23 +179,24 @@ class _SharedApp:
             db.session.remove()
 
 
-def _shared_app(tmp_path_factory: pytest.TempPathFactory, database_url: str) -> _SharedApp:
+def _shared_app(tmp_path_factory: pytest.TempPathFactory, database_url: str, model_cache: Path) -> _SharedApp:
     root = tmp_path_factory.mktemp("app")
-    return _SharedApp(create_app(_base_config(root, database_url)))
+    return _SharedApp(create_app(_base_config(root, database_url, model_cache)))
 
 
 @pytest.fixture(scope="session")
-def _sqlite_shared_app(tmp_path_factory: pytest.TempPathFactory, sqlite_database: str) -> Iterator[_SharedApp]:
-    shared = _shared_app(tmp_path_factory, sqlite_database)
+def _sqlite_shared_app(tmp_path_factory: pytest.TempPathFactory, sqlite_database: str,
+                       model_cache: Path) -> Iterator[_SharedApp]:
+    shared = _shared_app(tmp_path_factory, sqlite_database, model_cache)
     yield shared
     with shared.app.app_context():
         db.engine.dispose()
 
 
 @pytest.fixture(scope="session")
-def _postgresql_shared_app(tmp_path_factory: pytest.TempPathFactory,
-                           postgresql_database: str) -> Iterator[_SharedApp]:
-    shared = _shared_app(tmp_path_factory, postgresql_database)
+def _postgresql_shared_app(tmp_path_factory: pytest.TempPathFactory, postgresql_database: str,
+                           model_cache: Path) -> Iterator[_SharedApp]:
+    shared = _shared_app(tmp_path_factory, postgresql_database, model_cache)
     yield shared
     with shared.app.app_context():
         db.engine.dispose()

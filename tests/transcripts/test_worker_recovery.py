@@ -38,9 +38,9 @@ def long_speech(tmp_path_factory, shared_audio) -> Path:
 
 
 @pytest.fixture
-def instance(tmp_path, shared_model_cache) -> Iterator[dict[str, Any]]:
+def instance(tmp_path, model_cache) -> Iterator[dict[str, Any]]:
     env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(tmp_path / "instance"), "SECRET_KEY": "worker-test-secret" * 3,
-           "LIUFANG_MODEL_CACHE": str(shared_model_cache), "LIUFANG_JOB_STALE_SECONDS": "3",
+           "LIUFANG_MODEL_CACHE": str(model_cache), "LIUFANG_JOB_STALE_SECONDS": "3",
            "LIUFANG_AUTO_TRANSCRIBE": "true"}
     env.pop("DATABASE_URL", None)
     env.pop("LIUFANG_QUEUE_URL", None)
