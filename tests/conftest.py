@@ -1,8 +1,17 @@
-"""Shared fixtures: the app on SQLite and on a real PostgreSQL, a test client, the CLI runner, and users per role."""
+"""Shared fixtures: the app (on SQLite; on PostgreSQL too for tests marked ``both_databases``), a test client, the CLI
+runner, users per role, the app's clock, and one Whisper model cache for the session.
+
+The app is built once per database for the whole session (building one registers every blueprint and its OpenAPI
+description: a quarter of a second). Each test still gets a clean app: the configuration as built, its own instance
+and media folders under ``tmp_path``, no cached storage or rate-limit window, a fresh in-memory queue bound to it,
+the real clock, and empty tables afterwards, so no test sees another's rows, files or settings.
+"""
 
 from __future__ import annotations
 
+import copy
 import os
+from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
@@ -11,7 +20,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import text
 
 from backend import create_app
-from backend.extensions import db
+from backend.clock import Clock
+from backend.clock import clock as app_clock
+from backend.extensions import db, queue
 from tests.support.postgres import postgres_server
 from tests.support.s3server import S3Server, WeedNotFound, find_weed, run_s3_server
 
@@ -23,10 +34,12 @@ ROLE_USERS = {
     "archivist": ["archivist"],
 }
 PASSWORD = "correct-horse-battery"
+# What a test may leave in app.extensions that the next test must not inherit (built again on first use).
+_PER_TEST_EXTENSIONS = ("liufang_storage", "liufang_public_limiter")
 
 
-def _base_config(tmp_path: Any, database_url: str) -> dict[str, Any]:
-    return {
+def _base_config(tmp_path: Any, database_url: str, model_cache: Path | None = None) -> dict[str, Any]:
+    config = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "SECRET_KEY": "test-secret-key-that-is-long-enough-for-hs256",
@@ -35,7 +48,12 @@ def _base_config(tmp_path: Any, database_url: str) -> dict[str, Any]:
         "QUEUE_IMMEDIATE": True,
         "PASSWORD_HASH_PROFILE": "test",
         "STORAGE_URL": str(tmp_path / "media"),
+        # No Whisper run unless a test asks for one (tests/transcripts turns it on for its app).
+        "AUTO_TRANSCRIBE": False,
     }
+    if model_cache is not None:
+        config["MODEL_CACHE"] = str(model_cache)
+    return config
 
 
 def _migrate(database_url: str, tmp_path: Any) -> None:
@@ -45,6 +63,40 @@ def _migrate(database_url: str, tmp_path: Any) -> None:
     with app.app_context():
         upgrade()
         db.engine.dispose()
+
+
+# Modules that depend on the engine throughout (tus uploads: the material's insert-unless-known differs per dialect,
+# conditional UPDATEs guard the upload's state, expiry is compared in SQL, gunicorn workers write concurrently) but
+# that are being reworked on another branch together with the upload service: marked here, not in the module, so
+# that the branches do not collide. Move this into the modules as `pytestmark` once that work has landed.
+_BOTH_DATABASES_MODULES = ("tests/uploads/test_protocol.py", "tests/uploads/test_real_clients.py")
+
+
+def _on_both_databases(metafunc: pytest.Metafunc) -> bool:
+    return (metafunc.definition.get_closest_marker("both_databases") is not None
+            or metafunc.definition.nodeid.split("::")[0] in _BOTH_DATABASES_MODULES)
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """``@pytest.mark.both_databases`` (on a test or a module): run the test with the app on SQLite and on
+    PostgreSQL. Every other test gets the app on SQLite only."""
+    if "app" not in metafunc.fixturenames or not _on_both_databases(metafunc):
+        return
+    fixturedefs = metafunc.definition._fixtureinfo.name2fixturedefs.get("app", ())
+    if not fixturedefs or fixturedefs[-1].func is not app.__wrapped__:  # type: ignore[attr-defined]
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: both_databases needs the shared `app` fixture, "
+                                "not one that this module overrides")
+    metafunc.parametrize("app", [pytest.param("sqlite", id="sqlite"),
+                                 pytest.param("postgresql", id="postgresql", marks=pytest.mark.postgres)],
+                         indirect=True)
+
+
+@pytest.fixture(scope="session")
+def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The one Whisper model cache of the session, for the app (MODEL_CACHE), worker processes
+    (LIUFANG_MODEL_CACHE) and the transcription tests: the packaged model is joined and verified into it once, and
+    transcription.engines keeps one loaded transcriber per process for the app's configuration."""
+    return tmp_path_factory.mktemp("model-cache")
 
 
 @pytest.fixture(scope="session")
@@ -87,36 +139,89 @@ def s3_server() -> Iterator[S3Server]:
         yield server
 
 
-def _empty_tables() -> None:
-    tables = [table.name for table in reversed(db.metadata.sorted_tables)]
-    if db.engine.dialect.name == "postgresql":
-        db.session.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    else:
-        for table in tables:
-            db.session.execute(text(f"DELETE FROM {table}"))
-    db.session.commit()
+class _SharedApp:
+    """One app per database for the session, with the configuration it was built with."""
+
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self.pristine_config = copy.deepcopy(dict(app.config))
+        with app.app_context():
+            self.tables = [table.name for table in reversed(db.metadata.sorted_tables)]
+            self.dialect = db.engine.dialect.name
+
+    def fresh(self, tmp_path: Path) -> Flask:
+        """The app as built, with this test's instance and media folders."""
+        from backend.jobs import tasks
+
+        app = self.app
+        app.config.clear()
+        app.config.update(copy.deepcopy(self.pristine_config))
+        app.config.update(INSTANCE_PATH=str(tmp_path / "instance"), STORAGE_URL=str(tmp_path / "media"))
+        app.instance_path = str(tmp_path / "instance")
+        Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+        for name in _PER_TEST_EXTENSIONS:
+            app.extensions.pop(name, None)
+        # The queue is one object for the process; create_app binds it to the newest app. Bind it to this one
+        # (a new in-memory Huey: no task or result is left from an earlier test).
+        queue.init_app(app)
+        tasks.register(queue, app)
+        return app
+
+    def empty_tables(self) -> None:
+        with self.app.app_context():
+            db.session.remove()
+            if self.dialect == "postgresql":
+                db.session.execute(text(f"TRUNCATE {', '.join(self.tables)} RESTART IDENTITY CASCADE"))
+            else:
+                for table in self.tables:
+                    db.session.execute(text(f"DELETE FROM {table}"))
+            db.session.commit()
+            db.session.remove()
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def app(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Flask]:
-    database_url = request.getfixturevalue(f"{request.param}_database")
-    app = create_app(_base_config(tmp_path, database_url))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
+def _shared_app(tmp_path_factory: pytest.TempPathFactory, database_url: str, model_cache: Path) -> _SharedApp:
+    root = tmp_path_factory.mktemp("app")
+    return _SharedApp(create_app(_base_config(root, database_url, model_cache)))
+
+
+@pytest.fixture(scope="session")
+def _sqlite_shared_app(tmp_path_factory: pytest.TempPathFactory, sqlite_database: str,
+                       model_cache: Path) -> Iterator[_SharedApp]:
+    shared = _shared_app(tmp_path_factory, sqlite_database, model_cache)
+    yield shared
+    with shared.app.app_context():
         db.engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def _postgresql_shared_app(tmp_path_factory: pytest.TempPathFactory, postgresql_database: str,
+                           model_cache: Path) -> Iterator[_SharedApp]:
+    shared = _shared_app(tmp_path_factory, postgresql_database, model_cache)
+    yield shared
+    with shared.app.app_context():
+        db.engine.dispose()
+
+
+def _app_for_test(request: pytest.FixtureRequest, tmp_path: Path, database: str) -> Iterator[Flask]:
+    shared: _SharedApp = request.getfixturevalue(f"_{database}_shared_app")
+    yield shared.fresh(tmp_path)
+    shared.empty_tables()
 
 
 @pytest.fixture
-def sqlite_app(tmp_path: Any, sqlite_database: str) -> Iterator[Flask]:
-    """The app on SQLite only, for tests about behaviour that does not depend on the database."""
-    app = create_app(_base_config(tmp_path, sqlite_database))
-    yield app
-    with app.app_context():
-        db.session.remove()
-        _empty_tables()
-        db.engine.dispose()
+def sqlite_app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on SQLite, for behaviour that does not depend on the database (the default for ``app`` too)."""
+    yield from _app_for_test(request, tmp_path, "sqlite")
+
+
+@pytest.fixture
+def app(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Flask]:
+    """The app on SQLite; on SQLite and PostgreSQL for tests marked ``both_databases``."""
+    database = getattr(request, "param", "sqlite")
+    if database == "sqlite":
+        yield request.getfixturevalue("sqlite_app")
+    else:
+        yield from _app_for_test(request, tmp_path, database)
 
 
 @pytest.fixture
@@ -127,6 +232,19 @@ def client(app: Flask) -> FlaskClient:
 @pytest.fixture
 def runner(app: Flask):  # type: ignore[no-untyped-def]
     return app.test_cli_runner()
+
+
+@pytest.fixture(autouse=True)
+def _real_time_after_each_test() -> Iterator[None]:
+    yield
+    app_clock.reset()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """The app's clock (backend.clock): ``clock.advance(timedelta(...))`` lets time pass without sleeping. It is
+    put back on real time after each test. Only this process follows it: a worker or server process keeps real time."""
+    return app_clock
 
 
 @pytest.fixture

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from backend.extensions import db
+
+pytestmark = pytest.mark.both_databases  # migrations: each engine's DDL
 
 
 def test_migrated_schema_matches_models(app):

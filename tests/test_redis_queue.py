@@ -47,7 +47,7 @@ def redis_url():
             if time.monotonic() > deadline:
                 proc.kill()
                 pytest.fail("redis-server did not start")
-            time.sleep(0.05)
+            time.sleep(0.05)  # real waiting: polling the redis-server process until it answers
     yield f"redis://127.0.0.1:{port}/0"
     proc.terminate()
     proc.wait(timeout=10)
@@ -92,7 +92,7 @@ def test_two_workers_on_redis_process_every_job_once(redis_url, tmp_path, monkey
                 db.session.remove()
             if done == len(ids):
                 break
-            time.sleep(0.3)
+            time.sleep(0.3)  # real waiting: two separate worker processes do the jobs, on real time
         with app.app_context():
             jobs = db.session.query(Job).filter(Job.material_id.in_(ids)).all()
             assert len(jobs) == len(ids)

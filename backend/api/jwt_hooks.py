@@ -6,16 +6,28 @@ from typing import Any
 
 from flask import g
 from flask_jwt_extended import JWTManager
+from jwt import ExpiredSignatureError
 
 from backend.api.errors import error_response
 from backend.models import User
+from backend.models.types import utcnow
 from backend.services import auth as auth_service
 
 
+def _check_expiry(header: dict[str, Any], payload: dict[str, Any]) -> None:
+    """PyJWT checks ``exp`` against the system clock; the app's own clock (backend.clock) has the last word too,
+    so that token lifetimes follow the same "now" as every other expiry in the app (the same in production)."""
+    if "exp" in payload and payload["exp"] <= utcnow().timestamp():
+        error = ExpiredSignatureError("Signature has expired")
+        error.jwt_header, error.jwt_data = header, payload  # type: ignore[attr-defined]  # what the handler reads
+        raise error
+
+
 def init_jwt(jwt: JWTManager) -> None:
-    def token_user(payload: dict[str, Any]) -> User | None:
+    def token_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
         """Checked once per request: the revocation check and the user lookup below share the answer (and the
         user object, which the session would otherwise forget and load a second time)."""
+        _check_expiry(header, payload)
         cached = g.get("_liufang_token_user")
         if cached is None or cached[0] != payload["jti"]:
             cached = (payload["jti"], auth_service.token_user(payload))
@@ -23,12 +35,12 @@ def init_jwt(jwt: JWTManager) -> None:
         return cached[1]
 
     @jwt.token_in_blocklist_loader
-    def token_revoked(_header: dict[str, Any], payload: dict[str, Any]) -> bool:
-        return token_user(payload) is None
+    def token_revoked(header: dict[str, Any], payload: dict[str, Any]) -> bool:
+        return token_user(header, payload) is None
 
     @jwt.user_lookup_loader
-    def load_user(_header: dict[str, Any], payload: dict[str, Any]) -> User | None:
-        return token_user(payload)
+    def load_user(header: dict[str, Any], payload: dict[str, Any]) -> User | None:
+        return token_user(header, payload)
 
     @jwt.unauthorized_loader
     def missing_token(reason: str):  # type: ignore[no-untyped-def]

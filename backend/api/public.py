@@ -6,7 +6,6 @@ from __future__ import annotations
 import math
 import re
 import threading
-import time
 from collections import deque
 from typing import Any
 
@@ -15,6 +14,7 @@ from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend.api.streaming import send_stored
+from backend.clock import clock
 from backend.errors import TooManyRequests
 from backend.schemas.public import (PublicContentArgsSchema, PublicPersonListArgsSchema, PublicPersonPageSchema,
                                     PublicPersonSchema, PublicTranscriptSchema)
@@ -60,7 +60,7 @@ class SlidingWindowLimiter:
 
     def hit(self, client: str, count: int, period: float, now: float | None = None) -> float | None:
         """Count a request; returns None if allowed, else the seconds until the client may retry."""
-        now = time.monotonic() if now is None else now
+        now = clock.monotonic() if now is None else now
         with self._lock:
             if len(self._hits) > self.MAX_CLIENTS:
                 self._forget_idle(now, period)

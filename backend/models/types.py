@@ -7,9 +7,12 @@ from datetime import datetime, timezone
 from sqlalchemy import DateTime
 from sqlalchemy.types import TypeDecorator
 
+from backend.clock import clock
+
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    """Now, timezone-aware UTC, from the app's clock (backend.clock: the system clock unless a test moved it)."""
+    return clock.now()
 
 
 class UTCDateTime(TypeDecorator[datetime]):

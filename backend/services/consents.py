@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, timedelta, timezone
 from typing import Any
 
 from sqlalchemy import select
@@ -58,7 +58,7 @@ def _field_error(field: str, message: str, code: str) -> ValidationFailed:
 
 
 def archive_today() -> date:
-    return datetime.now(ARCHIVE_TZ).date()
+    return utcnow().astimezone(ARCHIVE_TZ).date()
 
 
 def _snapshot(consent: Consent) -> dict[str, Any]:

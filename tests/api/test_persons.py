@@ -28,6 +28,7 @@ FULL = {
 }
 
 
+@pytest.mark.both_databases  # JSON columns (aliases, honours) round trip
 def test_create_full_profile_round_trips_chinese_fields(client, auth):
     created = make_person(client, auth("archivist"), **FULL)
     fetched = client.get(f"/api/v1/persons/{created['id']}", headers=auth("archivist"))
@@ -94,6 +95,7 @@ def test_death_before_birth_is_refused(client, auth):
     assert_error(response, 422, "invalid_person")
 
 
+@pytest.mark.both_databases  # LIKE search with escaped wildcards
 def test_pinyin_and_initials_search(client, auth):
     zhang = make_person(client, auth("editor"), name="张三")
     make_person(client, auth("editor"), name="李四", aliases=["小张"])
@@ -114,6 +116,7 @@ def test_pinyin_and_initials_search(client, auth):
     assert zhang["name_pinyin"] == "zhang san"
 
 
+@pytest.mark.both_databases  # LIKE search over the rewritten search terms
 def test_search_follows_renames(client, auth):
     person = make_person(client, auth("editor"), name="赵六")
     client.patch(f"/api/v1/persons/{person['id']}", json={"name": "钱七", "aliases": ["七哥"]}, headers=auth("editor"))
@@ -122,6 +125,7 @@ def test_search_follows_renames(client, auth):
     assert names("qianqi") == ["钱七"] and names("qige") == ["钱七"]
 
 
+@pytest.mark.both_databases  # ORDER BY text and time, COUNT over a subquery
 def test_sorting_by_pinyin_and_paging(client, auth):
     for name in ["赵一", "安二", "孙三", "白四", "陈五"]:
         make_person(client, auth("editor"), name=name)
@@ -169,6 +173,7 @@ def test_collectors_see_their_own_and_published_only(client, auth):
     assert client.get(f"/api/v1/persons/{published['id']}", headers=auth("collector")).status_code == 200
 
 
+@pytest.mark.both_databases  # the version moves by a conditional UPDATE
 def test_if_match_conflict_loses_nobodys_edit(client, auth):
     person = make_person(client, auth("editor"), name="周七")
     url = f"/api/v1/persons/{person['id']}"
@@ -189,6 +194,7 @@ def test_patch_without_changes_keeps_version(client, auth):
     assert response.get_json()["version"] == 1
 
 
+@pytest.mark.both_databases  # PostgreSQL takes an advisory lock per key
 def test_idempotency_key_replays_first_response(client, auth):
     headers = {**auth("collector"), "Idempotency-Key": "phone-42-create-1"}
     body = {"category": "good_person", "name": "郑九"}
@@ -207,6 +213,7 @@ def test_idempotency_key_replays_first_response(client, auth):
     assert other.status_code == 201 and other.get_json()["id"] != first.get_json()["id"]
 
 
+@pytest.mark.both_databases  # PostgreSQL takes an advisory lock per key
 def test_idempotency_key_on_workflow_action(client, auth):
     person = make_person(client, auth("collector"))
     headers = {**auth("collector"), "Idempotency-Key": "submit-once"}
@@ -216,6 +223,7 @@ def test_idempotency_key_on_workflow_action(client, auth):
     assert again.get_json()["status"] == "submitted"
 
 
+@pytest.mark.both_databases  # PostgreSQL takes an advisory lock per key
 def test_failed_request_does_not_burn_the_key(client, auth):
     headers = {**auth("collector"), "Idempotency-Key": "retry-after-fix"}
     bad = client.post("/api/v1/persons", json={"category": "good_person", "name": ""}, headers=headers)
@@ -224,6 +232,7 @@ def test_failed_request_does_not_burn_the_key(client, auth):
     assert good.status_code == 422, "the failure is not cached as a success"
 
 
+@pytest.mark.both_databases  # a unique constraint (PostgreSQL aborts the transaction)
 def test_client_uuid_syncs_without_duplicates(client, auth):
     client_uuid = str(uuid.uuid4())
     body = {"category": "local_worthy", "name": "冯十", "client_uuid": client_uuid}
@@ -236,6 +245,7 @@ def test_client_uuid_syncs_without_duplicates(client, auth):
                              headers=auth("collector")), 422)
 
 
+@pytest.mark.both_databases  # audit changes as JSON
 def test_full_workflow_and_audit_trail(client, auth, users):
     person = make_person(client, auth("collector"), name="陈十一")
     pid = person["id"]

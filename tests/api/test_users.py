@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.api.helpers import assert_error
 
 
+@pytest.mark.both_databases  # the role filter matches the JSON list as text in SQL
 def test_admin_creates_and_lists_users(client, auth):
     response = client.post("/api/v1/users", json={"username": "wangfang", "password": "s3cret-pass",
                                                   "roles": ["collector", "editor"], "display_name": "王芳"},

@@ -5,7 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from tests.api.helpers import advance, assert_error, if_match, upload_png
+
+pytestmark = pytest.mark.both_databases  # the checklist's queries and row locks (FOR UPDATE)
 
 
 def publish(client, auth, pid: int):  # type: ignore[no-untyped-def]

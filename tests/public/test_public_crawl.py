@@ -20,6 +20,8 @@ from backend.models.types import utcnow
 from tests.api.helpers import VALID_ID, VALID_ID_2, assert_error, if_match, make_person
 from tests.media.conftest import ffmpeg
 
+pytestmark = pytest.mark.both_databases  # the public queries, crawled on both engines
+
 TONE_SECONDS = 4.0
 REDACTED = (1.0, 2.0)
 SECRET_FILENAME = "机密文件名-王家私事.wav"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from datetime import timedelta
 
 import pytest
 
@@ -10,7 +10,7 @@ from backend.api.public import SlidingWindowLimiter, parse_rate_limit
 from tests.api.helpers import assert_error
 
 
-def test_over_the_limit_is_429_with_retry_after_then_recovers(sqlite_app):
+def test_over_the_limit_is_429_with_retry_after_then_recovers(sqlite_app, clock):
     sqlite_app.config["PUBLIC_RATE_LIMIT"] = "3/1s"
     client = sqlite_app.test_client()
     for _ in range(3):
@@ -23,7 +23,7 @@ def test_over_the_limit_is_429_with_retry_after_then_recovers(sqlite_app):
     other = client.get("/api/public/persons", environ_base={"REMOTE_ADDR": "10.0.0.7"})
     assert other.status_code == 200
     assert client.get("/api/health").status_code != 429
-    time.sleep(1.05)
+    clock.advance(timedelta(seconds=1.05))
     assert client.get("/api/public/persons").status_code == 200
 
 

@@ -4,12 +4,13 @@ PostgreSQL)."""
 from __future__ import annotations
 
 import threading
-import time
 from datetime import timedelta
 
 import pytest
 
 from tests.api.helpers import assert_error
+
+pytestmark = pytest.mark.both_databases  # row locks, conditional UPDATEs and concurrent writers
 
 
 def _url(tid: int, tail: str = "") -> str:
@@ -107,11 +108,11 @@ def test_holder_renews_and_an_expired_claim_lets_another_in(app, client, auth, s
     assert_error(client.post(_url(transcript_id, "/claim"), headers=auth("editor")), 423, "transcript_locked")
 
 
-def test_lock_length_comes_from_the_setting(app, client, auth, second_editor, transcript_id):
+def test_lock_length_comes_from_the_setting(app, client, auth, second_editor, transcript_id, clock):
     app.config["TRANSCRIPT_LOCK"] = timedelta(seconds=0.5)
     assert client.post(_url(transcript_id, "/claim"), headers=auth("editor")).status_code == 200
     assert_error(client.post(_url(transcript_id, "/claim"), headers=second_editor), 423, "transcript_locked")
-    time.sleep(0.6)
+    clock.advance(timedelta(seconds=0.6))
     assert client.post(_url(transcript_id, "/claim"), headers=second_editor).status_code == 200
 
 

@@ -6,7 +6,11 @@ from __future__ import annotations
 import itertools
 import json
 
+import pytest
+
 from tests.api.helpers import assert_error
+
+pytestmark = pytest.mark.both_databases  # revisions as JSON, restored byte for byte; numbering by SQL max()
 
 
 def _url(tid: int, tail: str = "") -> str:

@@ -62,7 +62,7 @@ def postgres_server() -> Iterator[str]:
                 break
             if time.monotonic() > deadline:
                 raise RuntimeError(f"PostgreSQL did not start: {probe.stderr}")
-            time.sleep(0.2)
+            time.sleep(0.2)  # real waiting: polling the PostgreSQL server process until it accepts connections
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}/liufang_test"
     finally:
         if (data / "postmaster.pid").exists():

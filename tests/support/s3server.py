@@ -129,7 +129,7 @@ def _wait_ready(endpoint: str, access_key: str, secret_key: str, proc: subproces
             return
         except Exception as exc:  # not up yet: connection refused, 503, no volumes...
             last_error = exc
-            time.sleep(0.25)
+            time.sleep(0.25)  # real waiting: polling the S3 server process until it serves
     raise TimeoutError(
         f"weed mini did not serve S3 within {timeout:.0f}s (last error: {last_error})\n"
         f"{_log_tail(log_path)}"

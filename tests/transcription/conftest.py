@@ -1,4 +1,7 @@
-"""Session fixtures for the transcription tests: reference audio, generated negatives, models loaded once."""
+"""Session fixtures for the transcription tests: reference audio, generated negatives, models loaded once.
+
+``model_cache`` comes from tests/conftest.py: one fresh cache per session, shared with the app, so package joins and
+conversions are exercised for real once and the app's transcriber is the same loaded ``faster_int8`` object."""
 
 from __future__ import annotations
 
@@ -31,12 +34,6 @@ def audio_dir() -> Path:
 def references(audio_dir: Path) -> dict[str, str]:
     with open(audio_dir / "references.tsv", encoding="utf-8", newline="") as f:
         return {row["file"]: row["reference"] for row in csv.DictReader(f, delimiter="\t")}
-
-
-@pytest.fixture(scope="session")
-def model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A fresh cache per session: package joins and conversions are exercised for real."""
-    return tmp_path_factory.mktemp("model-cache")
 
 
 def _write_wav(path: Path, samples: np.ndarray, rate: int = 16000) -> None:

