@@ -65,16 +65,8 @@ def _migrate(database_url: str, tmp_path: Any) -> None:
         db.engine.dispose()
 
 
-# Modules that depend on the engine throughout (tus uploads: the material's insert-unless-known differs per dialect,
-# conditional UPDATEs guard the upload's state, expiry is compared in SQL, gunicorn workers write concurrently) but
-# that are being reworked on another branch together with the upload service: marked here, not in the module, so
-# that the branches do not collide. Move this into the modules as `pytestmark` once that work has landed.
-_BOTH_DATABASES_MODULES = ("tests/uploads/test_protocol.py", "tests/uploads/test_real_clients.py")
-
-
 def _on_both_databases(metafunc: pytest.Metafunc) -> bool:
-    return (metafunc.definition.get_closest_marker("both_databases") is not None
-            or metafunc.definition.nodeid.split("::")[0] in _BOTH_DATABASES_MODULES)
+    return metafunc.definition.get_closest_marker("both_databases") is not None
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -12,6 +12,8 @@ from backend.extensions import db
 from backend.models import AuditEvent, IdempotencyRecord, Job, Material, Person
 from tests.api.helpers import assert_error, tiny_png
 
+pytestmark = pytest.mark.both_databases  # rollbacks, advisory locks on PostgreSQL, commits seen from another connection
+
 
 def _count(app: Any, model: Any) -> int:
     with app.app_context():

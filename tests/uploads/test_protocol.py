@@ -23,6 +23,8 @@ from backend.services import uploads as upload_service
 from tests.api.helpers import assert_error, make_person
 from tests.uploads.conftest import CHUNK, TUS, checksum, make_pdf, sha256_hex
 
+pytestmark = pytest.mark.both_databases  # insert-unless-known per dialect, conditional UPDATEs, expiry in SQL
+
 URL = "/api/v1/uploads"
 
 

@@ -19,6 +19,8 @@ from werkzeug.serving import make_server
 from tests.support.gunicorn import Gunicorn
 from tests.uploads.conftest import encode_metadata, make_pdf, sha256_hex
 
+pytestmark = pytest.mark.both_databases  # gunicorn workers writing the same upload concurrently, per engine
+
 ROOT = Path(__file__).resolve().parents[2]
 NODE_MODULES = ROOT / "bench" / "node_modules"
 NPM_INSTALL = ("cd bench && npm install --no-save --no-package-lock tus-js-client @tus/server @tus/file-store")
