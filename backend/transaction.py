@@ -47,7 +47,6 @@ def atomic() -> Iterator[None]:
             session.rollback()
             follow_up = getattr(exc, "follow_up", None)
             if follow_up is not None:
-                session.info[_DEPTH] = 0
                 _run_follow_up(follow_up)
         raise
     finally:

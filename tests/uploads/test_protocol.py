@@ -144,6 +144,17 @@ def test_creation_with_upload_of_the_whole_file(client, create):
     assert response.headers["Liufang-Duplicate"] == "false"
 
 
+def test_a_whole_file_refused_at_creation_is_kept_as_a_failed_upload(client, create, auth, upload_dir):
+    """The POST's own unit of work is rolled back, and the failed upload is recorded after it, so the phone can
+    read why at the Location it was given."""
+    elf = b"\x7fELF\x02\x01\x01" + bytes(9) + os.urandom(3000)
+    response = create(elf, body=elf, filename="采访.mp4", filetype="video/mp4")
+    assert_error(response, 415)
+    status = client.get(response.headers["Location"], headers=auth("collector")).get_json()
+    assert status["status"] == "failed" and status["failure_reason"] and status["material_id"] is None
+    assert not (upload_dir / response.headers["Location"].rsplit("/", 1)[1]).exists()
+
+
 # --- refusals at creation ---------------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("version", [None, "0.2.2", "2.0.0"])
