@@ -27,7 +27,8 @@ def login_required(permission: Permission | None = None, *, refresh: bool = Fals
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             verify_jwt_in_request(refresh=refresh)
-            if not policy.roles_of(current_user) or (permission is not None and not policy.can(current_user, permission)):
+            allowed = policy.can(current_user, permission) if permission else bool(policy.roles_of(current_user))
+            if not allowed:
                 raise Forbidden("您的角色无权访问", code="role_required",
                                 details={"permission": permission.value if permission else None,
                                          "roles": policy.roles_with(permission) if permission else list(ROLES)})

@@ -81,39 +81,36 @@ class _Progress:
                                .values(progress=self._percent, heartbeat_at=utcnow()))
 
 
-def _claim(job_id: str, handler: JobHandler) -> bool:
+def _claim(job_id: str, handlers: Mapping[str, JobHandler]) -> JobHandler | None:
+    """Take the job for this worker (queued → running); its handler, or None when there is nothing to run."""
     with transaction.atomic():
         job = db.session.get(Job, job_id)
         if job is None or job.status in FINAL_STATES:
-            return False
+            return None
         if job.cancel_requested:
             job.status, job.finished_at, job.error = "cancelled", utcnow(), "已取消"
-            return False
+            return None
+        handler = handlers.get(job.kind)
+        if handler is None:
+            job.status, job.finished_at, job.error = "failed", utcnow(), f"unknown job kind {job.kind!r}"
+            return None
         now = utcnow()
         claimed = db.session.execute(
             update(Job).where(Job.id == job_id, Job.status == "queued")
             .values(status="running", attempts=Job.attempts + 1, error=None, started_at=now, heartbeat_at=now)
             .execution_options(synchronize_session=False)).rowcount
         if not claimed:
-            return False  # another worker has it, or it is not queued any more
+            return None  # another worker has it, or it is not queued any more
         db.session.refresh(job)
         if handler.on_start is not None:
             handler.on_start(job)
-    return True
+    return handler
 
 
 def run(job_id: str, handlers: Mapping[str, JobHandler]) -> None:
     """Run one attempt of a job (called by the queue worker)."""
-    with transaction.atomic():
-        job = db.session.get(Job, job_id)
-        kind = job.kind if job is not None else None
-    if kind is None:
-        return
-    handler = handlers.get(kind)
+    handler = _claim(job_id, handlers)
     if handler is None:
-        _finish(job_id, "failed", f"unknown job kind {kind!r}", None)
-        return
-    if not _claim(job_id, handler):
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
@@ -127,7 +124,7 @@ def run(job_id: str, handlers: Mapping[str, JobHandler]) -> None:
     except PermanentFailure as exc:
         _finish(job_id, "failed", str(exc), handler)
     except Exception as exc:  # noqa: BLE001 - every failure must end in the job row, never vanish
-        log.exception("job %s (%s) attempt failed", job_id, kind)
+        log.exception("job %s attempt failed", job_id)
         _finish(job_id, "retry", f"{type(exc).__name__}: {exc}", handler)
 
 
