@@ -10,6 +10,7 @@ from typing import Any, Mapping
 from flask import Flask, send_from_directory
 from sqlalchemy import event
 from swagger_ui_bundle import swagger_ui_path
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import api as http_api
 from backend import cli, models, transaction  # noqa: F401  (models: registers the tables)
@@ -41,6 +42,7 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
             "postgresql://", "postgresql+psycopg://", 1)
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in every response
+    _trust_proxies(app, app.config.get("TRUSTED_PROXIES", 0))
     _init_extensions(app)
     _register_docs_assets(app)
     cli.init_app(app)
@@ -74,6 +76,14 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
             "security": [{"bearerAuth": []}],
         },
     }
+
+
+def _trust_proxies(app: Flask, hops: int) -> None:
+    """Behind ``hops`` reverse proxies, the client address, scheme and host are the ones the nearest trusted proxy
+    reports (X-Forwarded-For/-Proto/-Host); the login throttle and the public rate limit count that client. With 0
+    nothing a client sends in those headers is believed."""
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
 def _init_extensions(app: Flask) -> None:

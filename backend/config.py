@@ -34,6 +34,18 @@ def _parse_size(raw: str) -> int:
     return int(text)
 
 
+def _parse_count(minimum: int) -> Callable[[str], int]:
+    """An integer of at least ``minimum`` (ASCII digits)."""
+
+    def parse(raw: str) -> int:
+        text = raw.strip()
+        if not text.isascii() or not text.isdigit() or int(text) < minimum:
+            raise ValueError(f"expected a whole number ≥ {minimum}")
+        return int(text)
+
+    return parse
+
+
 def _parse_seconds(raw: str) -> timedelta:
     return timedelta(seconds=float(raw))
 
@@ -62,10 +74,17 @@ SETTINGS: tuple[Setting, ...] = (
             timedelta(minutes=15), "Lifetime of access tokens, minutes."),
     Setting("LIUFANG_JWT_REFRESH_DAYS", "JWT_REFRESH_TOKEN_EXPIRES", lambda v: timedelta(days=float(v)),
             timedelta(days=30), "Lifetime of refresh tokens, days."),
-    Setting("LIUFANG_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", int, 5,
-            "Failed logins per username (and per client address) allowed within the window before 429."),
+    Setting("LIUFANG_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", _parse_count(1), 5,
+            "Failed logins for one username from one client address within the window before that client waits "
+            "(1 s, doubling with each further failure); other clients are not affected."),
+    Setting("LIUFANG_LOGIN_CLIENT_MAX_FAILURES", "LOGIN_CLIENT_MAX_FAILURES", _parse_count(1), 30,
+            "Failed logins from one client address (any usernames) within the window before it waits, as above: "
+            "room for an office behind one NAT address, not for password spraying."),
     Setting("LIUFANG_LOGIN_WINDOW_SECONDS", "LOGIN_WINDOW", _parse_seconds, timedelta(minutes=15),
-            "Window for counting failed logins; the throttle lifts by itself when it passes."),
+            "How long a failed login counts; also the longest wait. The throttle lifts by itself."),
+    Setting("LIUFANG_TRUSTED_PROXIES", "TRUSTED_PROXIES", _parse_count(0), 0,
+            "Reverse proxies in front of the API (e.g. 1 for nginx): their X-Forwarded-For/-Proto/-Host name the "
+            "client. 0: trust none, the client is the TCP peer."),
     Setting("LIUFANG_MAX_JSON_BYTES", "MAX_CONTENT_LENGTH", _parse_size, 1024**2,
             "Largest JSON/form body accepted (uploads go through tus and are limited separately)."),
     Setting("LIUFANG_IDEMPOTENCY_TTL_HOURS", "IDEMPOTENCY_TTL", lambda v: timedelta(hours=float(v)),
@@ -94,7 +113,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_PRESIGNED_SECONDS", "PRESIGNED_EXPIRES", _parse_seconds, timedelta(minutes=10),
             "Lifetime of presigned S3 URLs handed to clients."),
     Setting("LIUFANG_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT", str, "120/minute",
-            "Requests per client address to /api/public (120/minute, 10/30s; off: none). Counted per process."),
+            "Requests per client address to /api/public (120/minute, 10/30s; off: none), in fixed windows counted in "
+            "the database: shared by all API processes."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
 )

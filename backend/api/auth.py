@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, request
+from flask import current_app
 from flask_jwt_extended import current_user, get_jwt
 from flask_smorest import Blueprint
 
-from backend.api.base import login_required
+from backend.api.base import client_address, login_required
 from backend.schemas.users import LoginSchema, LogoutSchema, TokensSchema, UserSchema
 from backend.services import auth as auth_service
 
@@ -23,22 +23,24 @@ def _expires_in() -> int:
 @blp.arguments(LoginSchema)
 @blp.response(200, TokensSchema)
 @blp.alt_response(401, description="Wrong username or password")
-@blp.alt_response(429, description="Too many failed logins; see Retry-After")
+@blp.alt_response(429, description="This client failed too often (for this username, or at all); see Retry-After")
 @blp.doc(security=[])
 def login(credentials: dict[str, Any]) -> dict[str, Any]:
-    """Log in with username and password; returns an access token and a refresh token."""
-    user = auth_service.authenticate(credentials["username"], credentials["password"],
-                                     request.remote_addr or "")
+    """Log in with username and password; returns an access token and a refresh token (a new login session)."""
+    user = auth_service.authenticate(credentials["username"], credentials["password"], client_address())
     return {**auth_service.issue_tokens(user), "user": user, "token_type": "Bearer", "expires_in": _expires_in()}
 
 
 @blp.route("/refresh", methods=["POST"])
 @blp.response(200, TokensSchema)
-@blp.doc(description="Send the refresh token as the bearer token; returns a new access token.")
+@blp.alt_response(401, description="refresh_token_reused: this refresh token was exchanged before, so every token "
+                                   "of its login is now revoked (log in again); token_revoked, token_expired …")
+@blp.doc(description="Send the refresh token as the bearer token; returns a new access token and a NEW refresh "
+                     "token. Each refresh token works once: keep the new one, the old one is spent.")
 @login_required(refresh=True)
 def refresh() -> dict[str, Any]:
-    """Exchange a refresh token for a new access token."""
-    return {"access_token": auth_service.issue_access_token(current_user), "user": current_user,
+    """Exchange a refresh token, once, for a new access token and a new refresh token."""
+    return {**auth_service.rotate(get_jwt(), current_user), "user": current_user,
             "token_type": "Bearer", "expires_in": _expires_in()}
 
 
@@ -47,7 +49,8 @@ def refresh() -> dict[str, Any]:
 @blp.response(204)
 @login_required()
 def logout(body: dict[str, Any] | None) -> None:
-    """Revoke the token used for this request (and the refresh token, if given)."""
+    """End this login session: the token used for this request and every refresh token of its login (and the
+    session of the refresh token given in the body, if any)."""
     auth_service.revoke(get_jwt())
     if body and body.get("refresh_token"):
         auth_service.revoke_encoded(body["refresh_token"], current_user)

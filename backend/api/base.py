@@ -1,4 +1,4 @@
-"""API plumbing shared by the blueprints: role checks, accepted body types, ETags and If-Match."""
+"""API plumbing shared by the blueprints: role checks, the client address, accepted body types, ETags and If-Match."""
 
 from __future__ import annotations
 
@@ -38,6 +38,14 @@ def login_required(permission: Permission | None = None, *, refresh: bool = Fals
         return wrapper
 
     return decorator
+
+
+# --- the client ------------------------------------------------------------------------------------------------
+
+def client_address() -> str:
+    """The client's address as the throttles count it: the TCP peer, or behind LIUFANG_TRUSTED_PROXIES the address
+    the nearest trusted proxy reports (ProxyFix, wired in the app factory); never longer than a stored key."""
+    return (request.remote_addr or "unknown")[:64]
 
 
 # --- body types -----------------------------------------------------------------------------------------------

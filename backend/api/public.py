@@ -1,24 +1,24 @@
 """Public archive endpoints (no login): published, consented profiles, their open materials (playback proxies and
-pictures only) and approved transcripts; rate-limited per client address."""
+pictures only) and approved transcripts; rate-limited per client address, counted in the database."""
 
 from __future__ import annotations
 
 import math
 import re
-import threading
-from collections import deque
 from typing import Any
 
-from flask import current_app, request, url_for
+from flask import current_app, url_for
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
+from backend import transaction
+from backend.api.base import client_address
 from backend.api.streaming import send_stored
-from backend.clock import clock
 from backend.errors import TooManyRequests
 from backend.schemas.public import (PublicContentArgsSchema, PublicPersonListArgsSchema, PublicPersonPageSchema,
                                     PublicPersonSchema, PublicTranscriptSchema)
 from backend.services import public as public_service
+from backend.services import rate_limits
 from backend.services.storage import get_storage
 
 blp = Blueprint("public", __name__, url_prefix="/api/public",
@@ -45,45 +45,15 @@ def parse_rate_limit(text: str) -> tuple[int, float] | None:
     return (count, multiple * seconds) if count > 0 else None
 
 
-class SlidingWindowLimiter:
-    """At most ``count`` requests per client in any ``period`` seconds (a log of request times per client).
-
-    In-process: behind several API processes each keeps its own window, so a client may get up to ``count`` ×
-    processes; put the limit in the reverse proxy when that matters.
-    """
-
-    MAX_CLIENTS = 50_000
-
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
-        self._lock = threading.Lock()
-
-    def hit(self, client: str, count: int, period: float, now: float | None = None) -> float | None:
-        """Count a request; returns None if allowed, else the seconds until the client may retry."""
-        now = clock.monotonic() if now is None else now
-        with self._lock:
-            if len(self._hits) > self.MAX_CLIENTS:
-                self._forget_idle(now, period)
-            hits = self._hits.setdefault(client, deque())
-            while hits and hits[0] <= now - period:
-                hits.popleft()
-            if len(hits) >= count:
-                return hits[0] + period - now
-            hits.append(now)
-            return None
-
-    def _forget_idle(self, now: float, period: float) -> None:
-        for client in [c for c, hits in self._hits.items() if not hits or hits[-1] <= now - period]:
-            del self._hits[client]
-
-
 @blp.before_request
 def _rate_limit() -> None:
+    """Count the request against its client (the real one behind trusted proxies) in the database, in a unit of
+    work of its own: what the view then does, and whether it fails, does not undo the count."""
     limit = parse_rate_limit(current_app.config.get("PUBLIC_RATE_LIMIT") or "off")
     if limit is None:
         return
-    limiter = current_app.extensions.setdefault("liufang_public_limiter", SlidingWindowLimiter())
-    retry_after = limiter.hit(request.remote_addr or "unknown", *limit)
+    with transaction.atomic():
+        retry_after = rate_limits.hit("public", client_address(), *limit)
     if retry_after is not None:
         raise TooManyRequests(details={"limit": limit[0], "period_seconds": limit[1]},
                               headers={"Retry-After": str(max(1, math.ceil(retry_after)))})

@@ -1,11 +1,12 @@
-"""Accounts, their roles, revoked tokens and failed-login records."""
+"""Accounts, their roles, login sessions (token families and their refresh tokens), revoked tokens and failed-login
+records."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, Boolean, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -32,7 +33,10 @@ class User(db.Model):
     password_hash: Mapped[str] = mapped_column(String(255))
     roles: Mapped[list[str]] = mapped_column(JSON, default=list)
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
-    # Tokens issued before this instant are refused: set on password reset and on disabling.
+    # Every token carries the version it was issued under; moving it on (password reset, disabling, a change of
+    # roles) refuses every token issued before, however close in time.
+    token_version: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    # When the user's sessions were last ended that way (kept for the record; tokens are checked by version).
     tokens_valid_after: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
@@ -59,9 +63,36 @@ class RevokedToken(db.Model):
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
 
 
+class TokenFamily(db.Model):
+    """One login: the refresh tokens that descend from it by rotation, and the access tokens issued with them.
+    Revoked as a whole at logout, and when one of its refresh tokens is presented a second time (reuse)."""
+
+    __tablename__ = "token_families"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # When the newest token of the family expires; housekeeping deletes the family after that.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    revoked_reason: Mapped[str | None] = mapped_column(String(16), nullable=True)  # logout, reuse
+
+
+class RefreshToken(db.Model):
+    """A refresh token of a family; ``used_at`` is set (once, by a conditional UPDATE) when it is exchanged."""
+
+    __tablename__ = "refresh_tokens"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    family_id: Mapped[str] = mapped_column(ForeignKey("token_families.id", ondelete="CASCADE"), index=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
 class LoginFailure(db.Model):
     __tablename__ = "login_failures"
-    __table_args__ = (Index("ix_login_failures_username_at", "username", "created_at"),
+    __table_args__ = (Index("ix_login_failures_username_addr_at", "username", "remote_addr", "created_at"),
                       Index("ix_login_failures_addr_at", "remote_addr", "created_at"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -51,11 +51,12 @@ class LoginSchema(StrictSchema):
 
 class TokensSchema(StrictSchema):
     access_token = fields.Str(required=True)
-    refresh_token = fields.Str()
+    refresh_token = fields.Str(metadata={"description": "A new one at login and at every refresh; each works once "
+                                                        "(a second use revokes the whole login session)"})
     token_type = fields.Str(dump_default="Bearer")
     expires_in = fields.Int(metadata={"description": "Seconds until the access token expires"})
     user = fields.Nested(UserSchema)
 
 
 class LogoutSchema(StrictSchema):
-    refresh_token = fields.Str(metadata={"description": "Also revoke this refresh token"})
+    refresh_token = fields.Str(metadata={"description": "Also end the session of this refresh token"})

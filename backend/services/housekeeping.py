@@ -1,4 +1,5 @@
-"""Periodic clean-up of records that have outlived their use: idempotency replies, login failures, revoked tokens."""
+"""Periodic clean-up of records that have outlived their use: idempotency replies, login failures, revoked and
+expired tokens, login sessions past their last token, finished rate-limit windows."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ from flask import current_app
 from sqlalchemy import delete
 
 from backend.extensions import db
-from backend.models import IdempotencyRecord, LoginFailure, RevokedToken
+from backend.models import (IdempotencyRecord, LoginFailure, RateLimitCounter, RefreshToken, RevokedToken,
+                            TokenFamily)
 from backend.models.types import utcnow
 
 
@@ -18,4 +20,9 @@ def purge_expired() -> dict[str, int]:
         "login_failures": db.session.execute(delete(LoginFailure).where(
             LoginFailure.created_at < now - current_app.config["LOGIN_WINDOW"])).rowcount,
         "revoked_tokens": db.session.execute(delete(RevokedToken).where(RevokedToken.expires_at < now)).rowcount,
+        # A refresh token past its expiry can no longer be presented, so there is no reuse left to detect.
+        "refresh_tokens": db.session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now)).rowcount,
+        "token_families": db.session.execute(delete(TokenFamily).where(TokenFamily.expires_at < now)).rowcount,
+        "rate_limit_counters": db.session.execute(delete(RateLimitCounter).where(
+            RateLimitCounter.window_end < now)).rowcount,
     }

@@ -60,13 +60,24 @@ def mask_id_number(number: str | None) -> str | None:
     return number[:4] + "*" * (len(number) - 8) + number[-4:]
 
 
+# A mobile number (11 digits, more with a country code) shows its first 3 and last 4 digits: 138****5678. A shorter
+# one (a 7- or 8-digit landline, a 10-digit number) would show nearly all of itself that way, so it shows its last
+# 2 only (*****78), and one of 6 digits or fewer shows none.
+_PHONE_FULL_DIGITS = 11
+_PHONE_SHORT_TAIL = 2
+_PHONE_MIN_WITH_TAIL = 7
+
+
 def mask_phone(phone: str | None) -> str | None:
     if not phone:
         return phone
     digits = [i for i, ch in enumerate(phone) if ch.isdigit()]
-    if len(digits) <= 4:
-        return "*" * len(phone)
-    keep = set(digits[:3]) | set(digits[-4:])
+    if len(digits) >= _PHONE_FULL_DIGITS:
+        keep = set(digits[:3]) | set(digits[-4:])
+    elif len(digits) >= _PHONE_MIN_WITH_TAIL:
+        keep = set(digits[-_PHONE_SHORT_TAIL:])
+    else:
+        keep = set()
     return "".join(ch if (i in keep or not ch.isdigit()) else "*" for i, ch in enumerate(phone))
 
 

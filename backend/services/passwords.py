@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import secrets
+import threading
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
@@ -13,7 +16,10 @@ _PROFILES = {
     "default": PasswordHasher(),
     "test": PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1),
 }
+# One dummy hash per profile, made on first use in each process (made per call, it cost an unknown username a hash
+# on top of the verification and told it apart from a known one by time).
 _dummy_hashes: dict[str, str] = {}
+_dummy_lock = threading.Lock()
 
 
 def _hasher() -> PasswordHasher:
@@ -24,12 +30,21 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
+def _dummy_hash(profile: str, hasher: PasswordHasher) -> str:
+    dummy = _dummy_hashes.get(profile)
+    if dummy is None:
+        with _dummy_lock:
+            dummy = _dummy_hashes.get(profile)
+            if dummy is None:
+                dummy = _dummy_hashes[profile] = hasher.hash(secrets.token_urlsafe(16))
+    return dummy
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     hasher = _hasher()
     if password_hash is None:
         # Verify against a dummy so a login for an unknown user takes as long as one for a known user.
-        profile = current_app.config.get("PASSWORD_HASH_PROFILE", "default")
-        dummy = _dummy_hashes.setdefault(profile, hasher.hash("liufang-timing-equaliser"))
+        dummy = _dummy_hash(current_app.config.get("PASSWORD_HASH_PROFILE", "default"), hasher)
         try:
             hasher.verify(dummy, password)
         except (VerifyMismatchError, VerificationError, InvalidHashError):

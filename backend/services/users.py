@@ -94,8 +94,10 @@ def update_user(actor: User, user_id: int, *, display_name: str | None = None, r
         _check_password(password)
         user.password_hash = hash_password(password)
         changes["password"] = {"before": "***", "after": "***"}
-    if password is not None or (before["is_active"] and not user.is_active):
-        # Sessions opened with the old password, or before disabling, must end now.
+    if password is not None or (before["is_active"] and not user.is_active) or before["roles"] != user.roles:
+        # Sessions opened with the old password, before disabling or under the old roles end now: every token
+        # issued before carries the old version, however close in time it was issued.
+        user.token_version += 1
         user.tokens_valid_after = utcnow()
     if changes:
         audit.record("user", user.id, "update", actor, changes=changes)
