@@ -9,12 +9,22 @@ from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from backend.api.base import login_required
+from backend.models import Consent
 from backend.schemas.common import PageArgsSchema
 from backend.schemas.consents import ConsentInputSchema, ConsentPageSchema, ConsentSchema, ConsentWithdrawSchema
 from backend.services import consents as consent_service
+from backend.services import policy
 
 blp = Blueprint("consents", __name__, url_prefix="/api/v1/persons", description="授权书 / Consents")
 _schema = ConsentSchema()
+
+
+def serialise(consent: Consent) -> dict[str, Any]:
+    """A consent as the caller may see it: the signed form and the interview only where they may see those."""
+    data = _schema.dump(consent)
+    data["material_id"] = policy.shown_material_id(current_user, consent.material_id)
+    data["interview_id"] = policy.shown_interview_id(current_user, consent.interview_id)
+    return data
 
 
 @blp.route("/<int:person_id>/consents", methods=["GET"])
@@ -23,7 +33,9 @@ _schema = ConsentSchema()
 @login_required()
 def list_consents(args: dict[str, Any], person_id: int) -> Any:
     """A person's consents, newest first, active and withdrawn (anyone who may see the person)."""
-    return consent_service.list_consents(current_user, person_id, **args)
+    page = consent_service.list_consents(current_user, person_id, **args)
+    return jsonify({"items": [serialise(c) for c in page.items], "total": page.total, "page": page.page,
+                    "per_page": page.per_page})
 
 
 @blp.route("/<int:person_id>/consents", methods=["POST"])
@@ -35,7 +47,7 @@ def list_consents(args: dict[str, Any], person_id: int) -> Any:
 def record_consent(data: dict[str, Any], person_id: int) -> Response:
     """Record a signed consent: archivists, admins, and the collector who created the profile (they collect the
     signed form in the field). Publishing a profile needs an active person-wide consent of scope ``public``."""
-    response = jsonify(_schema.dump(consent_service.record_consent(current_user, person_id, data)))
+    response = jsonify(serialise(consent_service.record_consent(current_user, person_id, data)))
     response.status_code = 201
     return response
 
@@ -48,4 +60,5 @@ def record_consent(data: dict[str, Any], person_id: int) -> Response:
 def withdraw_consent(body: dict[str, Any] | None, person_id: int, consent_id: int) -> Any:
     """Withdraw a consent (archivists, admins). When no public consent remains, a published profile is withdrawn
     at once and nothing of the person is served publicly any more."""
-    return consent_service.withdraw_consent(current_user, person_id, consent_id, reason=(body or {}).get("reason"))
+    return jsonify(serialise(consent_service.withdraw_consent(current_user, person_id, consent_id,
+                                                              reason=(body or {}).get("reason"))))

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response
+from flask import Response, jsonify
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
 from backend.services.policy import Permission
+from backend.api import materials as material_api
 from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
 from backend.models import Interview
 from backend.schemas.materials import (
@@ -22,22 +23,33 @@ from backend.schemas.materials import (
 from backend.services import interviews as interview_service
 from backend.services import materials as material_service
 from backend.services import persons as person_service
+from backend.services import policy
 
 blp = Blueprint("interviews", __name__, url_prefix="/api/v1", description="访谈 / Interviews")
 _schema = InterviewSchema()
 
 
+def serialise(interview: Interview) -> dict[str, Any]:
+    """An interview as the caller may see it: interviewees and the consent form only where they may see those."""
+    data = _schema.dump(interview)
+    data["interviewee_ids"] = policy.visible_person_ids(current_user, interview.interviewee_ids)
+    data["consent_material_id"] = policy.shown_material_id(current_user, interview.consent_material_id)
+    return data
+
+
 def _answer(interview: Interview, status: int = 200) -> Response:
-    return versioned_json(_schema.dump(interview), interview.version, status)
+    return versioned_json(serialise(interview), interview.version, status)
 
 
 @blp.route("/interviews", methods=["GET"])
 @blp.arguments(InterviewListArgsSchema, location="query")
 @blp.response(200, InterviewPageSchema)
 @login_required()
-def list_interviews(args: dict[str, Any]) -> Any:
+def list_interviews(args: dict[str, Any]) -> Response:
     """Interviews (collectors: their own)."""
-    return interview_service.list_interviews(current_user, **args)
+    page = interview_service.list_interviews(current_user, **args)
+    return jsonify({"items": [serialise(i) for i in page.items], "total": page.total, "page": page.page,
+                    "per_page": page.per_page})
 
 
 @blp.route("/interviews", methods=["POST"])
@@ -80,8 +92,8 @@ def delete_interview(interview_id: int) -> None:
 @blp.arguments(MaterialListArgsSchema, location="query")
 @blp.response(200, MaterialPageSchema)
 @login_required()
-def person_materials(args: dict[str, Any], person_id: int) -> Any:
+def person_materials(args: dict[str, Any], person_id: int) -> Response:
     """The materials linked to a person that you may see."""
     person = person_service.get_person(current_user, person_id)
     args.pop("person_id", None)
-    return material_service.list_materials(current_user, person_id=person.id, **args)
+    return material_api.page_json(material_service.list_materials(current_user, person_id=person.id, **args))

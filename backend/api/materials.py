@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from flask import Response, current_app, request
+from flask import Response, current_app, jsonify, request
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 from werkzeug.datastructures import FileStorage
@@ -31,28 +31,49 @@ from backend.schemas.materials import (
     UnlinkArgsSchema,
 )
 from backend.services import materials as material_service
+from backend.services import policy
+from backend.services.pagination import Page
 from backend.services.storage import get_storage
 
 blp = Blueprint("materials", __name__, url_prefix="/api/v1/materials",
                 description="资料（音频、视频、照片、文档） / Materials")
-_material_schema = MaterialCreatedSchema()
+_material_schema = MaterialSchema()
+
+
+def serialise(material: Material, visible_persons: set[int] | None = None) -> dict[str, Any]:
+    """A material as the caller may see it: linked persons and the interview only where they may see those too.
+    ``visible_persons``: the caller's visible ids among a whole page's links, looked up once."""
+    data = _material_schema.dump(material)
+    if visible_persons is None:
+        data["person_ids"] = policy.visible_person_ids(current_user, material.person_ids)
+    else:
+        data["person_ids"] = [pid for pid in material.person_ids if pid in visible_persons]
+    data["interview_id"] = policy.shown_interview_id(current_user, material.interview_id)
+    return data
+
+
+def page_json(page: Page[Material]) -> Response:
+    visible = set(policy.visible_person_ids(current_user, (pid for m in page.items for pid in m.person_ids)))
+    return jsonify({"items": [serialise(m, visible) for m in page.items], "total": page.total, "page": page.page,
+                    "per_page": page.per_page})
 
 
 def _answer(material: Material, status: int = 200, **extra: Any) -> Response:
-    return versioned_json({**_material_schema.dump(material), **extra}, material.version, status)
+    return versioned_json({**serialise(material), **extra}, material.version, status)
 
 
 @blp.route("", methods=["GET"])
 @blp.arguments(MaterialListArgsSchema, location="query")
 @blp.response(200, MaterialPageSchema)
 @login_required()
-def list_materials(args: dict[str, Any]) -> Any:
-    """List materials you may see; `?sha256=HEX` tells a phone whether a file is already archived."""
-    return material_service.list_materials(current_user, **args)
+def list_materials(args: dict[str, Any]) -> Response:
+    """List materials you may see; `?sha256=HEX` tells a phone whether a file you may see is already archived."""
+    return page_json(material_service.list_materials(current_user, **args))
 
 
 @blp.route("", methods=["POST"])
-@blp.response(201, MaterialCreatedSchema, description="Stored (200 with duplicate=true if already archived)")
+@blp.response(201, MaterialCreatedSchema, description="Stored (200 with duplicate=true if a material you may see "
+                                                      "already holds these bytes)")
 @blp.alt_response(413, description="Larger than LIUFANG_MULTIPART_MAX_SIZE: use the tus endpoint")
 @blp.alt_response(415, description="Content is not an accepted audio, video, image or PDF")
 @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {

@@ -53,7 +53,9 @@ def list_transcripts(material_id: int) -> Any:
 def get_transcript(transcript_id: int) -> Response:
     """A transcript with its segments; the version is the ETag."""
     transcript = lock_service.with_lock(transcript_service.get_transcript(current_user, transcript_id))
-    return versioned_json(_transcript_schema.dump(transcript), transcript.version)
+    data = _transcript_schema.dump(transcript)
+    data["speakers"] = transcript_service.speakers_for(current_user, transcript)
+    return versioned_json(data, transcript.version)
 
 
 @blp.route("/transcripts/<int:transcript_id>/export", methods=["GET"])

@@ -22,7 +22,10 @@ PUBLIC_VARIANTS = ("public_proxy",)
 
 class Material(db.Model):
     __tablename__ = "materials"
-    __table_args__ = (Index("ix_materials_collector_created", "collector_id", "created_at"),)
+    # The same bytes may back several materials (uploaded by users who cannot see each other's): one per uploader,
+    # all sharing the content-addressed stored original.
+    __table_args__ = (Index("ix_materials_collector_created", "collector_id", "created_at"),
+                      UniqueConstraint("collector_id", "sha256", name="uq_materials_collector_sha256"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16), index=True)
@@ -43,7 +46,7 @@ class Material(db.Model):
     original_filename: Mapped[str | None] = mapped_column(String(255), nullable=True)
     mime: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
     storage_key: Mapped[str] = mapped_column(String(255))
     media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -24,10 +24,12 @@ class Person(db.Model):
         Index("ix_persons_name_pinyin", "name_pinyin", "id"),
         Index("ix_persons_created_at", "created_at", "id"),
         Index("ix_persons_updated_at", "updated_at", "id"),
+        # A phone's own id for a draft: unique per creator, so one user's id says nothing about another's.
+        UniqueConstraint("created_by_id", "client_uuid", name="uq_persons_creator_client_uuid"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    client_uuid: Mapped[str | None] = mapped_column(String(36), unique=True, nullable=True)
+    client_uuid: Mapped[str | None] = mapped_column(String(36), nullable=True)
     category: Mapped[str] = mapped_column(String(16))
     status: Mapped[str] = mapped_column(String(16), default="draft")
     version: Mapped[int] = mapped_column(Integer, default=1)

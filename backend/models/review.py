@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, Float, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
@@ -18,10 +18,14 @@ class Consent(db.Model):
     """A signed consent of a person (optionally for one interview): what the archive may do with their material."""
 
     __tablename__ = "consents"
+    # A consent signed for one interview stays one for that interview: deleting the interview clears interview_id
+    # (and the service withdraws the consent), but never turns it into a person-wide one.
+    __table_args__ = (CheckConstraint("interview_id IS NULL OR interview_scoped", name="interview_scope"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id", ondelete="SET NULL"), nullable=True)
+    interview_scoped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     material_id: Mapped[int | None] = mapped_column(ForeignKey("materials.id", ondelete="SET NULL"), nullable=True,
                                                     comment="the signed form")
     scope: Mapped[str] = mapped_column(String(16))

@@ -31,6 +31,8 @@ class ConsentSchema(Schema):
     signed_at = fields.Date()
     material_id = fields.Int(allow_none=True)
     interview_id = fields.Int(allow_none=True)
+    interview_scoped = fields.Bool(metadata={
+        "description": "Signed for one interview only; stays so (and is withdrawn) when that interview is deleted"})
     conditions = fields.Str()
     active = fields.Function(lambda consent: consent.withdrawn_at is None, metadata={"type": "boolean"})
     created_by = fields.Int(attribute="created_by_id")

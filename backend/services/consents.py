@@ -19,7 +19,7 @@ from backend.services.policy import Permission
 # Consent forms are signed in the archive's own time zone (China Standard Time, no daylight saving): a form signed
 # this morning in 连云港 is not "in the future" while UTC still shows yesterday.
 ARCHIVE_TZ = timezone(timedelta(hours=8))
-SNAPSHOT_FIELDS = ("person_id", "scope", "signed_at", "material_id", "interview_id", "conditions")
+SNAPSHOT_FIELDS = ("person_id", "scope", "signed_at", "material_id", "interview_id", "interview_scoped", "conditions")
 
 
 # --- who may do what -------------------------------------------------------------------------------------------
@@ -52,6 +52,27 @@ def _get_consent(person: Person, consent_id: int) -> Consent:
 
 
 # --- writing ---------------------------------------------------------------------------------------------------
+
+def _withdraw(actor: User, consent: Consent, reason: str | None) -> None:
+    consent.withdrawn_at = utcnow()
+    consent.withdrawn_by_id = actor.id
+    consent.withdraw_reason = reason
+    audit.record("consent", consent.id, "withdraw", actor, comment=reason, changes={
+        "withdrawn_at": {"before": None, "after": consent.withdrawn_at.isoformat()},
+        "withdraw_reason": {"before": None, "after": reason}})
+
+
+def withdraw_for_deleted_interview(actor: User, interview_id: int) -> list[Consent]:
+    """Before an interview is deleted: its interview-scoped consents are withdrawn (they covered that interview
+    only; the row stays scoped, so it never counts for the whole person). Person-wide consents are untouched, so
+    no profile's public status changes."""
+    consents = list(db.session.scalars(select(Consent).where(Consent.interview_id == interview_id,
+                                                             Consent.withdrawn_at.is_(None))))
+    for consent in consents:
+        _withdraw(actor, consent, f"访谈 #{interview_id} 已删除，仅针对该访谈的授权书随之失效")
+    db.session.flush()
+    return consents
+
 
 def _field_error(field: str, message: str, code: str) -> ValidationFailed:
     return ValidationFailed(message, code=code, details={"fields": {field: [message]}})
@@ -103,8 +124,8 @@ def record_consent(actor: User, person_id: int, data: dict[str, Any]) -> Consent
     if interview_id is not None:
         interview_id = _check_interview(actor, person, interview_id)
     consent = Consent(person_id=person.id, scope=scope, signed_at=signed_at, material_id=material_id,
-                      interview_id=interview_id, conditions=(data.get("conditions") or "").strip(),
-                      created_by_id=actor.id, created_at=utcnow())
+                      interview_id=interview_id, interview_scoped=interview_id is not None,
+                      conditions=(data.get("conditions") or "").strip(), created_by_id=actor.id, created_at=utcnow())
     db.session.add(consent)
     db.session.flush()
     audit.record("consent", consent.id, "create", actor, changes=audit.diff({}, _snapshot(consent)))
@@ -127,12 +148,7 @@ def withdraw_consent(actor: User, person_id: int, consent_id: int, *, reason: st
         raise Conflict("该授权书已撤回", code="consent_withdrawn",
                        details={"withdrawn_at": consent.withdrawn_at.isoformat()})
     reason = (reason or "").strip() or None
-    consent.withdrawn_at = utcnow()
-    consent.withdrawn_by_id = actor.id
-    consent.withdraw_reason = reason
-    audit.record("consent", consent.id, "withdraw", actor, comment=reason, changes={
-        "withdrawn_at": {"before": None, "after": consent.withdrawn_at.isoformat()},
-        "withdraw_reason": {"before": None, "after": reason}})
+    _withdraw(actor, consent, reason)
     if person.status == "published" and not policy.has_public_consent(person.id):
         comment = f"授权书 #{consent.id}（{consent.scope}）已撤回，档案随即撤下"
         if reason:

@@ -8,8 +8,9 @@ from sqlalchemy import or_, select
 
 from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.models import Interview, InterviewPerson, Material, User
+from backend.models import Interview, InterviewPerson, Material, Person, User
 from backend.services import audit, policy
+from backend.services import consents as consent_service
 from backend.services import persons as person_service
 from backend.services.identity import validate_partial_date
 from backend.services.pagination import Page, paginate
@@ -26,8 +27,10 @@ def list_interviews(actor: User, *, person_id: int | None = None, q: str | None 
                     page: int = 1, per_page: int = 20) -> Page[Interview]:
     query = select(Interview).where(policy.visible_interviews(actor))
     if person_id:
-        query = query.where(Interview.id.in_(select(InterviewPerson.interview_id)
-                                             .where(InterviewPerson.person_id == person_id)))
+        # a profile the actor cannot see filters like a missing one (no totals about hidden persons)
+        query = query.where(Interview.id.in_(
+            select(InterviewPerson.interview_id).join(Person, Person.id == InterviewPerson.person_id)
+            .where(InterviewPerson.person_id == person_id, policy.visible_persons(actor))))
     if q:
         query = query.where(or_(Interview.title.like(f"%{q}%"), Interview.place.like(f"%{q}%")))
     return paginate(query.order_by(Interview.created_at.desc(), Interview.id.desc()), page, per_page)
@@ -51,6 +54,15 @@ def _apply(actor: User, interview: Interview, data: dict[str, Any]) -> None:
             except NotFound:
                 raise ValidationFailed("受访人物档案不存在", code="unknown_person",
                                        details={"fields": {"interviewee_ids": [f"unknown person {person_id}"]}}) from None
+        current = interview.interviewee_ids
+        # Interviewees the actor cannot see stay: nobody changes what they are not shown.
+        hidden = set(current) - set(policy.visible_person_ids(actor, current))
+        ids += [pid for pid in current if pid in hidden and pid not in ids]
+        removed = set(current) - set(ids)
+        if removed and interview.id is not None and policy.interview_has_open_material(interview.id):
+            policy.require_publication_decision(
+                actor, "该访谈有已开放的资料：去掉受访人可能使资料未经其授权即公开，须由档案员操作",
+                "interviewee_of_open_material", person_ids=sorted(removed))
         interview.interviewee_rows = [InterviewPerson(person_id=pid) for pid in ids]
     consent_id = data.get("consent_material_id")
     if consent_id is not None:
@@ -91,6 +103,7 @@ def delete_interview(actor: User, interview_id: int) -> None:
         raise Forbidden("只有创建者或管理员可以删除访谈", code="interview_not_deletable")
     if db.session.scalar(select(Material.id).where(Material.interview_id == interview.id).limit(1)) is not None:
         raise Conflict("访谈已有资料，不能删除", code="interview_has_materials")
+    consent_service.withdraw_for_deleted_interview(actor, interview.id)
     audit.record("interview", interview.id, "delete", actor, changes=audit.diff(_snapshot(interview), {}))
     db.session.delete(interview)
     db.session.flush()

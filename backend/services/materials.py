@@ -115,8 +115,22 @@ def check_upload_metadata(actor: User, meta: dict[str, str]) -> dict[str, Any]:
 
 # --- ingest ----------------------------------------------------------------------------------------------------
 
-def find_by_sha256(sha256: str) -> Material | None:
-    return db.session.scalar(select(Material).where(Material.sha256 == sha256.lower()))
+def find_visible_by_sha256(actor: User, sha256: str) -> Material | None:
+    """The first material with these bytes that ``actor`` may see (their own first), or None."""
+    return db.session.scalar(select(Material).where(Material.sha256 == sha256.lower(), policy.visible_materials(actor))
+                             .order_by((Material.collector_id == actor.id).desc(), Material.id).limit(1))
+
+
+def _stored_original(sha256: str, size: int) -> str | None:
+    """The key of a stored original with these bytes that some material already uses, if its object is there
+    with the right size (a missing or truncated one is written again from the new upload)."""
+    key = db.session.scalar(select(Material.storage_key).where(Material.sha256 == sha256).limit(1))
+    if key is None:
+        return None
+    try:
+        return key if get_storage().stat(key).size == size else None
+    except ObjectNotFound:
+        return None
 
 
 def _guess_kind_of_damaged(path: Path) -> tuple[str, str]:
@@ -144,14 +158,18 @@ def _default_role(metadata: dict[str, Any]) -> str:
 
 def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[str, Any],
            upload_id: str | None = None) -> tuple[Material, bool]:
-    """Turn a received file into a material (or find the one with the same bytes). Returns (material, duplicate).
+    """Turn a received file into a material, or find the one with the same bytes. Returns (material, duplicate).
 
-    The file at ``path`` is consumed: stored under a content-addressed key, or removed for a duplicate. Content that
-    is not an accepted media type raises UnsupportedMediaType (415) and nothing is stored. A damaged file of an
-    accepted type is kept byte-for-byte and becomes a ``failed`` material with the reason.
+    A duplicate is answered only with a material ``actor`` may see (persons are linked to it only if they may edit
+    it). Bytes already archived in a material they may not see become a material of their own, as if new (their
+    metadata, restricted), sharing the stored original: the answer tells them nothing about the other.
+
+    The file at ``path`` is consumed: stored under a content-addressed key, or removed when that key already holds
+    these bytes. Content that is not an accepted media type raises UnsupportedMediaType (415) and nothing is stored.
+    A damaged file of an accepted type is kept byte-for-byte and becomes a ``failed`` material with the reason.
     """
     sha256 = sha256.lower()
-    existing = find_by_sha256(sha256)
+    existing = find_visible_by_sha256(actor, sha256)
     if existing is not None:
         return _as_duplicate(actor, existing, metadata, path), True
 
@@ -167,19 +185,25 @@ def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[st
         kind, mime = _guess_kind_of_damaged(path)
         failure = exc.message
 
-    try:
-        # Moved into place on local disk (no copy of a big upload); uploaded and re-hashed on S3.
-        stored = get_storage().adopt_file(original_key(sha256), path, sha256=sha256, content_type=mime)
-    except StorageError as exc:
-        log.error("storing the original of %s failed: %s", sha256, exc)
-        raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write") from exc
-    if stored.size != size:
-        get_storage().delete(stored.key)
-        raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write")
+    storage_key = _stored_original(sha256, size)
+    if storage_key is not None:
+        path.unlink(missing_ok=True)  # another material's original already holds these bytes: one copy is kept
+    else:
+        try:
+            # Moved into place on local disk (no copy of a big upload); uploaded and re-hashed on S3.
+            stored = get_storage().adopt_file(original_key(sha256), path, sha256=sha256, content_type=mime)
+        except StorageError as exc:
+            log.error("storing the original of %s failed: %s", sha256, exc)
+            raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write") from exc
+        if stored.size != size:
+            if not _key_in_use(stored.key):
+                get_storage().delete(stored.key)
+            raise ValidationFailed("文件在保存过程中发生变化，请重新上传", code="fixity_failed_on_write")
+        storage_key = stored.key
 
     captured_at = metadata.get("captured_at")
     material_id = _insert_unless_known(
-        kind=kind, mime=mime, size=size, sha256=sha256, storage_key=stored.key,
+        kind=kind, mime=mime, size=size, sha256=sha256, storage_key=storage_key,
         status="failed" if failure else "uploaded", failure_reason=failure,
         title=metadata.get("title") or metadata.get("filename") or "",
         description=metadata.get("description") or "",
@@ -189,8 +213,8 @@ def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[st
         interview_id=metadata.get("interview_id"), media_info={}, access_level="restricted",
     )
     if material_id is None:
-        # The same bytes finished uploading in another request a moment ago: that material stands.
-        existing = find_by_sha256(sha256)
+        # The same user's same bytes finished uploading in another request a moment ago: that material stands.
+        existing = find_visible_by_sha256(actor, sha256)
         assert existing is not None
         return _as_duplicate(actor, existing, metadata, None), True
     material = db.session.get(Material, material_id)
@@ -206,19 +230,28 @@ def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[st
 
 
 def _insert_unless_known(**values: Any) -> int | None:
-    """Insert a material row unless one with the same sha256 exists (or is being inserted by a concurrent
-    request, which this waits for): the new id, or None. No exception, so the unit of work goes on either way."""
+    """Insert a material row unless the same uploader has one with the same sha256 (or a concurrent request of
+    theirs is inserting it, which this waits for): the new id, or None. No exception, so the unit of work goes on
+    either way."""
     dialect = db.session.get_bind().dialect.name
     insert = postgresql_insert if dialect == "postgresql" else sqlite_insert
     statement = (insert(Material).values(**values)
-                 .on_conflict_do_nothing(index_elements=[Material.sha256]).returning(Material.id))
+                 .on_conflict_do_nothing(index_elements=[Material.collector_id, Material.sha256])
+                 .returning(Material.id))
     return db.session.scalar(statement)
 
 
+def _key_in_use(key: str) -> bool:
+    """Whether a material's original is stored under ``key`` (several may share one: never delete it then)."""
+    return db.session.scalar(select(Material.id).where(Material.storage_key == key).limit(1)) is not None
+
+
 def _as_duplicate(actor: User, existing: Material, metadata: dict[str, Any], path: Path | None) -> Material:
+    """The answer for bytes already archived in a material ``actor`` may see; the person named in the upload is
+    linked only if they may edit that material."""
     if path is not None:
         path.unlink(missing_ok=True)
-    if metadata.get("person_id") is not None:
+    if metadata.get("person_id") is not None and policy.can_edit_material(actor, existing):
         _link(existing, metadata["person_id"], _default_role(metadata), actor)
         audit.record("material", existing.id, "link", actor,
                      changes={"person_id": {"before": None, "after": metadata["person_id"]}},
@@ -265,8 +298,10 @@ def list_materials(actor: User, *, kind: str | None = None, status: str | None =
     if sha256:
         query = query.where(Material.sha256 == sha256.lower())
     if person_id:
-        query = query.where(Material.id.in_(select(PersonMaterial.material_id)
-                                            .where(PersonMaterial.person_id == person_id)))
+        # a profile the actor cannot see filters like a missing one (no totals about hidden persons)
+        query = query.where(Material.id.in_(
+            select(PersonMaterial.material_id).join(Person, Person.id == PersonMaterial.person_id)
+            .where(PersonMaterial.person_id == person_id, policy.visible_persons(actor))))
     if interview_id:
         query = query.where(Material.interview_id == interview_id)
     if collector:
@@ -285,6 +320,11 @@ def update_material(actor: User, material_id: int, data: dict[str, Any], *, expe
     version = check_version(material, expected_version)
     if data.get("interview_id") is not None:
         _visible_interview(actor, data["interview_id"])
+    if ("interview_id" in data and material.interview_id is not None
+            and data["interview_id"] != material.interview_id and policy.guards_publication(material)):
+        policy.require_publication_decision(
+            actor, "已开放的资料离开其访谈可能使资料未经受访人授权即公开，须由档案员操作", "interview_of_open_material",
+            interview_id=policy.shown_interview_id(actor, material.interview_id))
     if "access_level" in data and data["access_level"] not in ACCESS_LEVELS:
         raise _field_error("access_level", f"应为 {', '.join(ACCESS_LEVELS)}")
     before = {field: getattr(material, field) for field in EDITABLE_FIELDS}
@@ -313,8 +353,12 @@ def unlink_person(actor: User, material_id: int, person_id: int, role: str | Non
     if not policy.can_edit_material(actor, material):
         raise Forbidden("您无权修改此资料", code="material_not_editable")
     removed = [link for link in material.links if link.person_id == person_id and (role is None or link.role == role)]
-    if not removed:
+    if not removed or not policy.visible_person_ids(actor, [person_id]):
         raise NotFound("该人物与资料之间没有这种关联", code="link_not_found")
+    if policy.guards_publication(material) and any(link.role in policy.CONSENT_LINK_ROLES for link in removed):
+        policy.require_publication_decision(
+            actor, "已开放的资料需要此人的授权：解除关联可能使资料未经其授权即公开，须由档案员操作",
+            "consent_link_of_open_material", person_id=person_id)
     for link in removed:
         material.links.remove(link)
     audit.record("material", material.id, "unlink", actor,
@@ -343,19 +387,20 @@ def check_fixity(material_ids: list[int] | None = None) -> list[FixityEvent]:
     if material_ids:
         query = query.where(Material.id.in_(material_ids))
     events = []
+    hashed: dict[str, tuple[str, int] | None] = {}  # materials sharing one stored original: it is read once
     for material in db.session.scalars(query):
-        try:
-            with storage.open_range(material.storage_key) as stream:
-                reader = HashingReader(stream)
-                while reader.read(1024 * 1024):
-                    pass
-            outcome = "ok" if reader.sha256 == material.sha256 and reader.bytes_read == material.size else "mismatch"
-            event = FixityEvent(material_id=material.id, outcome=outcome, expected_sha256=material.sha256,
-                                actual_sha256=reader.sha256,
-                                detail=None if outcome == "ok" else f"size {reader.bytes_read}, expected {material.size}")
-        except ObjectNotFound:
+        if material.storage_key not in hashed:
+            hashed[material.storage_key] = _hash_object(storage, material.storage_key)
+        found = hashed[material.storage_key]
+        if found is None:
             event = FixityEvent(material_id=material.id, outcome="missing", expected_sha256=material.sha256,
                                 detail=f"no object at {material.storage_key}")
+        else:
+            sha256, size = found
+            outcome = "ok" if sha256 == material.sha256 and size == material.size else "mismatch"
+            event = FixityEvent(material_id=material.id, outcome=outcome, expected_sha256=material.sha256,
+                                actual_sha256=sha256,
+                                detail=None if outcome == "ok" else f"size {size}, expected {material.size}")
         if event.outcome != "ok":
             log.error("fixity %s for material %s: %s", event.outcome, material.id, event.detail)
         events.append(event)
@@ -363,6 +408,18 @@ def check_fixity(material_ids: list[int] | None = None) -> list[FixityEvent]:
     db.session.add_all(events)
     db.session.flush()
     return events
+
+
+def _hash_object(storage: Any, key: str) -> tuple[str, int] | None:
+    """SHA-256 and size of a stored object, or None when it is missing."""
+    try:
+        with storage.open_range(key) as stream:
+            reader = HashingReader(stream)
+            while reader.read(1024 * 1024):
+                pass
+    except ObjectNotFound:
+        return None
+    return reader.sha256, reader.bytes_read
 
 
 # --- content ---------------------------------------------------------------------------------------------------

@@ -27,6 +27,13 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "publish": (frozenset({"approved"}), "published"),
     "withdraw": (frozenset({"submitted", "returned", "approved", "published"}), "withdrawn"),
 }
+# Approved and published profiles are changed by archivists only (policy.can_edit_person); such an edit is itself
+# the approval, recorded on the audit event, and an edit of a published profile is public as soon as it is saved.
+APPROVED_STATES = frozenset({"approved", "published"})
+EDIT_IS_APPROVAL = {
+    "approved": "档案员修改已审核的档案：修改即审核通过",
+    "published": "档案员修改已发布的档案：修改即审核通过，随即公开",
+}
 SORTS = {
     "pinyin": (Person.name_pinyin.asc(), Person.id.asc()),
     "-pinyin": (Person.name_pinyin.desc(), Person.id.desc()),
@@ -135,11 +142,10 @@ def create_person(actor: User, data: dict[str, Any]) -> tuple[Person, bool]:
     """Create a draft; returns (person, created). A known ``client_uuid`` returns the existing profile."""
     client_uuid = data.pop("client_uuid", None)
     if client_uuid:
-        existing = db.session.scalar(select(Person).where(Person.client_uuid == client_uuid))
+        # client_uuid is unique per creator: another user's ids are neither found nor confirmed
+        existing = db.session.scalar(select(Person).where(Person.created_by_id == actor.id,
+                                                          Person.client_uuid == client_uuid))
         if existing is not None:
-            if existing.created_by_id != actor.id:
-                raise Conflict("该客户端编号已被他人的档案使用", code="client_uuid_taken",
-                               details={"client_uuid": client_uuid})
             return existing, False
     data = _clean(data)
     person = Person(client_uuid=client_uuid, created_by_id=actor.id, status="draft", version=1,
@@ -161,7 +167,14 @@ def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected
     before = _snapshot(person)
     with db.session.no_autoflush:
         _apply(person, _clean(data))
-    record_edit("person", person, actor, before, _snapshot(person), version)
+    approving = person.status in APPROVED_STATES
+    if approving and person.status == "published" and audit.diff(before, _snapshot(person)):
+        publication.check_publishable(person)  # the edit goes public as it is saved: it must pass the checklist
+    changes = record_edit("person", person, actor, before, _snapshot(person), version,
+                          comment=EDIT_IS_APPROVAL[person.status] if approving else None)
+    if approving and changes:
+        # Only archivists may change an approved or published profile; their edit is itself the approval.
+        person.approved_at, person.approved_by_id = person.updated_at, actor.id
     db.session.flush()
     return person
 
@@ -179,6 +192,10 @@ def delete_person(actor: User, person_id: int) -> None:
         raise Forbidden("只有创建者或管理员可以删除草稿", code="person_not_deletable")
     if person.status != "draft":
         raise Conflict("只能删除草稿；已提交的档案请撤回", code="person_not_draft", details={"status": person.status})
+    if policy.person_guards_open_material(person.id):
+        policy.require_publication_decision(
+            actor, "已开放的资料需要此人的授权：删除草稿可能使资料未经其授权即公开，须由档案员操作",
+            "person_of_open_material")
     audit.record("person", person.id, "delete", actor, changes=audit.diff(_snapshot(person), {}))
     db.session.delete(person)
     db.session.flush()

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
-from backend.errors import NotFound
+from backend.errors import Forbidden, NotFound
 from backend.extensions import db
 from backend.models import (Consent, Interview, InterviewPerson, Job, Material, Person, PersonMaterial, Role,
                             Transcript, User)
@@ -45,6 +46,7 @@ class Permission(StrEnum):
     TRANSCRIPT_REDACT = "transcript.redact"
     CONSENT_RECORD_ANY = "consent.record_any"              # record consents for profiles of others
     CONSENT_WITHDRAW = "consent.withdraw"
+    PUBLICATION_DECIDE = "publication.decide"              # changes that could make something newly public
     JOB_READ_ALL = "job.read_all"
     AUDIT_READ = "audit.read"
     STATS_READ = "stats.read"
@@ -58,7 +60,8 @@ _STAFF = _EVERYONE | {P.PERSON_READ_ALL, P.PERSON_SUBMIT_ANY, P.MATERIAL_READ_AL
                       P.JOB_READ_ALL}
 _ARCHIVIST = _STAFF | {P.PERSON_READ_PERSONAL_DATA, P.PERSON_EDIT_UNAPPROVED, P.PERSON_EDIT_ANY, P.PERSON_APPROVE,
                        P.PERSON_PUBLISH, P.MATERIAL_SET_ACCESS, P.MATERIAL_READ_FIXITY, P.TRANSCRIPT_APPROVE,
-                       P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.AUDIT_READ, P.STATS_READ}
+                       P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.PUBLICATION_DECIDE, P.AUDIT_READ,
+                       P.STATS_READ}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.COLLECTOR: _EVERYONE,
@@ -131,6 +134,15 @@ def sees_personal_data(actor: User) -> bool:
     return can(actor, P.PERSON_READ_PERSONAL_DATA)
 
 
+def visible_person_ids(actor: User, person_ids: Iterable[int]) -> list[int]:
+    """Those of ``person_ids`` whose profiles ``actor`` may see, sorted: what a nested list of persons shows."""
+    ids = sorted(set(person_ids))
+    if not ids or can(actor, P.PERSON_READ_ALL):
+        return ids
+    return list(db.session.scalars(select(Person.id).where(Person.id.in_(ids), visible_persons(actor))
+                                   .order_by(Person.id)))
+
+
 def visible_person(actor: User, person_id: int) -> Person:
     person = db.session.get(Person, person_id)
     if person is None or not can_view_person(actor, person):
@@ -160,6 +172,14 @@ def visible_materials(actor: User) -> ColumnElement[bool]:
                     or_(Material.embargo_until.is_(None), Material.embargo_until <= date.today())))
 
 
+def shown_material_id(actor: User, material_id: int | None) -> int | None:
+    """``material_id`` as a nested field shows it: the id of a material ``actor`` may see, else None."""
+    if material_id is None or can(actor, P.MATERIAL_READ_ALL):
+        return material_id
+    material = db.session.get(Material, material_id)
+    return material_id if material is not None and can_view_material(actor, material) else None
+
+
 def can_edit_material(actor: User, material: Material) -> bool:
     return can(actor, P.MATERIAL_EDIT_ANY) or material.collector_id == actor.id
 
@@ -183,6 +203,14 @@ def can_view_interview(actor: User, interview: Interview) -> bool:
 
 def visible_interviews(actor: User) -> ColumnElement[bool]:
     return true() if can(actor, P.INTERVIEW_READ_ALL) else Interview.created_by_id == actor.id
+
+
+def shown_interview_id(actor: User, interview_id: int | None) -> int | None:
+    """``interview_id`` as a nested field shows it: the id of an interview ``actor`` may see, else None."""
+    if interview_id is None or can(actor, P.INTERVIEW_READ_ALL):
+        return interview_id
+    interview = db.session.get(Interview, interview_id)
+    return interview_id if interview is not None and can_view_interview(actor, interview) else None
 
 
 def can_delete_interview(actor: User, interview: Interview) -> bool:
@@ -229,9 +257,10 @@ def active_public_consent(person_id: Any, interview_id: Any = None) -> ColumnEle
     """Condition: an active (not withdrawn) consent of scope ``public`` for the person.
 
     Without ``interview_id`` only a person-wide consent counts (one signed for a single interview does not make the
-    whole profile public); with it, a person-wide consent or one signed for that interview counts.
+    whole profile public, not even once that interview is deleted); with it, a person-wide consent or one signed for
+    that interview counts.
     """
-    scope: ColumnElement[bool] = Consent.interview_id.is_(None)
+    scope: ColumnElement[bool] = Consent.interview_scoped.is_(False)
     if interview_id is not None:
         scope = or_(scope, Consent.interview_id == interview_id)
     return exists().where(Consent.person_id == person_id, Consent.scope == "public",
@@ -267,3 +296,55 @@ def material_is_public(today: date | None = None) -> ColumnElement[bool]:
         ~exists().where(interviewee.interview_id == Material.interview_id,
                         ~_public_person_id(interviewee.person_id)),
     )
+
+
+# --- publication: what only an archivist may make public -----------------------------------------------------------
+#
+# Whatever the public sees got there through an archivist: opening a material (access level), publishing a profile,
+# approving a transcript. A change by anyone else that could make something newly public is refused (403
+# ``publication_requires_archivist``): taking a person whose consent a material needs (an interviewee or subject)
+# off an ``open`` material, moving an open material off its interview, taking an interviewee off an interview with
+# open materials, deleting a draft profile that such a material needs, or deleting a redaction of a material that
+# is open or has an approved transcript. Changes that can only narrow what is public (a new link, a new redaction)
+# stay open to everyone who may edit the record. Archivists' own changes are their decision (and audited).
+
+def decides_publication(actor: User) -> bool:
+    return can(actor, P.PUBLICATION_DECIDE)
+
+
+def require_publication_decision(actor: User, message: str, reason: str, **details: Any) -> None:
+    """Refuse a change that could make something newly public unless ``actor`` decides publication."""
+    if not decides_publication(actor):
+        raise Forbidden(message, code="publication_requires_archivist",
+                        details={"reason": reason, "roles": roles_with(P.PUBLICATION_DECIDE), **details})
+
+
+def guards_publication(material: Material) -> bool:
+    """An open material: the archivist opened it with the persons and interview it had; taking away one whose
+    consent it needs could publish it without them."""
+    return material.access_level == "open"
+
+
+def interview_has_open_material(interview_id: int) -> bool:
+    return db.session.scalar(select(exists().where(Material.interview_id == interview_id,
+                                                   Material.access_level == "open"))) or False
+
+
+def person_guards_open_material(person_id: int) -> bool:
+    """Whether an open material needs this person's consent (linked as interviewee or subject, or interviewed in
+    the material's interview)."""
+    link, interviewee = aliased(PersonMaterial), aliased(InterviewPerson)
+    linked = exists().where(link.person_id == person_id, link.role.in_(CONSENT_LINK_ROLES),
+                            link.material_id == Material.id, Material.access_level == "open")
+    interviewed = exists().where(interviewee.person_id == person_id,
+                                 interviewee.interview_id == Material.interview_id, Material.access_level == "open")
+    return bool(db.session.scalar(select(or_(linked, interviewed))))
+
+
+def redactions_guard_publication(material: Material) -> bool:
+    """Whether removing a redaction of this material could publish its words: it is open, or one of its
+    transcripts is approved (the redactions of every transcript of a material apply to all of them)."""
+    if material.access_level == "open":
+        return True
+    return bool(db.session.scalar(select(exists().where(Transcript.material_id == material.id,
+                                                        Transcript.status == "approved"))))

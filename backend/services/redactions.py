@@ -91,6 +91,12 @@ def delete_redaction(actor: User, transcript_id: int, redaction_id: int) -> Job 
     redaction = db.session.get(Redaction, redaction_id)
     if redaction is None or redaction.transcript_id != transcript.id:
         raise NotFound("限制片段不存在", code="redaction_not_found")
+    material = db.session.get(Material, transcript.material_id)
+    if material is not None and policy.redactions_guard_publication(material):
+        # the range's words and sound would be public as soon as this commits
+        policy.require_publication_decision(
+            actor, "资料已开放或转写稿已审定：删除限制片段会使其内容公开，须由档案员操作",
+            "redaction_of_public_material", redaction_id=redaction.id)
     audit.record("transcript", transcript.id, "unredact", actor,
                  changes={"redaction": {"before": _snapshot(redaction), "after": None}})
     db.session.delete(redaction)

@@ -156,14 +156,25 @@ def list_for_material(actor: User, material_id: int) -> list[Transcript]:
                                    .order_by(Transcript.created_at.desc(), Transcript.id.desc())))
 
 
-def _export_metadata(transcript: Transcript) -> dict[str, Any]:
+def speakers_for(actor: User, transcript: Transcript) -> dict[str, Any]:
+    """The speaker labels as ``actor`` may see them: a label mapped to a profile they cannot see is left out."""
+    named = [target["person_id"] for target in transcript.speakers.values()
+             if isinstance(target, dict) and target.get("person_id") is not None]
+    visible = set(policy.visible_person_ids(actor, named))
+    return {label: target for label, target in transcript.speakers.items()
+            if not (isinstance(target, dict) and target.get("person_id") is not None
+                    and target["person_id"] not in visible)}
+
+
+def _export_metadata(actor: User, transcript: Transcript) -> dict[str, Any]:
+    """The header of an export, from what ``actor`` may see: the interview (title, place, interviewers, date,
+    language) only if they may see it, and of the interviewees (or the persons linked to the material) only the
+    profiles they may see."""
     material = db.session.get(Material, transcript.material_id)
-    interview = db.session.get(Interview, material.interview_id) if material.interview_id else None
-    interviewees = []
-    if interview is not None:
-        interviewees = [db.session.get(Person, pid).name for pid in interview.interviewee_ids]
-    elif material.person_ids:
-        interviewees = [db.session.get(Person, pid).name for pid in material.person_ids]
+    interview_id = policy.shown_interview_id(actor, material.interview_id)
+    interview = db.session.get(Interview, interview_id) if interview_id is not None else None
+    person_ids = interview.interviewee_ids if interview is not None else material.person_ids
+    interviewees = [db.session.get(Person, pid).name for pid in policy.visible_person_ids(actor, person_ids)]
     return {
         "title": (interview.title if interview and interview.title else None) or material.title or f"资料 {material.id}",
         "interviewee": "、".join(interviewees) or None,
@@ -183,7 +194,7 @@ def _export_metadata(transcript: Transcript) -> dict[str, Any]:
 def export(actor: User, transcript_id: int, fmt: str) -> tuple[bytes, str, str]:
     """Render a transcript: returns (bytes, content type, download file name)."""
     transcript = get_transcript(actor, transcript_id)
-    metadata = _export_metadata(transcript)
+    metadata = _export_metadata(actor, transcript)
     segments = [segment_snapshot(s) for s in transcript.segments if s.text]
     if fmt == "srt":
         body = formats.to_srt(segments).encode("utf-8")

@@ -58,11 +58,11 @@ def advance(record: Any, expected_version: int) -> None:
 
 
 def record_edit(entity_type: str, record: Any, actor: User, before: dict[str, Any], after: dict[str, Any],
-                expected_version: int) -> dict[str, Any]:
+                expected_version: int, *, comment: str | None = None) -> dict[str, Any]:
     """If fields changed: advance the version from ``expected_version`` and audit the before/after values (in the
     caller's unit of work). Returns the changes; an edit that changes nothing keeps the version."""
     changes = audit.diff(before, after)
     if changes:
         advance(record, expected_version)
-        audit.record(entity_type, record.id, "update", actor, changes=changes)
+        audit.record(entity_type, record.id, "update", actor, changes=changes, comment=comment)
     return changes

@@ -5,7 +5,10 @@ from __future__ import annotations
 import uuid
 
 import pytest
+from sqlalchemy.exc import IntegrityError
 
+from backend.extensions import db
+from backend.models import Person
 from tests.api.helpers import VALID_ID, VALID_ID_2, advance, assert_error, if_match, make_person
 
 FULL = {
@@ -233,16 +236,32 @@ def test_failed_request_does_not_burn_the_key(client, auth):
 
 
 @pytest.mark.both_databases  # a unique constraint (PostgreSQL aborts the transaction)
-def test_client_uuid_syncs_without_duplicates(client, auth):
+def test_client_uuid_syncs_without_duplicates(client, auth, app):
     client_uuid = str(uuid.uuid4())
     body = {"category": "local_worthy", "name": "冯十", "client_uuid": client_uuid}
     first = client.post("/api/v1/persons", json=body, headers=auth("collector"))
     again = client.post("/api/v1/persons", json=body, headers=auth("collector"))
     assert first.status_code == 201 and again.status_code == 200
     assert first.get_json()["id"] == again.get_json()["id"]
-    assert_error(client.post("/api/v1/persons", json=body, headers=auth("other_collector")), 409, "client_uuid_taken")
     assert_error(client.post("/api/v1/persons", json={**body, "client_uuid": "not-a-uuid"},
                              headers=auth("collector")), 422)
+
+    # client_uuid is unique per creator: another user's phone may pick the same id and learns nothing from it
+    theirs = client.post("/api/v1/persons", json={**body, "name": "冯十一"}, headers=auth("other_collector"))
+    assert theirs.status_code == 201, theirs.get_json()
+    assert theirs.get_json()["id"] != first.get_json()["id"] and theirs.get_json()["name"] == "冯十一"
+    synced = client.post("/api/v1/persons", json=body, headers=auth("other_collector"))
+    assert synced.status_code == 200 and synced.get_json()["id"] == theirs.get_json()["id"]
+    mine = client.get(f"/api/v1/persons/{first.get_json()['id']}", headers=auth("collector")).get_json()
+    assert mine["name"] == "冯十" and mine["version"] == 1
+
+    # and the database holds it so: one creator cannot have two profiles with one client_uuid
+    with app.app_context():
+        owner = db.session.get(Person, first.get_json()["id"]).created_by_id
+        db.session.add(Person(category="notable", name="重复", created_by_id=owner, client_uuid=client_uuid))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
 
 
 @pytest.mark.both_databases  # audit changes as JSON

@@ -151,3 +151,45 @@ def test_checklist_tells_what_is_missing_before_publishing(client, auth):
     make_publishable(client, person["id"], auth("archivist"))
     after = client.get(f"/api/v1/persons/{person['id']}/checklist", headers=auth("archivist")).get_json()
     assert after == {"publishable": True, "missing": [], "labels": []}
+
+
+def test_deleting_an_interview_withdraws_its_consents_and_never_widens_them(client, auth, app):
+    """A public consent signed for one interview covers that interview only: once the interview is deleted it is
+    withdrawn, stays interview-scoped (ON DELETE SET NULL clears the id, not the scope), and the profile still
+    lacks a person-wide consent — it cannot be published, and the public never sees it."""
+    from backend.extensions import db
+    from backend.models import Interview
+    from backend.services.policy import has_public_consent
+
+    created = client.post("/api/v1/persons", json={"category": "good_person", "name": "钱阿婆", "gender": "female",
+                                                   "area": {"district": "连云区"}, "biography": "守岛四十年。"},
+                          headers=auth("collector")).get_json()
+    pid = created["id"]
+    upload_png(client, auth("collector"), pid, 3, person_id=str(pid), title="近照")
+    interviews = [client.post("/api/v1/interviews", json={"title": f"访谈{n}", "interviewee_ids": [pid]},
+                              headers=auth("collector")).get_json() for n in (1, 2)]
+    form = upload_png(client, auth("collector"), pid, 4, title="授权书")
+    scoped = consent(client, auth, pid, form["id"], interview_id=interviews[0]["id"])
+    assert scoped["interview_scoped"] is True
+    advance(client, pid, auth("collector"), "submit")
+    advance(client, pid, auth("archivist"), "approve")
+    checklist = f"/api/v1/persons/{pid}/checklist"
+    assert client.get(checklist, headers=auth("archivist")).get_json()["missing"] == ["consent_public"]
+
+    assert client.delete(f"/api/v1/interviews/{interviews[0]['id']}", headers=auth("collector")).status_code == 204
+    listed = client.get(f"/api/v1/persons/{pid}/consents", headers=auth("archivist")).get_json()["items"]
+    assert [(c["id"], c["active"], c["interview_scoped"], c["interview_id"]) for c in listed] == [
+        (scoped["id"], False, True, None)]
+    assert "访谈" in listed[0]["withdraw_reason"]
+    assert client.get(checklist, headers=auth("archivist")).get_json()["missing"] == ["consent_public"]
+    assert assert_error(publish(client, auth, pid), 409, "publication_checklist")["details"]["missing"] == [
+        "consent_public"]
+    assert client.get(f"/api/public/persons/{pid}").status_code == 404
+
+    # the database keeps it so even when an interview row goes without the service (nothing to withdraw it)
+    consent(client, auth, pid, form["id"], interview_id=interviews[1]["id"])
+    with app.app_context():
+        db.session.delete(db.session.get(Interview, interviews[1]["id"]))
+        db.session.commit()
+        assert has_public_consent(pid) is False
+    assert client.get(checklist, headers=auth("archivist")).get_json()["missing"] == ["consent_public"]

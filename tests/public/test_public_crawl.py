@@ -93,7 +93,7 @@ def _person(client: Any, auth: Any, name: str, status: str, consent: str | None,
     if interview_only:
         interview = client.post("/api/v1/interviews", json={"title": "专访"}, headers=auth("archivist")).get_json()
         consent_row = db.session.scalars(db.select(Consent).where(Consent.person_id == row.id)).one()
-        consent_row.interview_id = interview["id"]
+        consent_row.interview_id, consent_row.interview_scoped = interview["id"], True
         db.session.commit()
     return row.id
 

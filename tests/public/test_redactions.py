@@ -132,10 +132,13 @@ def test_redaction_is_audited_and_renders_a_silenced_public_proxy(client, auth, 
         second_key = db.session.get(Material, mid).derivative("public_proxy").storage_key
         assert second_key != first_key and not get_storage().exists(first_key)
 
-    # lifting every redaction drops the public proxy: the public hears the proxy again
+    # lifting every redaction (an archivist's decision: the material is public) drops the public proxy: the public
+    # hears the proxy again
     for redaction in client.get(f"/api/v1/transcripts/{tid}/redactions", headers=auth("editor")).get_json()["items"]:
+        assert_error(client.delete(f"/api/v1/transcripts/{tid}/redactions/{redaction['id']}",
+                                   headers=auth("editor")), 403, "publication_requires_archivist")
         assert client.delete(f"/api/v1/transcripts/{tid}/redactions/{redaction['id']}",
-                             headers=auth("editor")).status_code == 204
+                             headers=auth("archivist")).status_code == 204
     with app.app_context():
         assert db.session.get(Material, mid).derivative("public_proxy") is None
         assert not get_storage().exists(second_key)

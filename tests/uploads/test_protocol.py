@@ -116,6 +116,29 @@ def test_a_whole_upload_becomes_a_material_and_a_repeat_is_a_duplicate(client, c
     assert client.get(again, headers=auth("collector")).get_json()["duplicate"] is True
 
 
+def test_bytes_of_another_collectors_restricted_material_become_the_uploaders_own(client, create, tus, auth):
+    """The repeat of someone else's file that the uploader may not see is no duplicate to them: they get a
+    material of their own, nothing of the other's, and their person is not linked to it."""
+    data = make_pdf(5000, seed=9)
+    owner_person = make_person(client, auth("collector"), name="档案主人")
+    first = patch(client, tus, location(create(data, person_id=owner_person["id"], title="别人的私事")), 0, data)
+    theirs = int(first.headers["Liufang-Material-Id"])
+
+    uploader_person = make_person(client, auth("other_collector"), name="上传人的档案")
+    url = location(create(data, role="other_collector", person_id=uploader_person["id"], title="我的文件"))
+    final = patch(client, tus, url, 0, data, role="other_collector")
+    assert final.status_code == 204 and final.headers["Liufang-Duplicate"] == "false"
+    mine = int(final.headers["Liufang-Material-Id"])
+    assert mine != theirs
+    status = client.get(url, headers=auth("other_collector")).get_json()
+    assert status["duplicate"] is False and status["material_id"] == mine
+    material = client.get(f"/api/v1/materials/{mine}", headers=auth("other_collector")).get_json()
+    assert material["title"] == "我的文件" and material["person_ids"] == [uploader_person["id"]]
+    other = client.get(f"/api/v1/materials/{theirs}", headers=auth("admin")).get_json()
+    assert other["person_ids"] == [owner_person["id"]] and other["title"] == "别人的私事"
+    assert_error(client.get(f"/api/v1/materials/{theirs}", headers=auth("other_collector")), 404)
+
+
 def test_retrying_the_final_patch_after_a_lost_answer_repeats_the_result(client, create, tus):
     data = make_pdf(4000)
     url = location(create(data))
