@@ -81,7 +81,8 @@ def test_upgrade_of_a_populated_sqlite_database_keeps_every_row(tmp_path):
             add("consents", id=2, person_id=1, material_id=1, scope="public", created_by_id=1, interview_id=1)
         before = _row_counts(db.engine)
         upgrade()
-        assert _row_counts(db.engine) == before
+        after = _row_counts(db.engine)
+        assert {table: after.get(table) for table in before} == before  # tables added later start empty
         with db.engine.begin() as connection:
             scoped = dict(connection.execute(sa.text("SELECT id, interview_scoped FROM consents")).all())
             assert {key: bool(value) for key, value in scoped.items()} == {1: False, 2: True}

@@ -2,7 +2,7 @@
 client_uuid unique per creator, interview-scoped consents stay scoped when their interview is deleted
 
 Revision ID: 974fc81c9f31
-Revises: 42fdc26e7f0c
+Revises: 2e43ce2fa195
 Create Date: 2026-11-28 10:00:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '974fc81c9f31'
-down_revision = '42fdc26e7f0c'
+down_revision = '2e43ce2fa195'
 branch_labels = None
 depends_on = None
 
