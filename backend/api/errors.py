@@ -7,6 +7,7 @@ import logging
 from typing import Any
 
 from flask import Flask, Response, jsonify, request
+from sqlalchemy.exc import IntegrityError
 from werkzeug.exceptions import HTTPException
 
 from backend import transaction
@@ -76,6 +77,15 @@ def handle_domain_error(error: LiufangError) -> Response:
     return error_response(error.status, error.code, error.message, error.details, error.headers)
 
 
+def handle_integrity_error(error: IntegrityError) -> Response:
+    """A uniqueness or reference rule that another request's commit broke between this request's check and its
+    write (two phones creating the same client_uuid at once): nothing was saved, and a retry sees the other's row."""
+    transaction.rollback()
+    log.info("integrity conflict on %s %s: %s", request.method, request.path, error.orig)
+    return error_response(409, "concurrent_conflict", "与同时进行的另一操作冲突，未保存任何内容；请重试",
+                          {"retry": True})
+
+
 def handle_unexpected_error(error: Exception) -> Response:
     if isinstance(error, HTTPException):
         return handle_http_exception(error)
@@ -88,4 +98,5 @@ def init_app(app: Flask) -> None:
     """Register the handlers (after flask-smorest's, which they replace)."""
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(LiufangError, handle_domain_error)
+    app.register_error_handler(IntegrityError, handle_integrity_error)
     app.register_error_handler(Exception, handle_unexpected_error)

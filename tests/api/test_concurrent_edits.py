@@ -138,3 +138,21 @@ def test_overlapping_retries_with_one_idempotency_key_create_one_profile(app, cl
             assert body["error"]["code"] == "idempotency_in_progress"
     listing = requests.get(f"{server.base}/api/v1/persons", headers=auth("collector"), timeout=30).json()
     assert listing["total"] == 1
+
+
+def test_twenty_creates_with_one_client_uuid_make_one_profile(app, client, auth, server):
+    """A phone that retries a create over a flaky network, many times at once: one profile, the others are told it
+    exists (200) or to retry (409), never a 500."""
+    url = server.base + "/api/v1/persons"
+    draft = {"name": "秦阿婆", "category": "good_person", "client_uuid": "7d1e5c0a-3b8f-4c61-9a52-0c8f2e7b4d19"}
+    results = race([("POST", url, draft, auth("collector")) for _ in range(RACERS)])
+
+    statuses = _statuses(results)
+    assert statuses[201] == 1 and set(statuses) <= {200, 201, 409}, (results, server.output()[-3000:])
+    ids = {body["id"] for status, body in results if status in (200, 201)}
+    assert len(ids) == 1
+    for status, body in results:
+        if status == 409:
+            assert body["error"]["code"] == "concurrent_conflict"
+    retried = requests.post(url, json=draft, headers=auth("collector"), timeout=30)
+    assert retried.status_code == 200 and retried.json()["id"] in ids
