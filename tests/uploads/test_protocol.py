@@ -204,6 +204,21 @@ def test_missing_or_malformed_length_is_400(client, tus):
     assert_error(client.post(URL, headers=tus(Upload_Defer_Length="1")), 400, "defer_length_unsupported")
 
 
+@pytest.mark.parametrize("value", ["1²", "²", "٣", "1 2", "+5", "0x10", "1e3", "99999999999999999999999"])
+def test_lengths_and_offsets_are_ascii_digits_only(client, create, tus, upload_dir, value):
+    """``str.isdigit()`` takes superscripts and other scripts' digits, which ``int()`` then refuses or reads as
+    another number: tus headers are ASCII digits (and fit 64 bits), anything else is a 400."""
+    error = assert_error(client.post(URL, headers=tus(Upload_Length=value)), 400, "invalid_header")
+    assert error["details"]["header"] == "Upload-Length"
+    assert os.listdir(upload_dir) == []
+    data = make_pdf(3000)
+    url = location(create(data))
+    error = assert_error(patch(client, tus, url, value, data[:100]), 400, "invalid_header")
+    assert error["details"]["header"] == "Upload-Offset"
+    assert head_offset(client, tus, url) == 0
+    assert patch(client, tus, url, 0, data).status_code == 204
+
+
 def test_unknown_person_or_interview_is_422_before_any_byte(app, client, create, auth, upload_dir):
     assert create(1000, person_id=999_999).status_code == 422
     assert create(1000, interview_id=999_999).status_code == 422
