@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from backend.models.person import CATEGORIES, GENDERS, STATUSES
 from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
-from backend.services.persons import SORTS
+from backend.services.persons import MAX_ALIAS_LENGTH, MAX_ALIASES, SORTS
 
 
 class HonourSchema(StrictSchema):
@@ -29,7 +29,11 @@ class PersonInputSchema(StrictSchema):
     category = fields.Str(required=True, validate=validate.OneOf(CATEGORIES),
                           metadata={"description": "good_person 好人 / notable 名家 / local_worthy 乡贤"})
     name = fields.Str(required=True, validate=validate.Length(min=1, max=128))
-    aliases = fields.List(fields.Str(validate=validate.Length(max=128)), validate=validate.Length(max=50))
+    aliases = fields.List(fields.Str(validate=validate.Length(max=MAX_ALIAS_LENGTH)),
+                          validate=validate.Length(max=MAX_ALIASES),
+                          metadata={"description": f"别名、字号、尊称: at most {MAX_ALIASES}, each at most "
+                                                   f"{MAX_ALIAS_LENGTH} characters (every alias is indexed "
+                                                   "for search)"})
     gender = fields.Str(allow_none=True, validate=validate.OneOf(GENDERS))
     ethnicity = fields.Str(allow_none=True, validate=validate.Length(max=32), metadata={"description": "民族"})
     birth_date = fields.Str(**_partial_date)
