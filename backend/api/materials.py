@@ -53,7 +53,8 @@ def list_materials(args: dict[str, Any]) -> Any:
 
 
 @blp.route("", methods=["POST"])
-@blp.response(201, MaterialCreatedSchema, description="Stored (200 with duplicate=true if already archived)")
+@blp.response(201, MaterialCreatedSchema, description="Stored")
+@blp.alt_response(200, schema=MaterialCreatedSchema, description="These bytes were already archived (duplicate=true)")
 @blp.alt_response(413, description="Larger than LIUFANG_MULTIPART_MAX_SIZE: use the tus endpoint")
 @blp.alt_response(415, description="Content is not an accepted audio, video, image or PDF")
 @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {

@@ -53,6 +53,11 @@ class PersonInputSchema(StrictSchema):
 
 
 class PersonUpdateSchema(PersonInputSchema):
+    """A PATCH may leave out any field, but what it sends is whole: ``partial`` names only the top-level required
+    fields (``partial=True`` would reach into nested ones and let an honour without a title through)."""
+
+    TOP_LEVEL_REQUIRED = ("category", "name")
+
     class Meta:
         exclude = ("client_uuid",)
 

@@ -133,6 +133,20 @@ def _search_terms(app, person_id):  # type: ignore[no-untyped-def]
         return {row.term for row in db.session.query(PersonSearchTerm).filter_by(person_id=person_id)}
 
 
+def test_a_patch_sends_whole_nested_values(client, auth):
+    """Found by the fuzz pass: a PATCH left out required fields of nested values too, so an honour without a title
+    was stored, and every later answer about the profile broke its own documented schema."""
+    person = make_person(client, auth("editor"))
+    url = f"/api/v1/persons/{person['id']}"
+    for honours in ([{}], [{"year": 2009}], [{"title": "奖", "year": 1999}, {"conferred_by": "县政府"}]):
+        error = assert_error(client.patch(url, json={"honours": honours}, headers=if_match(client, url, auth("editor"))),
+                             422)
+        assert "honours" in error["details"]["fields"]
+    assert client.get(url, headers=auth("editor")).get_json()["honours"] == []
+    response = client.patch(url, json={"honours": [{"title": "奖"}]}, headers=if_match(client, url, auth("editor")))
+    assert response.status_code == 200 and response.get_json()["honours"] == [{"title": "奖"}]
+
+
 def test_aliases_are_capped_in_number_and_length(app, client, auth):
     """One PATCH of 50 long aliases used to write 25,687 search-term rows; at most 20 aliases of 50 characters
     are taken now (a 422 otherwise), and the limits are in the OpenAPI document."""
