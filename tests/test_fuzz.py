@@ -5,7 +5,8 @@ and invalid ones), sends each with every role's token and without one, straight 
 Path ids point at real rows (a seeded person, material, interview, transcript, consent, redaction, notification,
 upload and job), so the requests reach the services rather than stopping at 404. Generation is derandomized:
 the same requests every run. Bounded: at most MAX_REQUESTS requests and BUDGET_SECONDS in all (about 4,100
-requests in 25 s on the project's 2-core machine); past either bound nothing more is sent and a warning names what was left out.
+requests in 25 s on the project's 2-core machine); past either bound nothing more is sent, and a warning names
+what was left out.
 """
 
 from __future__ import annotations

@@ -4,12 +4,12 @@ unknown form fields; and an anonymous caller hears 401 before anything about the
 from __future__ import annotations
 
 import io
-import json
 import re
 from typing import Any
 
 import pytest
 from werkzeug.datastructures import MultiDict
+from werkzeug.routing import IntegerConverter
 
 from tests.api.helpers import assert_error, make_person, tiny_png
 
@@ -51,13 +51,12 @@ def _json_body_schema(spec: dict[str, Any], operation: dict[str, Any]) -> dict[s
 def test_every_path_id_beyond_64_bits_is_404(app, client, auth):
     """Every route with an integer in its path, with that integer at 2^63 and beyond (and the largest one that
     fits, which simply is not there), answers 404 as JSON."""
-    rules = [rule for rule in app.url_map.iter_rules()
-             if rule.rule.startswith("/api/") and any(type(c).__name__ != "UnicodeConverter" and
-                                                      hasattr(c, "max") for c in rule._converters.values())]
+    rules = [rule for rule in app.url_map.iter_rules() if rule.rule.startswith("/api/")
+             and any(isinstance(c, IntegerConverter) for c in rule._converters.values())]
     assert len(rules) >= 35
     checked = 0
     for rule in rules:
-        int_args = [name for name, converter in rule._converters.items() if hasattr(converter, "max")]
+        int_args = [name for name, converter in rule._converters.items() if isinstance(converter, IntegerConverter)]
         for method in sorted(rule.methods - {"OPTIONS", "HEAD"}):
             for value in (*TOO_BIG, INT64_MAX):
                 url = rule.rule
@@ -321,4 +320,4 @@ def test_public_endpoints_still_validate_without_a_login(client):
     assert_error(client.get("/api/public/persons", query_string={"page": "x"}), 422)
     assert_error(client.post("/api/v1/auth/login", json={"username": "a"}), 422)
     assert_error(client.post("/api/v1/auth/login", data=JUNK_BODY, content_type="application/json"), 400)
-    assert json.loads(client.options("/api/v1/uploads").get_data() or b"{}") == {}
+    assert client.options("/api/v1/uploads").status_code == 204  # tus discovery needs no token

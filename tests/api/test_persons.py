@@ -139,8 +139,8 @@ def test_a_patch_sends_whole_nested_values(client, auth):
     person = make_person(client, auth("editor"))
     url = f"/api/v1/persons/{person['id']}"
     for honours in ([{}], [{"year": 2009}], [{"title": "奖", "year": 1999}, {"conferred_by": "县政府"}]):
-        error = assert_error(client.patch(url, json={"honours": honours}, headers=if_match(client, url, auth("editor"))),
-                             422)
+        response = client.patch(url, json={"honours": honours}, headers=if_match(client, url, auth("editor")))
+        error = assert_error(response, 422)
         assert "honours" in error["details"]["fields"]
     assert client.get(url, headers=auth("editor")).get_json()["honours"] == []
     response = client.patch(url, json={"honours": [{"title": "奖"}]}, headers=if_match(client, url, auth("editor")))
@@ -155,8 +155,8 @@ def test_aliases_are_capped_in_number_and_length(app, client, auth):
     name_terms = _search_terms(app, person["id"])
     long_aliases = [f"{n:02d}" + "剪纸非遗传承人" * 18 for n in range(50)]
     for aliases in (long_aliases, [f"别名{n}" for n in range(21)], ["长" * 51]):
-        error = assert_error(client.patch(url, json={"aliases": aliases}, headers=if_match(client, url, auth("editor"))),
-                             422)
+        response = client.patch(url, json={"aliases": aliases}, headers=if_match(client, url, auth("editor")))
+        error = assert_error(response, 422)
         assert "aliases" in error["details"]["fields"]
         assert_error(client.post("/api/v1/persons", json={"category": "good_person", "name": "张三", "aliases": aliases},
                                  headers=auth("editor")), 422)
