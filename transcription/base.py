@@ -44,8 +44,11 @@ class TranscribeOptions:
 
     @classmethod
     def for_language(cls, language: str | None, **overrides: Any) -> "TranscribeOptions":
-        """Options with the Chinese prompt only where the language is Chinese."""
-        prompt = DEFAULT_PROMPT_ZH if language in ("zh", "yue") else None
+        """Options with the Chinese steering prompt only where the language is Chinese; an ``initial_prompt``
+        among ``overrides`` (names, places, terms) follows it, so the output stays Simplified and punctuated."""
+        steering = DEFAULT_PROMPT_ZH if language in ("zh", "yue") else None
+        extra = (overrides.pop("initial_prompt", None) or "").strip()
+        prompt = ((steering or "") + extra) or None
         return cls(language=language, initial_prompt=prompt, **overrides)
 
 
@@ -89,6 +92,7 @@ class TranscriptionResult:
     segments: list[Segment]
     engine: str
     model: str
+    initial_prompt: str | None = None  # the prompt the engine decoded with
 
     @property
     def text(self) -> str:

@@ -27,6 +27,16 @@ DOCX_FIELDS: tuple[tuple[str, str], ...] = (
 
 SegmentLike = Segment | Mapping[str, Any]
 
+#: Characters outside XML 1.0's Char production: C0 controls but tab, newline and carriage return, lone
+#: surrogates, U+FFFE and U+FFFF. A .docx (XML inside) cannot hold them; the API refuses them at input and the
+#: Word export drops any that older data still holds.
+XML_INVALID_CHARS = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_safe(text: str) -> str:
+    """``text`` without the characters XML cannot hold."""
+    return XML_INVALID_CHARS.sub("", text)
+
 
 @dataclass(frozen=True)
 class _Cue:
@@ -117,13 +127,13 @@ def _set_cjk_font(style: Any) -> None:
 def to_docx(segments: Sequence[SegmentLike], metadata: Mapping[str, Any]) -> bytes:
     """A Word document: title, the "机器生成，未经审核" label unless metadata["machine_generated"] is false,
     a metadata table (DOCX_FIELDS; "engine" may be given as engine + model), then one timestamped
-    paragraph per segment."""
+    paragraph per segment. Characters XML cannot hold are left out, so old data never breaks the export."""
     from docx import Document
     from docx.shared import Pt, RGBColor
 
     document = Document()
     _set_cjk_font(document.styles["Normal"])
-    document.add_heading(str(metadata.get("title") or "口述历史转写稿"), level=1)
+    document.add_heading(xml_safe(str(metadata.get("title") or "")) or "口述历史转写稿", level=1)
     if metadata.get("machine_generated", True):
         run = document.add_paragraph().add_run(MACHINE_LABEL)
         run.bold = True
@@ -131,7 +141,7 @@ def to_docx(segments: Sequence[SegmentLike], metadata: Mapping[str, Any]) -> byt
     values = dict(metadata)
     if metadata.get("model") and metadata.get("engine"):
         values["engine"] = f"{metadata['engine']} / {metadata['model']}"
-    rows = [(label, str(values[key])) for key, label in DOCX_FIELDS if values.get(key) not in (None, "")]
+    rows = [(label, xml_safe(str(values[key]))) for key, label in DOCX_FIELDS if values.get(key) not in (None, "")]
     if rows:
         table = document.add_table(rows=len(rows), cols=2)
         table.style = "Table Grid"
@@ -145,8 +155,8 @@ def to_docx(segments: Sequence[SegmentLike], metadata: Mapping[str, Any]) -> byt
         stamp.font.size = Pt(9)
         stamp.font.color.rgb = RGBColor(0x70, 0x70, 0x70)
         if cue.speaker:
-            paragraph.add_run(f"{cue.speaker}：").bold = True
-        paragraph.add_run(cue.text)
+            paragraph.add_run(f"{xml_safe(str(cue.speaker))}：").bold = True
+        paragraph.add_run(xml_safe(cue.text))
     buffer = io.BytesIO()
     document.save(buffer)
     return buffer.getvalue()

@@ -8,7 +8,7 @@ from flask_smorest import Api
 from backend.api import (audit, auth, consents, errors, health, interviews, jobs, jwt_hooks, materials,
                          notifications, persons, public, redactions, stats, transcript_review, transcripts,
                          unit_of_work, uploads, users)
-from backend.api.base import init_request_hooks
+from backend.api.base import init_request_hooks, use_int64_ids
 from backend.extensions import jwt
 from backend.schemas.common import ErrorSchema
 
@@ -19,6 +19,7 @@ BLUEPRINTS = (health, auth, users, persons, materials, interviews, jobs, uploads
 def init_app(app: Flask, api: Api) -> None:
     """Bind the API to ``app``: error handlers, token callbacks, blueprints, and the unit of work around each view."""
     api.ERROR_SCHEMA = ErrorSchema
+    use_int64_ids(app)
     api.init_app(app)
     errors.init_app(app)
     jwt_hooks.init_jwt(jwt)

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Response, current_app, jsonify, request
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
+from marshmallow import ValidationError
 from werkzeug.datastructures import FileStorage
 
 from backend.services.policy import Permission
@@ -72,8 +73,9 @@ def list_materials(args: dict[str, Any]) -> Response:
 
 
 @blp.route("", methods=["POST"])
-@blp.response(201, MaterialCreatedSchema, description="Stored (200 with duplicate=true if a material you may see "
-                                                      "already holds these bytes)")
+@blp.response(201, MaterialCreatedSchema, description="Stored")
+@blp.alt_response(200, schema=MaterialCreatedSchema,
+                  description="A material you may see already holds these bytes (duplicate=true)")
 @blp.alt_response(413, description="Larger than LIUFANG_MULTIPART_MAX_SIZE: use the tus endpoint")
 @blp.alt_response(415, description="Content is not an accepted audio, video, image or PDF")
 @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
@@ -91,15 +93,40 @@ def upload_material(**_kwargs: Any) -> Response:
                               details={"max_size": max_size})
     request.max_content_length = max_size + 64 * 1024
     upload: FileStorage | None = request.files.get("file")
-    if upload is None:
-        raise ValidationFailed("缺少 file 字段", code="file_required", details={"fields": {"file": ["required"]}})
-    form = MaterialFormSchema().load(request.form.to_dict())
+    form = _form_fields(upload)
     form.setdefault("filename", upload.filename or "")
     metadata = material_service.check_upload_metadata(current_user, form)
     tmp_dir = Path(current_app.config.get("UPLOAD_DIR") or Path(current_app.instance_path) / "uploads")
     material, duplicate = material_service.ingest_stream(current_user, upload.stream, metadata=metadata,
                                                          max_size=max_size, tmp_dir=tmp_dir)
     return _answer(material, 200 if duplicate else 201, duplicate=duplicate)
+
+
+def _form_fields(upload: FileStorage | None) -> dict[str, Any]:
+    """The fields beside ``file``, validated; one 422 names every field that is unknown, repeated or invalid."""
+    errors: dict[str, list[str]] = {}
+    for name in request.files:
+        if name != "file":
+            errors[name] = ["Unknown field."]
+        elif len(request.files.getlist(name)) > 1:
+            errors[name] = ["只能上传一个文件"]
+    for name in request.form:
+        if name == "file":
+            errors[name] = ["须为文件"]
+        elif len(request.form.getlist(name)) > 1:
+            errors[name] = ["字段重复"]
+    if upload is None and "file" not in errors:
+        errors["file"] = ["required"]
+    form: dict[str, Any] = {}
+    try:
+        form = MaterialFormSchema().load({k: v for k, v in request.form.items() if k != "file"})
+    except ValidationError as exc:
+        errors.update({name: messages for name, messages in exc.messages_dict.items() if name not in errors})
+    if errors:
+        code = "file_required" if set(errors) == {"file"} and upload is None else "validation_error"
+        raise ValidationFailed("表单字段无效" if code != "file_required" else "缺少 file 字段", code=code,
+                               details={"fields": errors})
+    return form
 
 
 @blp.route("/<int:material_id>", methods=["GET"])

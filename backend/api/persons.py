@@ -79,7 +79,7 @@ def get_person(person_id: int) -> Response:
 
 
 @blp.route("/<int:person_id>", methods=["PATCH"])
-@blp.arguments(PersonUpdateSchema(partial=True))
+@blp.arguments(PersonUpdateSchema(partial=PersonUpdateSchema.TOP_LEVEL_REQUIRED))
 @blp.response(200, PersonSchema)
 @if_match_doc(blp, exemption=DRAFT_EXEMPTION)
 @login_required()

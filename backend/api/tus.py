@@ -11,6 +11,7 @@ from typing import Any
 from werkzeug.http import http_date
 
 from backend.errors import BadRequest, PreconditionFailed
+from backend.services.text import parse_int64
 from backend.services.uploads import UploadProgress
 
 TUS_VERSION = "1.0.0"
@@ -35,9 +36,10 @@ def int_header(headers: Mapping[str, str], name: str, *, required: bool = True) 
         if required:
             raise BadRequest(f"缺少 {name} 请求头", code="missing_header", details={"header": name})
         return None
-    if not raw.strip().isdigit():
-        raise BadRequest(f"{name} 须为非负整数", code="invalid_header", details={"header": name})
-    return int(raw.strip())
+    value = parse_int64(raw.strip(" \t"))
+    if value is None:  # ASCII digits only: str.isdigit() would take "²" or "٣"
+        raise BadRequest(f"{name} 须为非负整数（ASCII 数字）", code="invalid_header", details={"header": name})
+    return value
 
 
 def parse_metadata(header: str | None) -> dict[str, str]:

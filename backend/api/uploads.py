@@ -14,6 +14,7 @@ from backend.api.base import accepts_body, login_required, skip_idempotency
 from backend.api.request_body import open_body
 from backend.errors import BadRequest, LiufangError, UnsupportedMediaType
 from backend.models import Upload
+from backend.schemas.uploads import UploadStatusSchema
 from backend.services import uploads as upload_service
 from backend.services.policy import Permission
 from media.partial_upload import BodyReader
@@ -68,7 +69,9 @@ def _check_chunk_type() -> None:
 # --- serialising ------------------------------------------------------------------------------------------------
 
 def _empty(status: int, headers: dict[str, str]) -> Response:
+    """A tus answer: everything is in the headers, and there is no body (so no Content-Type either)."""
     response = Response(status=status)
+    del response.headers["Content-Type"]
     response.headers.update(headers)
     return response
 
@@ -96,10 +99,18 @@ class Uploads(MethodView):
     # as_view applies these to the registered view function, where the JSON-only and replay hooks look
     decorators = [accepts_body(tus.CHUNK_TYPE), skip_idempotency]
 
+    @blp.response(204, description="Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm")
+    @blp.doc(security=[])
     def options(self) -> Response:
         """tus discovery: versions, extensions, maximum size and checksum algorithms (no login needed)."""
         return _empty(204, tus.discovery_headers(upload_service.max_size()))
 
+    @blp.response(201, description="Created: Location, Upload-Offset (the first chunk's bytes, if one came), "
+                                    "Upload-Expires; Liufang-Material-Id once the whole file came")
+    @blp.alt_response(400, description="Malformed Upload-Length, Upload-Metadata or Upload-Checksum")
+    @blp.alt_response(412, description="Tus-Resumable missing or not 1.0.0")
+    @blp.alt_response(413, description="Upload-Length above Tus-Max-Size")
+    @blp.alt_response(422, description="Metadata refused (unknown person or interview, bad sha256, …)")
     @login_required(Permission.MATERIAL_UPLOAD)
     def post(self) -> Response:
         """Create an upload (tus creation). Headers: Upload-Length, Upload-Metadata (base64 values: filename,
@@ -133,6 +144,9 @@ class Uploads(MethodView):
 class UploadResource(MethodView):
     decorators = [accepts_body(tus.CHUNK_TYPE), skip_idempotency]
 
+    @blp.response(200, description="Upload-Offset, Upload-Length, Upload-Metadata; no body")
+    @blp.alt_response(404, description="No such upload of yours")
+    @blp.alt_response(410, description="Terminated, failed or expired")
     @login_required(Permission.MATERIAL_UPLOAD)
     def head(self, upload_id: str) -> Response:
         """tus: the offset the server holds (durable bytes on disk), the length and the metadata."""
@@ -146,11 +160,22 @@ class UploadResource(MethodView):
             headers["Upload-Metadata"] = encoded
         return _empty(200, headers)
 
+    @blp.response(200, UploadStatusSchema)
+    @blp.alt_response(404, description="No such upload of yours")
     @login_required(Permission.MATERIAL_UPLOAD)
     def get(self, upload_id: str) -> Response:
         """What became of an upload (not part of tus): status, offset, failure reason, the material it made."""
         return jsonify(serialise(upload_service.get_upload(current_user, upload_id)))
 
+    @blp.response(204, description="Upload-Offset; Liufang-Material-Id and Liufang-Duplicate after the last chunk")
+    @blp.alt_response(400, description="Malformed Upload-Offset or Upload-Checksum")
+    @blp.alt_response(404, description="No such upload of yours")
+    @blp.alt_response(409, description="Upload-Offset is not the server's offset")
+    @blp.alt_response(410, description="Terminated, failed or expired")
+    @blp.alt_response(413, description="The chunk goes beyond Upload-Length")
+    @blp.alt_response(415, description="Content-Type is not application/offset+octet-stream")
+    @blp.alt_response(423, description="Another request is writing this upload")
+    @blp.alt_response(460, description="Upload-Checksum does not match the chunk")
     @login_required(Permission.MATERIAL_UPLOAD)
     def patch(self, upload_id: str) -> Response:
         """tus: append a chunk at Upload-Offset (409 if it is not the server's offset; 460 if Upload-Checksum
@@ -165,6 +190,9 @@ class UploadResource(MethodView):
                                                content_length=_body_length(), checksum=checksum)
         return _empty(204, tus.progress_headers(progress))
 
+    @blp.response(204, description="Terminated: the bytes are deleted")
+    @blp.alt_response(404, description="No such upload of yours")
+    @blp.alt_response(410, description="Already terminated, failed or expired")
     @login_required(Permission.MATERIAL_UPLOAD)
     def delete(self, upload_id: str) -> Response:
         """tus termination: stop an unfinished upload and delete its bytes."""

@@ -64,8 +64,9 @@ class Person(db.Model):
     published_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     withdrawn_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
 
+    # Written by backend.services.persons as plain statements; the database deletes them with the profile.
     search_terms: Mapped[list["PersonSearchTerm"]] = relationship(
-        back_populates="person", cascade="all, delete-orphan")
+        back_populates="person", cascade="all, delete-orphan", passive_deletes=True)
     tag_rows: Mapped[list["PersonTag"]] = relationship(
         back_populates="person", cascade="all, delete-orphan", lazy="selectin", order_by="PersonTag.tag")
 

@@ -1,14 +1,45 @@
-"""Schemas shared by every blueprint: errors, list pages and paging arguments."""
+"""Schemas shared by every blueprint: the strict input base (unknown fields and unstorable characters refused),
+64-bit integers, errors, list pages and paging arguments."""
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from typing import Any
 
-from backend.services.pagination import MAX_PER_PAGE
+from marshmallow import Schema, ValidationError, fields, pre_load, validate
+
+from backend.services.pagination import MAX_PAGE, MAX_PER_PAGE
+from backend.services.text import (INT64_MAX, INT64_MIN, INVALID_CHARACTER_MESSAGE, invalid_character,
+                                   invalid_text_fields)
+
+
+class Int64(fields.Integer):
+    """An integer that fits a 64-bit database column: anything beyond is a 422, never an overflow in the
+    database driver. The OpenAPI document shows the bounds (and any narrower ``validate=Range``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        validators = kwargs.pop("validate", None)
+        extra = [] if validators is None else list(validators) if isinstance(validators, (list, tuple)) else [
+            validators]
+        super().__init__(validate=[validate.Range(min=INT64_MIN, max=INT64_MAX), *extra], **kwargs)
 
 
 class StrictSchema(Schema):
-    """Unknown fields are refused (422), so a typo in a mobile client shows up at once."""
+    """Input: unknown fields are refused (422), so a typo in a mobile client shows up at once; so is text, in any
+    field at any depth, holding a character that XML cannot hold (control characters but tab and newline,
+    U+FFFE/U+FFFF, lone surrogates), since every export to Word must open."""
+
+    @pre_load
+    def _refuse_unstorable_text(self, data: Any, **_: Any) -> Any:
+        errors = invalid_text_fields(data)
+        if errors:
+            raise ValidationError(errors)
+        return data
+
+
+def storable_text(value: str) -> None:
+    """A field validator for text outside a StrictSchema (a dict's keys): the same characters refused."""
+    if invalid_character(value) is not None:
+        raise ValidationError(INVALID_CHARACTER_MESSAGE)
 
 
 class ErrorBodySchema(Schema):
@@ -22,14 +53,14 @@ class ErrorSchema(Schema):
 
 
 class PageArgsSchema(StrictSchema):
-    page = fields.Int(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Int(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    page = Int64(load_default=1, validate=validate.Range(min=1, max=MAX_PAGE))
+    per_page = Int64(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
 
 
 class PageSchema(Schema):
-    total = fields.Int(required=True)
-    page = fields.Int(required=True)
-    per_page = fields.Int(required=True)
+    total = Int64(required=True)
+    page = Int64(required=True)
+    per_page = Int64(required=True)
 
 
 def page_of(item_schema: type[Schema], name: str) -> type[Schema]:

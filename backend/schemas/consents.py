@@ -5,16 +5,16 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from backend.models import CONSENT_SCOPES
-from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
 
 
 class ConsentInputSchema(StrictSchema):
     scope = fields.Str(required=True, validate=validate.OneOf(CONSENT_SCOPES), metadata={
         "description": "archive_only 仅存档 / research 可供研究 / public 可公开发布"})
     signed_at = fields.Date(required=True, metadata={"description": "签署日期 (YYYY-MM-DD), not in the future"})
-    material_id = fields.Int(required=True, strict=True, metadata={
+    material_id = Int64(required=True, strict=True, metadata={
         "description": "The signed form (scan, photo or recording), a material you may see"})
-    interview_id = fields.Int(allow_none=True, strict=True, metadata={
+    interview_id = Int64(allow_none=True, strict=True, metadata={
         "description": "Set when the consent covers one interview only (the person must be among its interviewees)"})
     conditions = fields.Str(load_default="", validate=validate.Length(max=5000), metadata={
         "description": "附加条件, e.g. 不公开家庭住址"})
@@ -25,20 +25,20 @@ class ConsentWithdrawSchema(StrictSchema):
 
 
 class ConsentSchema(Schema):
-    id = fields.Int()
-    person_id = fields.Int()
+    id = Int64()
+    person_id = Int64()
     scope = fields.Str(metadata={"enum": list(CONSENT_SCOPES)})
     signed_at = fields.Date()
-    material_id = fields.Int(allow_none=True)
-    interview_id = fields.Int(allow_none=True)
+    material_id = Int64(allow_none=True)
+    interview_id = Int64(allow_none=True)
     interview_scoped = fields.Bool(metadata={
         "description": "Signed for one interview only; stays so (and is withdrawn) when that interview is deleted"})
     conditions = fields.Str()
     active = fields.Function(lambda consent: consent.withdrawn_at is None, metadata={"type": "boolean"})
-    created_by = fields.Int(attribute="created_by_id")
+    created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()
     withdrawn_at = fields.DateTime(allow_none=True)
-    withdrawn_by = fields.Int(attribute="withdrawn_by_id", allow_none=True)
+    withdrawn_by = Int64(attribute="withdrawn_by_id", allow_none=True)
     withdraw_reason = fields.Str(allow_none=True)
 
 
@@ -46,13 +46,13 @@ ConsentPageSchema = page_of(ConsentSchema, "ConsentPageSchema")
 
 
 class NotificationSchema(Schema):
-    id = fields.Int()
+    id = Int64()
     kind = fields.Str(metadata={"description": "e.g. person_returned, transcript_returned"})
     entity_type = fields.Str()
     entity_id = fields.Str()
     message = fields.Str()
     comment = fields.Str(allow_none=True, metadata={"description": "The reviewer's comment, e.g. 请补充出生日期"})
-    actor_id = fields.Int(allow_none=True)
+    actor_id = Int64(allow_none=True)
     actor_name = fields.Str(allow_none=True)
     created_at = fields.DateTime()
     read_at = fields.DateTime(allow_none=True)
@@ -60,7 +60,7 @@ class NotificationSchema(Schema):
 
 
 class NotificationPageSchema(page_of(NotificationSchema, "NotificationListSchema")):  # type: ignore[misc]
-    unread = fields.Int(required=True, metadata={"description": "Unread notifications in total"})
+    unread = Int64(required=True, metadata={"description": "Unread notifications in total"})
 
 
 class NotificationArgsSchema(PageArgsSchema):
@@ -68,5 +68,5 @@ class NotificationArgsSchema(PageArgsSchema):
 
 
 class ReadAllSchema(Schema):
-    marked = fields.Int(metadata={"description": "How many were marked read now"})
-    unread = fields.Int()
+    marked = Int64(metadata={"description": "How many were marked read now"})
+    unread = Int64()

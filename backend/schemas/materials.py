@@ -5,15 +5,15 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from backend.models import ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS
-from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
 
 
 class MaterialSchema(Schema):
-    id = fields.Int()
+    id = Int64()
     kind = fields.Str(metadata={"enum": list(KINDS)})
     status = fields.Str(metadata={"enum": list(MATERIAL_STATUSES)})
     failure_reason = fields.Str(allow_none=True)
-    version = fields.Int()
+    version = Int64()
     title = fields.Str()
     description = fields.Str()
     captured_at = fields.DateTime(allow_none=True)
@@ -21,16 +21,16 @@ class MaterialSchema(Schema):
     latitude = fields.Float(allow_none=True)
     longitude = fields.Float(allow_none=True)
     device = fields.Str(allow_none=True)
-    collector_id = fields.Int()
+    collector_id = Int64()
     original_filename = fields.Str(allow_none=True, metadata={"description": "As sent by the phone; a label only"})
     mime = fields.Str()
-    size = fields.Int()
+    size = Int64()
     sha256 = fields.Str()
     media_info = fields.Dict()
     access_level = fields.Str(metadata={"enum": list(ACCESS_LEVELS)})
     embargo_until = fields.Date(allow_none=True)
-    interview_id = fields.Int(allow_none=True)
-    person_ids = fields.List(fields.Int())
+    interview_id = Int64(allow_none=True)
+    person_ids = fields.List(Int64())
     variants = fields.Method("_variants", metadata={"description": "Variants available at .../content?variant="})
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -51,9 +51,9 @@ class MaterialListArgsSchema(PageArgsSchema):
     status = fields.Str(validate=validate.OneOf(MATERIAL_STATUSES))
     sha256 = fields.Str(validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"),
                         metadata={"description": "Find a material by the SHA-256 of its bytes before uploading"})
-    person_id = fields.Int()
-    interview_id = fields.Int()
-    collector = fields.Int()
+    person_id = Int64()
+    interview_id = Int64()
+    collector = Int64()
     access_level = fields.Str(validate=validate.OneOf(ACCESS_LEVELS))
 
 
@@ -67,7 +67,7 @@ class MaterialUpdateSchema(StrictSchema):
     device = fields.Str(allow_none=True, validate=validate.Length(max=128))
     access_level = fields.Str(validate=validate.OneOf(ACCESS_LEVELS))
     embargo_until = fields.Date(allow_none=True)
-    interview_id = fields.Int(allow_none=True)
+    interview_id = Int64(allow_none=True)
 
 
 class MaterialFormSchema(StrictSchema):
@@ -93,12 +93,12 @@ class ContentArgsSchema(StrictSchema):
 
 
 class LinkSchema(StrictSchema):
-    person_id = fields.Int(required=True)
+    person_id = Int64(required=True)
     role = fields.Str(load_default="subject", validate=validate.OneOf(LINK_ROLES))
 
 
 class LinkedPersonSchema(Schema):
-    person_id = fields.Int()
+    person_id = Int64()
     name = fields.Str()
     category = fields.Str()
     role = fields.Str()
@@ -109,8 +109,8 @@ class UnlinkArgsSchema(StrictSchema):
 
 
 class FixityEventSchema(Schema):
-    id = fields.Int()
-    material_id = fields.Int()
+    id = Int64()
+    material_id = Int64()
     checked_at = fields.DateTime()
     outcome = fields.Str(metadata={"enum": ["ok", "mismatch", "missing"]})
     expected_sha256 = fields.Str()
@@ -119,19 +119,19 @@ class FixityEventSchema(Schema):
 
 
 class InterviewSchema(Schema):
-    id = fields.Int()
+    id = Int64()
     title = fields.Str()
     date = fields.Str(allow_none=True)
     place = fields.Str(allow_none=True)
     interviewers = fields.List(fields.Str())
-    interviewee_ids = fields.List(fields.Int())
+    interviewee_ids = fields.List(Int64())
     language = fields.Str(allow_none=True)
-    consent_material_id = fields.Int(allow_none=True)
+    consent_material_id = Int64(allow_none=True)
     notes = fields.Str()
-    created_by = fields.Int(attribute="created_by_id")
+    created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
-    version = fields.Int()
+    version = Int64()
 
 
 InterviewPageSchema = page_of(InterviewSchema, "InterviewPageSchema")
@@ -142,15 +142,15 @@ class InterviewInputSchema(StrictSchema):
     date = fields.Str(allow_none=True, validate=validate.Length(max=10), metadata={"example": "2026-05"})
     place = fields.Str(allow_none=True, validate=validate.Length(max=255))
     interviewers = fields.List(fields.Str(validate=validate.Length(min=1, max=128)), validate=validate.Length(max=20))
-    interviewee_ids = fields.List(fields.Int(), validate=validate.Length(max=50))
+    interviewee_ids = fields.List(Int64(), validate=validate.Length(max=50))
     language = fields.Str(allow_none=True, validate=validate.Length(max=64),
                           metadata={"description": "Language or dialect, e.g. 普通话, 海州方言"})
-    consent_material_id = fields.Int(allow_none=True)
+    consent_material_id = Int64(allow_none=True)
     notes = fields.Str(validate=validate.Length(max=20000))
 
 
 class InterviewListArgsSchema(PageArgsSchema):
-    person_id = fields.Int()
+    person_id = Int64()
     q = fields.Str(validate=validate.Length(max=64))
 
 
@@ -159,10 +159,10 @@ class JobSchema(Schema):
     kind = fields.Str()
     status = fields.Str(metadata={"enum": ["queued", "running", "succeeded", "failed", "cancelled"]})
     progress = fields.Float(metadata={"description": "Percent, 0–100"})
-    attempts = fields.Int()
-    max_attempts = fields.Int()
+    attempts = Int64()
+    max_attempts = Int64()
     error = fields.Str(allow_none=True)
-    material_id = fields.Int(allow_none=True)
+    material_id = Int64(allow_none=True)
     params = fields.Dict()
     result = fields.Dict()
     cancel_requested = fields.Bool()

@@ -5,13 +5,13 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from backend.models.person import CATEGORIES, GENDERS, STATUSES
-from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
-from backend.services.persons import SORTS
+from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
+from backend.services.persons import MAX_ALIAS_LENGTH, MAX_ALIASES, SORTS
 
 
 class HonourSchema(StrictSchema):
     title = fields.Str(required=True, validate=validate.Length(min=1, max=255))
-    year = fields.Int(allow_none=True, validate=validate.Range(min=1000, max=2999))
+    year = Int64(allow_none=True, validate=validate.Range(min=1000, max=2999))
     conferred_by = fields.Str(allow_none=True, validate=validate.Length(max=255))
 
 
@@ -29,7 +29,11 @@ class PersonInputSchema(StrictSchema):
     category = fields.Str(required=True, validate=validate.OneOf(CATEGORIES),
                           metadata={"description": "good_person 好人 / notable 名家 / local_worthy 乡贤"})
     name = fields.Str(required=True, validate=validate.Length(min=1, max=128))
-    aliases = fields.List(fields.Str(validate=validate.Length(max=128)), validate=validate.Length(max=50))
+    aliases = fields.List(fields.Str(validate=validate.Length(max=MAX_ALIAS_LENGTH)),
+                          validate=validate.Length(max=MAX_ALIASES),
+                          metadata={"description": f"别名、字号、尊称: at most {MAX_ALIASES}, each at most "
+                                                   f"{MAX_ALIAS_LENGTH} characters (every alias is indexed "
+                                                   "for search)"})
     gender = fields.Str(allow_none=True, validate=validate.OneOf(GENDERS))
     ethnicity = fields.Str(allow_none=True, validate=validate.Length(max=32), metadata={"description": "民族"})
     birth_date = fields.Str(**_partial_date)
@@ -49,16 +53,21 @@ class PersonInputSchema(StrictSchema):
 
 
 class PersonUpdateSchema(PersonInputSchema):
+    """A PATCH may leave out any field, but what it sends is whole: ``partial`` names only the top-level required
+    fields (``partial=True`` would reach into nested ones and let an honour without a title through)."""
+
+    TOP_LEVEL_REQUIRED = ("category", "name")
+
     class Meta:
         exclude = ("client_uuid",)
 
 
 class PersonSchema(Schema):
-    id = fields.Int()
+    id = Int64()
     client_uuid = fields.Str(allow_none=True)
     category = fields.Str()
     status = fields.Str(metadata={"enum": list(STATUSES)})
-    version = fields.Int()
+    version = Int64()
     name = fields.Str()
     name_pinyin = fields.Str()
     aliases = fields.List(fields.Str())
@@ -77,7 +86,7 @@ class PersonSchema(Schema):
     address = fields.Str(allow_none=True, metadata={"description": "Masked unless archivist or admin"})
     personal_data_masked = fields.Bool()
     return_comment = fields.Str(allow_none=True)
-    created_by = fields.Int(attribute="created_by_id")
+    created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     submitted_at = fields.DateTime(allow_none=True)
@@ -93,7 +102,7 @@ class PersonListArgsSchema(PageArgsSchema):
     category = fields.Str(validate=validate.OneOf(CATEGORIES))
     status = fields.Str(validate=validate.OneOf(STATUSES))
     area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})
-    created_by = fields.Int()
+    created_by = Int64()
     tag = fields.Str(validate=validate.Length(max=64))
     q = fields.Str(validate=validate.Length(max=64), metadata={"description": "Name, alias, pinyin or initials"})
     sort = fields.Str(load_default="-updated", validate=validate.OneOf(list(SORTS)))

@@ -8,7 +8,7 @@ from marshmallow import Schema, fields, validate
 
 from backend.models import REDACTION_REASONS
 from backend.models.person import CATEGORIES
-from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
 from backend.schemas.persons import AreaSchema, HonourSchema
 from backend.services.public import REQUESTABLE_VARIANTS
 
@@ -23,7 +23,7 @@ class PublicPersonListArgsSchema(PageArgsSchema):
 
 
 class PublicPersonSummarySchema(Schema):
-    id = fields.Int()
+    id = Int64()
     category = fields.Str()
     category_label = fields.Str(metadata={"description": "好人 / 名家 / 乡贤"})
     name = fields.Str()
@@ -36,12 +36,12 @@ class PublicPersonSummarySchema(Schema):
 
 
 class PublicLinkSchema(Schema):
-    id = fields.Int()
+    id = Int64()
     url = fields.Str()
 
 
 class PublicMaterialSchema(Schema):
-    id = fields.Int()
+    id = Int64()
     kind = fields.Str(metadata={"enum": ["audio", "video", "image", "document"]})
     title = fields.Str()
     description = fields.Str()
@@ -74,7 +74,7 @@ class PublicContentArgsSchema(StrictSchema):
 
 
 class PublicSegmentSchema(Schema):
-    index = fields.Int()
+    index = Int64()
     start = fields.Float()
     end = fields.Float()
     text = fields.Str()
@@ -87,8 +87,8 @@ class PublicRangeSchema(Schema):
 
 
 class PublicTranscriptSchema(Schema):
-    id = fields.Int()
-    material_id = fields.Int()
+    id = Int64()
+    material_id = Int64()
     material_url = fields.Str(metadata={"description": "The playback proxy this transcript belongs to"})
     language = fields.Str(allow_none=True)
     duration = fields.Float()
@@ -110,13 +110,13 @@ class RedactionInputSchema(StrictSchema):
 
 
 class RedactionSchema(Schema):
-    id = fields.Int()
-    transcript_id = fields.Int()
+    id = Int64()
+    transcript_id = Int64()
     start = fields.Float()
     end = fields.Float()
     reason = fields.Str(metadata={"enum": list(REDACTION_REASONS)})
     note = fields.Str()
-    created_by = fields.Int(attribute="created_by_id")
+    created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()
 
 
@@ -132,7 +132,7 @@ RedactionListArgsSchema = PageArgsSchema
 
 
 class StatsArgsSchema(StrictSchema):
-    months = fields.Int(load_default=24, validate=validate.Range(min=1, max=120),
+    months = Int64(load_default=24, validate=validate.Range(min=1, max=120),
                         metadata={"description": "How many months (this one included) the monthly series covers"})
 
 

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from backend.models import TRANSCRIPT_STATUSES
-from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of, storable_text
 from backend.schemas.transcripts import TranscriptLockSchema, TranscriptSummarySchema, UserRefSchema
 
 MAX_TEXT = 10_000
@@ -17,9 +17,9 @@ _user_ref_schema = UserRefSchema()
 class QueueArgsSchema(PageArgsSchema):
     status = fields.Str(validate=validate.OneOf(TRANSCRIPT_STATUSES))
     flagged = fields.Bool(metadata={"description": "true: only transcripts with flagged segments; false: none"})
-    person = fields.Int(validate=validate.Range(min=1), metadata={"description": "Person linked to the material "
+    person = Int64(validate=validate.Range(min=1), metadata={"description": "Person linked to the material "
                                                                                  "or interviewed in it"})
-    collector = fields.Int(validate=validate.Range(min=1), metadata={"description": "User id of the collector"})
+    collector = Int64(validate=validate.Range(min=1), metadata={"description": "User id of the collector"})
 
 
 class QueueItemSchema(TranscriptSummarySchema):
@@ -31,9 +31,9 @@ QueuePageSchema = page_of(QueueItemSchema, "TranscriptQueuePage")
 
 
 class ClaimSchema(Schema):
-    transcript_id = fields.Int(attribute="id")
+    transcript_id = Int64(attribute="id")
     status = fields.Str(metadata={"enum": list(TRANSCRIPT_STATUSES)})
-    version = fields.Int()
+    version = Int64()
     lock = fields.Nested(TranscriptLockSchema)
 
 
@@ -54,7 +54,7 @@ class SegmentPatchSchema(_SegmentFields):
 
 
 class BulkSegmentSchema(_SegmentFields):
-    index = fields.Int(required=True, validate=validate.Range(min=0))
+    index = Int64(required=True, validate=validate.Range(min=0))
 
 
 class BulkSaveSchema(StrictSchema):
@@ -69,13 +69,13 @@ class SplitSchema(StrictSchema):
 
 
 class MergeSchema(StrictSchema):
-    indexes = fields.List(fields.Int(validate=validate.Range(min=0)), required=True,
+    indexes = fields.List(Int64(validate=validate.Range(min=0)), required=True,
                           validate=validate.Length(min=2, max=100),
                           metadata={"description": "Adjacent indexes in order, e.g. [4, 5]"})
 
 
 class SpeakerTargetSchema(StrictSchema):
-    person_id = fields.Int(validate=validate.Range(min=1))
+    person_id = Int64(validate=validate.Range(min=1))
     name = fields.Str(validate=validate.Length(min=1, max=128))
 
     @validates_schema
@@ -84,12 +84,12 @@ class SpeakerTargetSchema(StrictSchema):
             raise ValidationError("须给出 person_id 或 name 之一")
 
 
-SPEAKERS_FIELD = fields.Dict(keys=fields.Str(validate=validate.Length(min=1, max=64)),
+SPEAKERS_FIELD = fields.Dict(keys=fields.Str(validate=[validate.Length(min=1, max=64), storable_text]),
                              values=fields.Nested(SpeakerTargetSchema), validate=validate.Length(max=100))
 
 
 class RevertSchema(StrictSchema):
-    revision = fields.Int(required=True, validate=validate.Range(min=1))
+    revision = Int64(required=True, validate=validate.Range(min=1))
 
 
 class TranscriptTransitionSchema(StrictSchema):
@@ -98,11 +98,11 @@ class TranscriptTransitionSchema(StrictSchema):
 
 
 class RevisionSummarySchema(Schema):
-    number = fields.Int()
+    number = Int64()
     created_by = fields.Method("_created_by", metadata={"description": "null: the machine transcription"})
     created_at = fields.DateTime()
     summary = fields.Str()
-    changed = fields.List(fields.Int(), metadata={"description": "Indexes (in the previous revision) touched"})
+    changed = fields.List(Int64(), metadata={"description": "Indexes (in the previous revision) touched"})
 
     def _created_by(self, revision) -> dict[str, Any] | None:  # type: ignore[no-untyped-def]
         return None if revision.created_by is None else _user_ref_schema.dump(revision.created_by)
@@ -112,7 +112,7 @@ RevisionPageSchema = page_of(RevisionSummarySchema, "TranscriptRevisionPage")
 
 
 class RevisionSchema(RevisionSummarySchema):
-    transcript_id = fields.Int()
+    transcript_id = Int64()
     segments = fields.List(fields.Dict(), metadata={"description": "The segments exactly as they were"})
 
 
@@ -121,9 +121,9 @@ class RevisionArgsSchema(PageArgsSchema):
 
 
 class DiffArgsSchema(StrictSchema):
-    from_ = fields.Int(data_key="from", validate=validate.Range(min=1),
+    from_ = Int64(data_key="from", validate=validate.Range(min=1),
                        metadata={"description": "Revision number (default: the one before `to`)"})
-    to = fields.Int(validate=validate.Range(min=1), metadata={"description": "Revision number (default: latest)"})
+    to = Int64(validate=validate.Range(min=1), metadata={"description": "Revision number (default: latest)"})
 
 
 class TextOpSchema(Schema):
@@ -134,8 +134,8 @@ class TextOpSchema(Schema):
 
 class SegmentChangeSchema(Schema):
     type = fields.Str(metadata={"enum": ["added", "removed", "changed"]})
-    from_index = fields.Int(allow_none=True)
-    to_index = fields.Int(allow_none=True)
+    from_index = Int64(allow_none=True)
+    to_index = Int64(allow_none=True)
     before = fields.Dict(allow_none=True)
     after = fields.Dict(allow_none=True)
     fields_ = fields.List(fields.Str(), data_key="fields", attribute="fields")
@@ -143,15 +143,15 @@ class SegmentChangeSchema(Schema):
 
 
 class DiffStatsSchema(Schema):
-    added = fields.Int()
-    removed = fields.Int()
-    changed = fields.Int()
-    unchanged = fields.Int()
+    added = Int64()
+    removed = Int64()
+    changed = Int64()
+    unchanged = Int64()
 
 
 class DiffSchema(Schema):
-    transcript_id = fields.Int()
-    from_ = fields.Int(data_key="from", attribute="from")
-    to = fields.Int()
+    transcript_id = Int64()
+    from_ = Int64(data_key="from", attribute="from")
+    to = Int64()
     stats = fields.Nested(DiffStatsSchema)
     segments = fields.List(fields.Nested(SegmentChangeSchema))

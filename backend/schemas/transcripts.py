@@ -7,11 +7,11 @@ from typing import Any
 from marshmallow import Schema, fields, pre_dump, validate
 
 from backend.models import TRANSCRIPT_STATUSES
-from backend.schemas.common import StrictSchema
+from backend.schemas.common import Int64, StrictSchema
 
 
 class SegmentSchema(Schema):
-    index = fields.Int()
+    index = Int64()
     start = fields.Float(metadata={"description": "Seconds from the start of the recording"})
     end = fields.Float()
     text = fields.Str()
@@ -25,7 +25,7 @@ class SegmentSchema(Schema):
 
 
 class UserRefSchema(Schema):
-    id = fields.Int()
+    id = Int64()
     username = fields.Str(allow_none=True)
     display_name = fields.Str(allow_none=True)
 
@@ -43,8 +43,8 @@ _lock_schema = TranscriptLockSchema()
 
 
 class TranscriptSummarySchema(Schema):
-    id = fields.Int()
-    material_id = fields.Int()
+    id = Int64()
+    material_id = Int64()
     job_id = fields.Str(allow_none=True)
     engine = fields.Str()
     model = fields.Str()
@@ -54,9 +54,9 @@ class TranscriptSummarySchema(Schema):
     duration = fields.Float()
     status = fields.Str(metadata={"enum": list(TRANSCRIPT_STATUSES)})
     machine_generated = fields.Method("_machine", metadata={"description": "True until an archivist approves it"})
-    flagged_count = fields.Int()
+    flagged_count = Int64()
     segment_count = fields.Method("_count")
-    version = fields.Int()
+    version = Int64()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -72,9 +72,9 @@ class TranscriptSchema(TranscriptSummarySchema):
     speakers = fields.Dict(metadata={"description": 'Labels → persons or names: {"SPEAKER_1": {"person_id": 3}}'})
     lock = fields.Method("_lock", metadata={"description": "The unexpired claim: {holder, expires_at}, or null"})
     review_comment = fields.Str(allow_none=True, metadata={"description": "The archivist's comment when returned"})
-    reviewed_by_id = fields.Int(allow_none=True)
+    reviewed_by_id = Int64(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
-    approved_by_id = fields.Int(allow_none=True)
+    approved_by_id = Int64(allow_none=True)
     approved_at = fields.DateTime(allow_none=True)
 
     def _lock(self, transcript):  # type: ignore[no-untyped-def]
@@ -88,7 +88,7 @@ class TranscribeRequestSchema(StrictSchema):
     language = fields.Str(allow_none=True, validate=validate.Length(max=8),
                           metadata={"description": "zh (default), en, …; null to detect"})
     prompt = fields.Str(validate=validate.Length(max=500), metadata={"description": "Initial prompt (names, terms)"})
-    beam_size = fields.Int(validate=validate.Range(min=1, max=10))
+    beam_size = Int64(validate=validate.Range(min=1, max=10))
 
 
 class ExportArgsSchema(StrictSchema):

@@ -5,11 +5,11 @@ from __future__ import annotations
 from marshmallow import fields, validate
 
 from backend.models import ROLES
-from backend.schemas.common import PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
 
 
 class UserSchema(StrictSchema):
-    id = fields.Int(dump_only=True)
+    id = Int64(dump_only=True)
     username = fields.Str()
     display_name = fields.Str()
     roles = fields.List(fields.Str())
@@ -54,7 +54,7 @@ class TokensSchema(StrictSchema):
     refresh_token = fields.Str(metadata={"description": "A new one at login and at every refresh; each works once "
                                                         "(a second use revokes the whole login session)"})
     token_type = fields.Str(dump_default="Bearer")
-    expires_in = fields.Int(metadata={"description": "Seconds until the access token expires"})
+    expires_in = Int64(metadata={"description": "Seconds until the access token expires"})
     user = fields.Nested(UserSchema)
 
 

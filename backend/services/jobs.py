@@ -9,6 +9,7 @@ so they run again, and handlers are written to be idempotent (no duplicate deriv
 from __future__ import annotations
 
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -27,6 +28,7 @@ from backend.services import policy
 log = logging.getLogger(__name__)
 FINAL_STATES = ("succeeded", "failed", "cancelled")
 RUN_TASK = "run_job"
+_JOB_ID = re.compile(r"[0-9A-Za-z_-]{1,32}")  # submit() makes uuid4().hex; anything else is no job
 
 
 class JobCancelled(Exception):
@@ -72,7 +74,7 @@ def send_after_commit(job_id: str) -> None:
 
 
 def get_job(job_id: str) -> Job:
-    job = db.session.get(Job, job_id)
+    job = db.session.get(Job, job_id) if _JOB_ID.fullmatch(job_id) else None
     if job is None:
         raise NotFound("任务不存在", code="job_not_found")
     return job

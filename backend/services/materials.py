@@ -25,6 +25,7 @@ from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
 from backend.services.policy import Permission
 from backend.services.storage import get_storage, original_key
+from backend.services.text import INVALID_CHARACTER_MESSAGE, invalid_text_fields, parse_int64
 from backend.services.versioning import check_version, record_edit
 from media.errors import CorruptMedia, ObjectNotFound, StorageError, UnsupportedMedia
 from media.hashing import HashingReader
@@ -69,22 +70,31 @@ def _parse_coordinate(value: str, field: str, limit: float) -> float:
 
 
 def _visible_person(actor: User, person_id: Any) -> Person:
+    number = parse_int64(str(person_id))
     try:
-        return person_service.get_person(actor, int(person_id))
-    except (NotFound, ValueError, TypeError):
+        if number is None:
+            raise NotFound()
+        return person_service.get_person(actor, number)
+    except NotFound:
         raise _field_error("person_id", "人物档案不存在", code="unknown_person") from None
 
 
 def _visible_interview(actor: User, interview_id: Any) -> Interview:
+    number = parse_int64(str(interview_id))
     try:
-        return policy.visible_interview(actor, int(interview_id))
-    except (NotFound, ValueError, TypeError):
+        if number is None:
+            raise NotFound()
+        return policy.visible_interview(actor, number)
+    except NotFound:
         raise _field_error("interview_id", "访谈不存在", code="unknown_interview") from None
 
 
 def check_upload_metadata(actor: User, meta: dict[str, str]) -> dict[str, Any]:
     """Validate what a phone sends with an upload (before any byte): returns the normalised metadata."""
     clean: dict[str, Any] = {}
+    unstorable = invalid_text_fields(meta)
+    if unstorable:
+        raise ValidationFailed(INVALID_CHARACTER_MESSAGE, code="invalid_metadata", details={"fields": unstorable})
     for key, value in meta.items():
         if key not in METADATA_KEYS or value is None or value == "":
             continue

@@ -11,6 +11,7 @@ from backend.extensions import db
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
+MAX_PAGE = (2**63 - 1) // MAX_PER_PAGE  # the row offset of any page still fits a 64-bit integer
 
 
 @dataclass

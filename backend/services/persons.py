@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import delete, insert, or_, select
 
 from backend.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from backend.extensions import db
@@ -34,6 +34,11 @@ EDIT_IS_APPROVAL = {
     "approved": "档案员修改已审核的档案：修改即审核通过",
     "published": "档案员修改已发布的档案：修改即审核通过，随即公开",
 }
+# Caps on what one profile may ask the server to index (each alias is stored as every suffix, in characters,
+# pinyin and initials): at most MAX_ALIASES × MAX_ALIAS_LENGTH × 4 search terms.
+MAX_ALIASES = 20
+MAX_ALIAS_LENGTH = 50
+_TERMS_PER_STATEMENT = 500  # bound parameters per DELETE … IN (…), well under SQLite's limit
 SORTS = {
     "pinyin": (Person.name_pinyin.asc(), Person.id.asc()),
     "-pinyin": (Person.name_pinyin.desc(), Person.id.desc()),
@@ -131,11 +136,26 @@ def _apply(person: Person, data: dict[str, Any]) -> None:
             person.area_village = value.get("village") or None
         else:
             setattr(person, field, value)
-    person.name_pinyin = name_pinyin(person.name)
-    terms = index_terms(person.name, person.aliases or [])
-    if {row.term for row in person.search_terms} != terms:
-        person.search_terms = [PersonSearchTerm(term=term) for term in sorted(terms)]
+    if "name" in data:
+        person.name_pinyin = name_pinyin(person.name)
     _check_dates(person)
+
+
+def _index(person: Person) -> None:
+    """Bring the stored search terms of a flushed profile up to date, writing only the rows that change (an alias
+    added or removed costs its own terms, not the whole profile's), as plain statements: thousands of ORM
+    objects would cost far more than working out the terms."""
+    terms = index_terms(person.name, person.aliases or [])
+    table = PersonSearchTerm.__table__
+    current = set(db.session.scalars(select(table.c.term).where(table.c.person_id == person.id)))
+    removed, added = sorted(current - terms), sorted(terms - current)
+    for start in range(0, len(removed), _TERMS_PER_STATEMENT):
+        db.session.execute(delete(table).where(table.c.person_id == person.id,
+                                               table.c.term.in_(removed[start:start + _TERMS_PER_STATEMENT])))
+    if added:
+        db.session.execute(insert(table), [{"person_id": person.id, "term": term} for term in added])
+    if removed or added:
+        db.session.expire(person, ["search_terms"])
 
 
 def create_person(actor: User, data: dict[str, Any]) -> tuple[Person, bool]:
@@ -153,6 +173,7 @@ def create_person(actor: User, data: dict[str, Any]) -> tuple[Person, bool]:
     _apply(person, data)
     db.session.add(person)
     db.session.flush()
+    _index(person)
     audit.record("person", person.id, "create", actor, changes=audit.diff({}, _snapshot(person)))
     db.session.flush()
     return person, True
@@ -165,8 +186,9 @@ def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected
                         details={"status": person.status})
     version = check_version(person, expected_version, required=needs_if_match(actor, person))
     before = _snapshot(person)
+    data = _clean(data)
     with db.session.no_autoflush:
-        _apply(person, _clean(data))
+        _apply(person, data)
     approving = person.status in APPROVED_STATES
     if approving and person.status == "published" and audit.diff(before, _snapshot(person)):
         publication.check_publishable(person)  # the edit goes public as it is saved: it must pass the checklist
@@ -176,6 +198,8 @@ def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected
         # Only archivists may change an approved or published profile; their edit is itself the approval.
         person.approved_at, person.approved_by_id = person.updated_at, actor.id
     db.session.flush()
+    if "name" in data or "aliases" in data:
+        _index(person)
     return person
 
 

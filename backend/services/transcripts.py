@@ -94,7 +94,8 @@ def store_result(material: Material, job: Job, result: TranscriptionResult) -> T
     transcript = Transcript(
         material_id=material.id, job_id=job.id, engine=result.engine, model=result.model, language=result.language,
         language_probability=result.language_probability, duration=result.duration,
-        options={key: value for key, value in job.params.items() if value is not None},
+        options={**{key: value for key, value in job.params.items() if value is not None},
+                 "initial_prompt": result.initial_prompt},
         status="machine", flagged_count=flagged_count(result), created_by_id=job.created_by_id,
         segments=[_segment_row(segment) for segment in result.segments if segment.text or segment.meta])
     db.session.add(transcript)

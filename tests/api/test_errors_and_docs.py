@@ -100,6 +100,21 @@ def test_openapi_document_describes_the_contract(client):
     assert "error" in error["properties"]
 
 
+def test_a_duplicate_upload_answers_as_documented(client, auth):
+    """Found by the fuzz pass: the 200 that a repeated upload answers was not in the document."""
+    import io
+
+    from tests.api.helpers import tiny_png
+
+    spec = client.get("/api/openapi.json").get_json()
+    responses = spec["paths"]["/api/v1/materials"]["post"]["responses"]
+    assert responses["200"]["content"] == responses["201"]["content"]
+    for status in (201, 200):
+        response = client.post("/api/v1/materials", data={"file": (io.BytesIO(tiny_png(3)), "a.png")},
+                               content_type="multipart/form-data", headers=auth("collector"))
+        assert response.status_code == status
+
+
 def test_swagger_ui_is_served_offline(client):
     page = client.get("/api/docs")
     assert page.status_code == 200 and b"swagger-ui" in page.data

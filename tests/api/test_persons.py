@@ -128,6 +128,67 @@ def test_search_follows_renames(client, auth):
     assert names("qianqi") == ["钱七"] and names("qige") == ["钱七"]
 
 
+def _search_terms(app, person_id):  # type: ignore[no-untyped-def]
+    from backend.extensions import db
+    from backend.models import PersonSearchTerm
+
+    with app.app_context():
+        return {row.term for row in db.session.query(PersonSearchTerm).filter_by(person_id=person_id)}
+
+
+def test_a_patch_sends_whole_nested_values(client, auth):
+    """Found by the fuzz pass: a PATCH left out required fields of nested values too, so an honour without a title
+    was stored, and every later answer about the profile broke its own documented schema."""
+    person = make_person(client, auth("editor"))
+    url = f"/api/v1/persons/{person['id']}"
+    for honours in ([{}], [{"year": 2009}], [{"title": "奖", "year": 1999}, {"conferred_by": "县政府"}]):
+        response = client.patch(url, json={"honours": honours}, headers=if_match(client, url, auth("editor")))
+        error = assert_error(response, 422)
+        assert "honours" in error["details"]["fields"]
+    assert client.get(url, headers=auth("editor")).get_json()["honours"] == []
+    response = client.patch(url, json={"honours": [{"title": "奖"}]}, headers=if_match(client, url, auth("editor")))
+    assert response.status_code == 200 and response.get_json()["honours"] == [{"title": "奖"}]
+
+
+def test_aliases_are_capped_in_number_and_length(app, client, auth):
+    """One PATCH of 50 long aliases used to write 25,687 search-term rows; at most 20 aliases of 50 characters
+    are taken now (a 422 otherwise), and the limits are in the OpenAPI document."""
+    person = make_person(client, auth("editor"), name="王秀英")
+    url = f"/api/v1/persons/{person['id']}"
+    name_terms = _search_terms(app, person["id"])
+    long_aliases = [f"{n:02d}" + "剪纸非遗传承人" * 18 for n in range(50)]
+    for aliases in (long_aliases, [f"别名{n}" for n in range(21)], ["长" * 51]):
+        response = client.patch(url, json={"aliases": aliases}, headers=if_match(client, url, auth("editor")))
+        error = assert_error(response, 422)
+        assert "aliases" in error["details"]["fields"]
+        assert_error(client.post("/api/v1/persons", json={"category": "good_person", "name": "张三", "aliases": aliases},
+                                 headers=auth("editor")), 422)
+    assert _search_terms(app, person["id"]) == name_terms
+    most = [f"{chr(0x4E00 + n)}" * 50 for n in range(20)]
+    response = client.patch(url, json={"aliases": most}, headers=if_match(client, url, auth("editor")))
+    assert response.status_code == 200 and response.get_json()["aliases"] == most
+    assert len(_search_terms(app, person["id"])) <= (20 * 50 + 3) * 4
+    spec = client.get("/api/openapi.json").get_json()
+    aliases = spec["components"]["schemas"]["PersonInput"]["properties"]["aliases"]
+    assert aliases["maxItems"] == 20 and aliases["items"]["maxLength"] == 50
+
+
+def test_an_alias_change_rewrites_only_its_own_search_terms(app, client, auth):
+    person = make_person(client, auth("editor"), name="王秀英", aliases=["剪纸奶奶", "王师傅"])
+    url = f"/api/v1/persons/{person['id']}"
+    before = _search_terms(app, person["id"])
+    assert {"jianzhinainai", "jznn", "wangshifu", "wangxiuying", "xiuying"} <= before
+    response = client.patch(url, json={"aliases": ["剪纸奶奶", "王老师"]}, headers=if_match(client, url, auth("editor")))
+    assert response.status_code == 200
+    after = _search_terms(app, person["id"])
+    assert "wanglaoshi" in after and "wangshifu" not in after and "jianzhinainai" in after
+    names = lambda q: [p["name"] for p in client.get("/api/v1/persons", query_string={"q": q},  # noqa: E731
+                                                     headers=auth("editor")).get_json()["items"]]
+    assert names("laoshi") == ["王秀英"] and names("shifu") == []
+    response = client.patch(url, json={"biography": "新的生平"}, headers=if_match(client, url, auth("editor")))
+    assert response.status_code == 200 and _search_terms(app, person["id"]) == after
+
+
 @pytest.mark.both_databases  # ORDER BY text and time, COUNT over a subquery
 def test_sorting_by_pinyin_and_paging(client, auth):
     for name in ["赵一", "安二", "孙三", "白四", "陈五"]:

@@ -173,6 +173,51 @@ def test_range_requests_and_conditional_get(client, auth, upload, media_samples)
     assert_error(missing, 404, "variant_not_available")
 
 
+def test_range_as_rfc_9110_says(client, auth, upload, media_samples):
+    path = media_samples("tone.wav")
+    material = upload(path).get_json()
+    url = f"/api/v1/materials/{material['id']}/content"
+    data = path.read_bytes()
+    size = len(data)
+
+    def get(range_header: str):  # type: ignore[no-untyped-def]
+        return client.get(url, headers={**auth("collector"), "Range": range_header})
+
+    # A suffix longer than the representation is the whole representation (RFC 9110 §14.1.2), still a 206.
+    whole = get(f"bytes=-{size + 1000}")
+    assert whole.status_code == 206 and whole.data == data
+    assert whole.headers["Content-Range"] == f"bytes 0-{size - 1}/{size}"
+    # A last position beyond the end is cut to the end.
+    tail = get(f"bytes={size - 10}-{size + 10**30}")
+    assert tail.status_code == 206 and tail.data == data[-10:]
+    assert tail.headers["Content-Range"] == f"bytes {size - 10}-{size - 1}/{size}"
+    # Several ranges: this server may ignore the header (§14.2) and does, answering the whole file.
+    for several in ("bytes=0-1,3-4", "bytes=0-1, -5", "bytes=0-1,1000000000-"):
+        full = get(several)
+        assert full.status_code == 200 and full.data == data and "Content-Range" not in full.headers, several
+    # Units other than bytes, and malformed ranges, are ignored: the whole file.
+    for ignored in ("items=0-1", "bytes=1-0", "bytes=abc", "bytes=²-5", "bytes=0-1-2", "bytes=", "bytes",
+                    "bytes=--1", "bytes=1"):
+        full = get(ignored)
+        assert full.status_code == 200 and full.data == data, ignored
+    # No satisfiable range: 416 with the size, for a zero-length suffix too.
+    for unsatisfiable in ("bytes=-0", "bytes=-000", f"bytes={size}-", f"bytes={size}-{size + 5}",
+                          f"bytes={10**30}-", "bytes=" + "9" * 5000 + "-"):
+        refused = get(unsatisfiable)
+        assert refused.status_code == 416, unsatisfiable
+        assert refused.headers["Content-Range"] == f"bytes */{size}"
+    # The unit and the spaces around a range are matched as the RFC's grammar allows.
+    spaced = get("Bytes= 100-199 ")
+    assert spaced.status_code == 206 and spaced.data == data[100:200]
+    # If-Range with the strong ETag keeps the range; a weak or other validator means the whole file.
+    etag = f'"{material["sha256"]}"'
+    kept = client.get(url, headers={**auth("collector"), "Range": "bytes=0-9", "If-Range": etag})
+    assert kept.status_code == 206 and kept.data == data[:10]
+    for validator in (f"W/{etag}", '"other"'):
+        full = client.get(url, headers={**auth("collector"), "Range": "bytes=0-9", "If-Range": validator})
+        assert full.status_code == 200 and full.data == data, validator
+
+
 def test_access_levels(client, auth, upload, media_samples):
     material = upload(media_samples("tone.ogg")).get_json()
     url = f"/api/v1/materials/{material['id']}"

@@ -80,3 +80,21 @@ def test_lock_holders_in_the_queue_do_not_cost_a_query_each(app, client, auth, s
     assert sorted(item["lock"]["holder"]["username"] for item in many["items"]) == [
         "admin", "archivist", "editor", "editor-2"]
     assert many_queries == few_queries
+
+
+def test_a_control_character_stored_earlier_does_not_break_the_word_export(app, client, auth):
+    """A title saved before the API refused control characters (a phone app pasting \\x0b) used to break the DOCX
+    export of every transcript of that material until someone changed the title."""
+    import io
+
+    from docx import Document
+
+    from tests.review.helpers import make_transcript, user_id
+
+    transcript_id = make_transcript(app, user_id(client, auth("collector")), title="渔村\x0b记忆\x01",
+                                    segments=[(0.0, 2.0, "我叫\x07王秀英。", "SPEAKER\x1b_1", False)])
+    response = client.get(f"/api/v1/transcripts/{transcript_id}/export?format=docx", headers=auth("editor"))
+    assert response.status_code == 200, response.get_data(as_text=True)[:300]
+    document = Document(io.BytesIO(response.data))
+    text = "\n".join(p.text for p in document.paragraphs)
+    assert "渔村记忆" in text and "我叫王秀英。" in text

@@ -147,3 +147,12 @@ def test_windows_cut_in_silence(tmp_path: Path) -> None:
     assert sum(w.size for _, w in windows) == pcm.size
     for (offset, samples), (next_offset, _) in zip(windows, windows[1:]):
         assert offset + samples.size / SAMPLE_RATE == pytest.approx(next_offset)
+
+
+def test_a_callers_prompt_follows_the_chinese_steering_prompt() -> None:
+    from transcription.base import DEFAULT_PROMPT_ZH, TranscribeOptions
+
+    assert TranscribeOptions.for_language("zh").initial_prompt == DEFAULT_PROMPT_ZH
+    assert TranscribeOptions.for_language("zh", initial_prompt="王秀英。").initial_prompt == DEFAULT_PROMPT_ZH + "王秀英。"
+    assert TranscribeOptions.for_language("en", initial_prompt="JFK").initial_prompt == "JFK"
+    assert TranscribeOptions.for_language(None, initial_prompt=None, beam_size=3).initial_prompt is None

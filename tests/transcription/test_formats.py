@@ -74,3 +74,19 @@ def test_docx_reads_back(machine_generated: bool) -> None:
     assert "[00:00:00] 受访者：我出生在苏州，1949年。" in paragraphs
     assert "[01:00:00] Interviewer：And then <we> moved & stayed." not in paragraphs
     assert "[00:00:03] Interviewer：And then <we> moved & stayed." in paragraphs
+
+
+def test_docx_drops_characters_xml_cannot_hold() -> None:
+    """Data stored before the API refused them must not break the Word export: those characters are left out,
+    everything else (tabs and newlines too) is kept."""
+    bad = "\x00\x01\x08\x0b\x0c\x1f\ufffe\uffff\ud800"
+    segments = [Segment(0, 0.0, 2.0, f"我{bad}出生在苏州", speaker=f"受访者{bad}")]
+    metadata = {"title": f"口述{bad}", "interviewee": f"王{bad}秀英", "place": bad}
+    document = docx.Document(io.BytesIO(to_docx(segments, metadata)))
+    paragraphs = [p.text for p in document.paragraphs]
+    assert paragraphs[0] == "口述"
+    assert "[00:00:00] 受访者：我出生在苏州" in paragraphs
+    cells = {row.cells[0].text: row.cells[1].text for row in document.tables[0].rows}
+    assert cells["受访者"] == "王秀英" and cells["地点"] == ""
+    only_bad = docx.Document(io.BytesIO(to_docx(segments, {"title": bad})))
+    assert only_bad.paragraphs[0].text == "口述历史转写稿"

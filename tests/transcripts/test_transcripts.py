@@ -130,6 +130,35 @@ def test_on_demand_transcription_rules(client, auth, app, shared_audio):
     assert transcript["language"] == "en" and "ask not" in text and "country" in text
 
 
+def test_the_prompt_reaches_the_engine(client, auth, app, shared_audio, references):
+    """The documented `prompt` used to fail every job (TranscribeOptions got initial_prompt twice). Through the
+    API, with the real engine and model: the job succeeds, the engine decoded with the Chinese steering prompt
+    followed by the caller's terms, and the transcript is still good Simplified Chinese."""
+    from transcription.base import DEFAULT_PROMPT_ZH
+    from transcription.chinese import to_simplified
+
+    app.config["AUTO_TRANSCRIBE"] = False
+    clip = "BAC009S0764W0121.wav"
+    with open(shared_audio / clip, "rb") as fh:
+        material = client.post("/api/v1/materials", data={"file": (fh, clip)}, content_type="multipart/form-data",
+                               headers=auth("collector")).get_json()
+    prompt = "人名：王秀英。地名：新坝镇。"
+    queued = client.post(f"/api/v1/materials/{material['id']}/transcripts", json={"prompt": prompt},
+                         headers=auth("editor"))
+    assert queued.status_code == 202, queued.get_json()
+    assert queued.get_json()["params"]["initial_prompt"] == prompt
+    job = client.get(f"/api/v1/jobs/{queued.get_json()['id']}", headers=auth("editor")).get_json()
+    assert job["status"] == "succeeded", job
+    transcript = client.get(f"/api/v1/transcripts/{job['result']['transcript_id']}",
+                            headers=auth("editor")).get_json()
+    assert transcript["options"]["initial_prompt"] == DEFAULT_PROMPT_ZH + prompt
+    text = "".join(segment["text"] for segment in transcript["segments"])
+    assert cer(references[clip], text) < CER_THRESHOLD, text
+    assert to_simplified(text) == text
+    assert_error(client.post(f"/api/v1/materials/{material['id']}/transcripts", json={"prompt": "长" * 501},
+                             headers=auth("editor")), 422)
+
+
 def test_images_are_not_transcribable(client, auth, app):
     from PIL import Image
 

@@ -227,6 +227,21 @@ def test_missing_or_malformed_length_is_400(client, tus):
     assert_error(client.post(URL, headers=tus(Upload_Defer_Length="1")), 400, "defer_length_unsupported")
 
 
+@pytest.mark.parametrize("value", ["1²", "²", "٣", "1 2", "+5", "0x10", "1e3", "99999999999999999999999"])
+def test_lengths_and_offsets_are_ascii_digits_only(client, create, tus, upload_dir, value):
+    """``str.isdigit()`` takes superscripts and other scripts' digits, which ``int()`` then refuses or reads as
+    another number: tus headers are ASCII digits (and fit 64 bits), anything else is a 400."""
+    error = assert_error(client.post(URL, headers=tus(Upload_Length=value)), 400, "invalid_header")
+    assert error["details"]["header"] == "Upload-Length"
+    assert os.listdir(upload_dir) == []
+    data = make_pdf(3000)
+    url = location(create(data))
+    error = assert_error(patch(client, tus, url, value, data[:100]), 400, "invalid_header")
+    assert error["details"]["header"] == "Upload-Offset"
+    assert head_offset(client, tus, url) == 0
+    assert patch(client, tus, url, 0, data).status_code == 204
+
+
 def test_unknown_person_or_interview_is_422_before_any_byte(app, client, create, auth, upload_dir):
     assert create(1000, person_id=999_999).status_code == 422
     assert create(1000, interview_id=999_999).status_code == 422
@@ -601,3 +616,23 @@ def test_status_view_reports_progress(client, create, tus, auth):
     assert status["status"] == "receiving" and status["offset"] == 2500 and status["length"] == 6000
     assert status["expires_at"] and status["failure_reason"] is None and status["material_id"] is None
     assert status["id"] == url.rsplit("/", 1)[1]
+
+
+def test_answers_are_as_the_openapi_document_says(client, create, tus, auth):
+    """Found by the fuzz pass: the tus operations documented nothing but the error shape, so every answer broke
+    the document (a JSON status read as an error, empty answers typed text/html)."""
+    spec = client.get("/api/openapi.json").get_json()
+    item = spec["paths"]["/api/v1/uploads/{upload_id}"]
+    assert set(item["patch"]["responses"]) >= {"204", "400", "404", "409", "410", "413", "415", "423", "460"}
+    assert set(item["head"]["responses"]) >= {"200", "404", "410"} and "204" in item["delete"]["responses"]
+    assert "201" in spec["paths"]["/api/v1/uploads"]["post"]["responses"]
+    assert spec["paths"]["/api/v1/uploads"]["options"]["security"] == []
+    status_schema = item["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"].rsplit("/")[-1]
+    documented = set(spec["components"]["schemas"][status_schema]["properties"])
+
+    data = make_pdf(3000)
+    url = location(create(data))
+    assert set(client.get(url, headers=auth("collector")).get_json()) == documented
+    for empty in (client.options(URL), patch(client, tus, url, 0, data[:1000]), client.delete(url, headers=tus())):
+        assert empty.status_code == 204 and empty.data == b""
+        assert "Content-Type" not in empty.headers

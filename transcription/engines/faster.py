@@ -77,7 +77,8 @@ class FasterWhisperTranscriber(Transcriber):
             if progress is not None:
                 progress(decoded, total)
         lang, prob = detected or (options.language, None)
-        return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model)
+        return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model,
+                                   initial_prompt=options.initial_prompt)
 
 
 def _decode_kwargs(options: TranscribeOptions, language: str | None) -> dict[str, Any]:

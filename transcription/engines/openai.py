@@ -85,7 +85,8 @@ class OpenAIWhisperTranscriber(Transcriber):
             if progress is not None:
                 progress(decoded, max(estimated, decoded))
         lang, prob = detected or (options.language, None)
-        return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model)
+        return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model,
+                                   initial_prompt=options.initial_prompt)
 
     def _detect_language(self, audio: Any) -> tuple[str, float]:
         import whisper
