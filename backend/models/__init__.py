@@ -7,6 +7,7 @@ from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_
                                      FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
 from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm, PersonTag
 from backend.models.review import CONSENT_SCOPES, REDACTION_REASONS, Consent, Notification, Redaction
+from backend.models.sync import SYNCED_TYPES, SyncChange, SyncState
 from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, TranscriptRevision, TranscriptSegment
 from backend.models.upload import UPLOAD_STATUSES, Upload
 from backend.models.user import ROLES, LoginFailure, RevokedToken, Role, User
@@ -14,4 +15,4 @@ from backend.models.user import ROLES, LoginFailure, RevokedToken, Role, User
 __all__ = ["CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
            "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
            "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RevokedToken", "Role",
-           "STATUSES", "TRANSCRIPT_STATUSES", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]
+           "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TRANSCRIPT_STATUSES", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]
