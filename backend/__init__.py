@@ -16,6 +16,7 @@ from backend import cli, models, transaction  # noqa: F401  (models: registers t
 from backend.config import instance_secret_key, load_from_env
 from backend.extensions import api, db, jwt, migrate, queue
 from backend.jobs import tasks
+from backend.services import change_log
 
 API_TITLE = "Liufang 留芳 API"
 API_VERSION = "1.0"
@@ -79,6 +80,7 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     transaction.init_app(app)
+    change_log.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     jwt.init_app(app)
     http_api.init_app(app, api)
