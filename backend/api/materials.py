@@ -38,8 +38,13 @@ blp = Blueprint("materials", __name__, url_prefix="/api/v1/materials",
 _material_schema = MaterialCreatedSchema()
 
 
+def serialise(material: Material) -> dict[str, Any]:
+    """A material as GET /materials/{id} shows it to the signed-in user (the offline sync sends the same)."""
+    return _material_schema.dump(material)
+
+
 def _answer(material: Material, status: int = 200, **extra: Any) -> Response:
-    return versioned_json({**_material_schema.dump(material), **extra}, material.version, status)
+    return versioned_json({**serialise(material), **extra}, material.version, status)
 
 
 @blp.route("", methods=["GET"])
