@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any, Callable
 
-from sqlalchemy import ColumnElement, and_, exists, or_, select
+from sqlalchemy import ColumnElement, and_, case, exists, false, or_, select
 
 from backend.errors import Gone, ValidationFailed
 from backend.extensions import db
@@ -108,15 +108,17 @@ def _candidates(actor: User, cursor_seq: int) -> ColumnElement[bool]:
     """Log rows worth sending: records the user may see now, and records they may have had (created up to the
     cursor) that are gone or hidden now (tombstones). Another user's notification is never theirs to delete."""
     could_have_had = SyncChange.created_seq <= cursor_seq
-    conditions = []
+    branches = []
     for entity_type, (model, visible) in VISIBLE.items():
         shown = exists().where(model.id == SyncChange.entity_id, visible(actor))
         if entity_type == "notification":
             hidden = and_(could_have_had, ~exists().where(model.id == SyncChange.entity_id))
         else:
             hidden = could_have_had
-        conditions.append(and_(SyncChange.entity_type == entity_type, or_(shown, hidden)))
-    return or_(*conditions)
+        branches.append((SyncChange.entity_type == entity_type, or_(shown, hidden)))
+    # One CASE, not an OR of "type = …" terms: the planner then walks the seq index from the cursor and stops
+    # after a page, instead of reading every row of each type and sorting them.
+    return case(*branches, else_=false())
 
 
 def _current(actor: User, keys: list[tuple[str, int]]) -> dict[tuple[str, int], Any]:
