@@ -1,11 +1,12 @@
 """The write side of offline sync: every commit that changes a synced record, or a row that shapes one, moves that
 record to the end of the change log (``sync_changes``), numbered in commit order, in the same transaction.
 
-Nothing has to call this: session hooks see every ORM insert, change and delete (and bulk UPDATE/DELETE statements
-on mapped tables) and map the row to the record(s) it belongs to. The numbers are handed out at the very end of the
-transaction, just before COMMIT, by one ``UPDATE sync_state SET last_seq = last_seq + n``: on PostgreSQL that row's
-lock is held until COMMIT, so the next writer gets its numbers only after this one is visible; on SQLite writers are
-serialised by the database lock anyway. Hence a reader that has seen number N has seen every change numbered below
+Nothing has to call this: session hooks see every ORM insert, change and delete (and bulk INSERT/UPDATE/DELETE
+statements on mapped tables) and map the row to the record(s) it belongs to; only SQL written as text, or sent on a
+connection of its own, goes unseen, so every change of a synced record must go through the session. The numbers
+are handed out at the very end of the transaction, just before COMMIT, by one ``UPDATE sync_state SET last_seq =
+last_seq + n``: on PostgreSQL that row's lock is held until COMMIT, so the next writer gets its numbers only after
+this one is visible; on SQLite writers are serialised by the database lock anyway. Hence a reader that has seen number N has seen every change numbered below
 N, and a cursor never skips a change that commits late (the autoincrement trap)."""
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable
 
 from flask import Flask
-from sqlalchemy import BinaryExpression, BindParameter, ColumnElement, Select, event, literal, select, union_all, update
+from sqlalchemy import (BinaryExpression, BindParameter, ColumnElement, Select, event, literal, select, union_all,
+                        update)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Connection
@@ -93,6 +95,10 @@ def keys_of(row: Any) -> list[tuple[Key, bool]]:
     return []
 
 
+def _labelled(entity_type: str, query: Select[Any]) -> Select[Any]:
+    return query.with_only_columns(literal(entity_type).label("type"), *query.selected_columns)
+
+
 def _expand(connection: Connection, pending: _Pending, keys: Iterable[Key]) -> None:
     """Note the dependents of ``keys`` (once per record), as the database shows them now: one query (a UNION of
     each relation) per few hundred records."""
@@ -102,8 +108,7 @@ def _expand(connection: Connection, pending: _Pending, keys: Iterable[Key]) -> N
         by_type: dict[str, list[int]] = {}
         for entity_type, entity_id in wanted[start:start + _CHUNK]:
             by_type.setdefault(entity_type, []).append(entity_id)
-        queries = [query(ids).with_only_columns(literal(dependent_type).label("type"),
-                                                *query(ids).selected_columns)
+        queries = [_labelled(dependent_type, query(ids))
                    for entity_type, ids in by_type.items() for dependent_type, query in DEPENDENTS[entity_type]]
         for dependent_type, dependent_id in connection.execute(union_all(*queries)):
             if dependent_id is not None:

@@ -242,6 +242,36 @@ def test_links_and_processing_reach_the_phone(client, auth):
     assert change["data"]["person_ids"] == sorted([first["id"], second["id"]])
 
 
+def test_deleting_a_draft_resends_the_materials_it_was_linked_to(client, auth):
+    """The link goes with the profile (ON DELETE CASCADE, no row of the material changes), yet the material's
+    person_ids did change: the phone gets the material again."""
+    draft = make_person(client, auth("collector"), name="删掉的草稿")
+    photo = upload_png(client, auth("collector"), 31, person_id=str(draft["id"]))
+    phone = Phone(client, auth("collector"))
+    phone.sync()
+    assert phone.of_type("material")[photo["id"]]["person_ids"] == [draft["id"]]
+    assert client.delete(URLS["person"].format(draft["id"]), headers=auth("collector")).status_code == 204
+    received = {(c["type"], c["id"]): c for c in phone.sync()}
+    assert received[("person", draft["id"])]["op"] == "delete"
+    assert received[("material", photo["id"])]["data"]["person_ids"] == []
+    assert phone.of_type("material")[photo["id"]] == client.get(
+        URLS["material"].format(photo["id"]), headers=auth("collector")).get_json()
+
+
+def test_a_profile_change_resends_the_materials_and_interviews_that_name_it(client, auth):
+    """Whatever a material or interview shows of a profile follows the profile (the rules may hide a withdrawn
+    profile's id in them): both come again when the profile changes."""
+    person = _published(client, auth, "被引用的人")
+    photo = upload_png(client, auth("collector"), 32, person_id=str(person["id"]))
+    _open(client, auth, photo["id"])
+    interview = _interview(client, auth("collector"), interviewee_ids=[person["id"]])
+    onlooker, owner = Phone(client, auth("other_collector")), Phone(client, auth("collector"))
+    onlooker.sync(), owner.sync()
+    advance(client, person["id"], auth("archivist"), "withdraw")
+    assert ("material", photo["id"], "upsert") in {(c["type"], c["id"], c["op"]) for c in onlooker.sync()}
+    assert {("interview", interview["id"]), ("material", photo["id"])} <= {(c["type"], c["id"]) for c in owner.sync()}
+
+
 def test_paging_has_no_duplicates_or_gaps_while_records_keep_changing(client, auth):
     ids = [make_person(client, auth("collector"), name=f"第{i}位").get("id") for i in range(60)]
     phone = Phone(client, auth("collector"), limit=7)
