@@ -52,6 +52,10 @@ class InvalidTransition(Conflict):
     code, message = "invalid_transition", "当前状态下不能执行此操作"
 
 
+class Gone(LiufangError):
+    status, code, message = 410, "gone", "资源已不再可用"
+
+
 class PreconditionFailed(LiufangError):
     status, code, message = 412, "version_conflict", "数据已被他人修改，请刷新后重试"
 

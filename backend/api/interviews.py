@@ -30,7 +30,8 @@ _schema = InterviewSchema()
 
 
 def serialise(interview: Interview) -> dict[str, Any]:
-    """An interview as the caller may see it: interviewees and the consent form only where they may see those."""
+    """An interview as GET /interviews/{id} shows it to the signed-in user (the offline sync sends the same):
+    interviewees and the consent form only where they may see those."""
     data = _schema.dump(interview)
     data["interviewee_ids"] = policy.visible_person_ids(current_user, interview.interviewee_ids)
     data["consent_material_id"] = policy.shown_material_id(current_user, interview.consent_material_id)

@@ -42,8 +42,8 @@ _material_schema = MaterialSchema()
 
 
 def serialise(material: Material, visible_persons: set[int] | None = None) -> dict[str, Any]:
-    """A material as the caller may see it: linked persons and the interview only where they may see those too.
-    ``visible_persons``: the caller's visible ids among a whole page's links, looked up once."""
+    """A material as GET /materials/{id} shows it to the signed-in user (the offline sync sends the same): linked
+    persons and the interview only where they may see those too. ``visible_persons``: the caller's visible ids among a whole page's links, looked up once."""
     data = _material_schema.dump(material)
     if visible_persons is None:
         data["person_ids"] = policy.visible_person_ids(current_user, material.person_ids)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, select, update
 
 from backend.errors import NotFound
 from backend.extensions import db
@@ -20,8 +20,13 @@ def notify(user_id: int, kind: str, entity_type: str, entity_id: object, message
     return notification
 
 
+def mine(user: User) -> ColumnElement[bool]:
+    """Condition: the notification is ``user``'s (nobody sees another's)."""
+    return Notification.user_id == user.id
+
+
 def list_for(user: User, *, unread_only: bool, page: int, per_page: int) -> Page[Notification]:
-    query = select(Notification).where(Notification.user_id == user.id)
+    query = select(Notification).where(mine(user))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
     return paginate(query.order_by(Notification.id.desc()), page, per_page)

@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, exists, or_, select, true
 from sqlalchemy.orm import aliased
 
+from backend.clock import clock
 from backend.errors import Forbidden, NotFound
 from backend.extensions import db
 from backend.models import (Consent, Interview, InterviewPerson, Job, Material, Person, PersonMaterial, Role,
@@ -153,8 +154,13 @@ def visible_person(actor: User, person_id: int) -> Person:
 
 # --- materials -----------------------------------------------------------------------------------------------------
 
+def current_date() -> date:
+    """Today in the server's time zone, from the app's clock: the day embargoes are compared with."""
+    return clock.now().astimezone().date()
+
+
 def is_embargoed(material: Material, today: date | None = None) -> bool:
-    return material.embargo_until is not None and material.embargo_until > (today or date.today())
+    return material.embargo_until is not None and material.embargo_until > (today or current_date())
 
 
 def can_view_material(actor: User, material: Material) -> bool:
@@ -169,7 +175,7 @@ def visible_materials(actor: User) -> ColumnElement[bool]:
         return true()
     return or_(Material.collector_id == actor.id,
                and_(Material.access_level == "open",
-                    or_(Material.embargo_until.is_(None), Material.embargo_until <= date.today())))
+                    or_(Material.embargo_until.is_(None), Material.embargo_until <= current_date())))
 
 
 def shown_material_id(actor: User, material_id: int | None) -> int | None:
@@ -284,7 +290,7 @@ def _public_person_id(person_id: Any) -> ColumnElement[bool]:
 def material_is_public(today: date | None = None) -> ColumnElement[bool]:
     """Open, processed, past its embargo, linked to a public person, and every person whose consent it needs (its
     interviewees and subjects) is public."""
-    today = today or date.today()
+    today = today or current_date()
     any_link, needs_consent, interviewee = aliased(PersonMaterial), aliased(PersonMaterial), aliased(InterviewPerson)
     return and_(
         Material.access_level == "open",
