@@ -14,7 +14,7 @@ from backend.extensions import db
 from backend.models import Interview, Material, Notification, Person, SyncChange, SyncState, User
 from backend.services import sync as sync_service
 
-BEFORE_SYNC = "42fdc26e7f0c"
+BEFORE_SYNC = "974fc81c9f31"  # the revision just before the change log (5e1f0c2a9b7d)
 
 
 @pytest.fixture
