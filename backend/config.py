@@ -54,6 +54,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Signs tokens. Required in production; the embedded default keeps a random one in the instance folder."),
     Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", str, None,
             "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db. Default: SQLite in the instance folder."),
+    Setting("LIUFANG_DB_POOL_SIZE", "DB_POOL_SIZE", int, 10,
+            "Database connections each process keeps open, and as many more in a burst. A request holds one only "
+            "while it talks to the database: keep WEB_CONCURRENCY × 2 × this below PostgreSQL's max_connections."),
     Setting("LIUFANG_QUEUE_URL", "QUEUE_URL", str, None,
             "Task queue: redis://host:6379/0 for several workers/machines. Default: SQLite file in the instance folder."),
     Setting("LIUFANG_STORAGE_URL", "STORAGE_URL", str, None,

@@ -1,14 +1,50 @@
-"""Reading a large request body into caller-owned buffers (``readinto``), straight from gunicorn's socket when it can."""
+"""Request bodies: small ones read whole before the app sees the request; large ones read into caller-owned buffers
+(``readinto``), straight from gunicorn's socket when it can."""
 
 from __future__ import annotations
 
 import io
 import socket
-from typing import Any
+from typing import Any, Callable, Iterable, Mapping
 
 from media.partial_upload import BodyReader
 
-__all__ = ["open_body"]
+__all__ = ["open_body", "SmallBodiesFirst"]
+
+# Bodies that stream to disk as they arrive (their views give the database connection back first).
+STREAMED_TYPES = ("application/offset+octet-stream", "multipart/form-data")
+
+
+class SmallBodiesFirst:
+    """WSGI middleware: a body with a Content-Length within ``config["MAX_CONTENT_LENGTH"]`` (JSON, forms) is read
+    whole before the app runs, so no view holds a database connection while a slow phone sends it; under gevent
+    the read costs a waiting greenlet and nothing else. Upload bodies (tus chunks, multipart files) and larger ones
+    are left to stream."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], config: Mapping[str, Any]) -> None:
+        self.app, self.config = app, config
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        media_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if 0 < length <= (self.config.get("MAX_CONTENT_LENGTH") or 0) and media_type not in STREAMED_TYPES:
+            # A short read (the client went away) leaves a short body: Werkzeug then answers 400 as it would have.
+            environ["wsgi.input"] = io.BytesIO(_read_up_to(environ["wsgi.input"], length))
+        return self.app(environ, start_response)
+
+
+def _read_up_to(stream: Any, length: int) -> bytes:
+    parts, left = [], length
+    while left:
+        part = stream.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 class _GunicornSocketBody:
