@@ -12,6 +12,7 @@ gevent patches the standard library when a worker starts, before it imports the 
 """
 
 import os
+import resource
 
 wsgi_app = "backend:create_app()"
 worker_class = "gevent"
@@ -25,3 +26,13 @@ accesslog = "-"
 # gunicorn's control socket has one default path per user ($HOME/.gunicorn/gunicorn.ctl): several servers on one
 # machine (tests, benchmarks, a second checkout) would take it from each other, and nothing here uses gunicornc.
 control_socket_disable = True
+
+
+def on_starting(_server):  # type: ignore[no-untyped-def]
+    """An upload's connection holds three files (the socket, the upload's data and its lock): let every worker keep
+    that many for all its connections, within what the system allows (the soft limit is often only 1,024)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = 3 * worker_connections + 256
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
+                                                    hard))
