@@ -77,6 +77,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_TUS_MAX_SIZE", "TUS_MAX_SIZE", _parse_size, 8 * 1024**3, "Largest upload accepted (Tus-Max-Size)."),
     Setting("LIUFANG_TUS_EXPIRE_HOURS", "TUS_EXPIRE", lambda v: timedelta(hours=float(v)), timedelta(hours=72),
             "Unfinished uploads expire (and their bytes are deleted) this long after their last chunk."),
+    Setting("LIUFANG_UPLOAD_IDLE_SECONDS", "UPLOAD_IDLE_SECONDS", float, 60.0,
+            "An upload chunk whose sender goes silent this long is cut off (what arrived is kept; the client resumes), "
+            "so a connection a phone abandoned does not keep its upload locked (0: never)."),
     Setting("LIUFANG_UPLOAD_DIR", "UPLOAD_DIR", str, None,
             "Where partial uploads are kept until complete (shared by all API processes). Default: instance/uploads."),
     Setting("LIUFANG_JOB_STALE_SECONDS", "JOB_STALE_SECONDS", int, 120,

@@ -2,7 +2,8 @@
 
 Many upload bodies left hanging half-sent, a multipart form or a JSON body that stops midway, a database that makes
 one request wait: other requests of the same worker are answered all the same, no database transaction stays open
-for a body that is still coming, and the stalled uploads finish intact once their phones send the rest.
+for a body that is still coming, and the stalled uploads finish intact once their phones send the rest. A phone
+that goes silent for good is cut off after LIUFANG_UPLOAD_IDLE_SECONDS and resumes from another connection.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import itertools
 import socket
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -238,3 +240,38 @@ def test_a_request_waiting_for_the_database_does_not_hold_up_its_worker(one_work
         assert "response" not in outcome, "the request should still be waiting for the lock"
     waiting.join(60)
     assert outcome["response"].status_code == 201, outcome["response"].text
+
+
+@pytest.fixture
+def impatient_server(app: Any, tmp_path: Path) -> Iterator[Gunicorn]:
+    live = _server(app, tmp_path, workers=2)
+    live.env["LIUFANG_UPLOAD_IDLE_SECONDS"] = "1"
+    live.start()
+    yield live
+    live.stop()
+
+
+def test_a_phone_that_goes_silent_is_cut_off_and_its_upload_resumes_from_another_connection(impatient_server, auth):
+    """The phone lost its network mid-chunk and its old connection is never closed (as often on mobile networks):
+    once it has been silent for LIUFANG_UPLOAD_IDLE_SECONDS, what arrived counts, and the upload is free again."""
+    base, headers = impatient_server.base, auth("collector")
+    token = headers["Authorization"].removeprefix("Bearer ")
+    data = make_pdf(300 * 1024, seed=77)
+    path = _create(base, headers, data)
+    abandoned = _raw_request(base, _patch_head(base, path, token, len(data)), data[:100 * 1024])
+    try:
+        offset, deadline = 0, time.monotonic() + 30
+        while offset != 100 * 1024 and time.monotonic() < deadline:
+            time.sleep(0.2)
+            offset = int(requests.head(base + path, timeout=ANSWER_WITHIN, headers={
+                **headers, "Tus-Resumable": "1.0.0"}).headers["Upload-Offset"])
+        assert offset == 100 * 1024, "the bytes that arrived before the silence count"
+        resumed = requests.patch(base + path, data=data[offset:], timeout=30, headers={
+            **headers, "Tus-Resumable": "1.0.0", "Upload-Offset": str(offset),
+            "Content-Type": "application/offset+octet-stream"})
+    finally:
+        abandoned.close()
+    assert resumed.status_code == 204, resumed.text  # not 423: the silent request let go of the upload
+    material = requests.get(f"{base}/api/v1/materials/{resumed.headers['Liufang-Material-Id']}", headers=headers,
+                            timeout=30)
+    assert material.json()["sha256"] == sha256_hex(data)
