@@ -65,8 +65,8 @@ def test_nginx_is_the_only_way_to_the_api():
 # --- deploy/nginx.conf, read as nginx reads it: directives (name and arguments) in nested blocks ------------------
 
 def _nginx_blocks(text: str) -> list:
-    """``[(name, args, children or None), ...]`` of an nginx configuration (comments dropped; no quoting needed)."""
-    tokens = re.findall(r"[{};]|[^\s{};]+", re.sub(r"#[^\n]*", "", text))
+    """``[(name, args, children or None), ...]`` of an nginx configuration (comments dropped, quotes kept)."""
+    tokens = re.findall(r"'[^']*'|\"[^\"]*\"|[{};]|[^\s{};'\"]+", re.sub(r"(?m)^\s*#.*$|\s#[^'\"\n]*$", "", text))
     position = 0
 
     def block() -> list:
@@ -123,3 +123,8 @@ def test_nginx_streams_upload_bodies_and_forwards_the_client():
     assert _size(uploads["client_max_body_size"][0]) >= defaults["LIUFANG_TUS_MAX_SIZE"]
     assert _size(materials["client_max_body_size"][0]) > defaults["LIUFANG_MULTIPART_MAX_SIZE"]
     assert "proxy_request_buffering" not in rest and rest["proxy_pass"] == ["http://liufang_api"]
+    # what nginx refuses as too large is answered in the API's error format
+    assert ["413", "=", "@payload_too_large"] in [args for name, args, _ in server if name == "error_page"]
+    refusal = locations[("@payload_too_large",)]
+    assert refusal["default_type"] == ["application/json"] and refusal["return"][0] == "413"
+    assert json.loads(refusal["return"][1].strip("'"))["error"]["code"] == "payload_too_large"
