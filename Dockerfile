@@ -15,10 +15,11 @@ COPY backend ./backend
 COPY media ./media
 COPY transcription ./transcription
 COPY migrations ./migrations
+COPY scripts/gunicorn.conf.py ./scripts/gunicorn.conf.py
 RUN pip install '.[models]'
 
 USER liufang
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s CMD curl -fsS http://127.0.0.1:8000/api/health || exit 1
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--timeout", "300", \
-     "--access-logfile", "-", "backend:create_app()"]
+# The same settings as `make run` and the tests (gevent workers; WEB_CONCURRENCY processes, default 2).
+CMD ["gunicorn", "-c", "scripts/gunicorn.conf.py", "--bind", "0.0.0.0:8000"]

@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 REFERENCE_STAMP := $(VENV)/.reference-engine
 NODE_STAMP      := bench/node_modules/.installed
 
-.PHONY: run test install system-deps bench-api bench-asr bench-upload clean
+.PHONY: run test install system-deps bench-api bench-asr bench-upload bench-slow-clients clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -54,6 +54,9 @@ bench-api: $(STAMP)
 
 bench-upload: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/upload_bench.py
+
+bench-slow-clients: $(STAMP) $(NODE_STAMP)
+	$(BIN)/python bench/slow_clients_bench.py
 
 bench-asr: $(STAMP) $(REFERENCE_STAMP)
 	$(BIN)/python bench/asr_bench.py

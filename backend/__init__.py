@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any, Mapping
 
 from flask import Flask, send_from_directory
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -41,6 +45,9 @@ def create_app(test_config: Mapping[str, Any] | None = None) -> Flask:
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("postgresql://"):
         app.config["SQLALCHEMY_DATABASE_URI"] = app.config["SQLALCHEMY_DATABASE_URI"].replace(
             "postgresql://", "postgresql+psycopg://", 1)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**_pool_options(app.config["SQLALCHEMY_DATABASE_URI"],
+                                                              app.config["DB_POOL_SIZE"]),
+                                               **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
     app.json.ensure_ascii = False  # type: ignore[attr-defined]  # Chinese stays readable in every response
     _trust_proxies(app, app.config.get("TRUSTED_PROXIES", 0))
@@ -87,6 +94,15 @@ def _trust_proxies(app: Flask, hops: int) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
 
+def _pool_options(url: str, size: int) -> dict[str, Any]:
+    """Connections each process keeps, and as many more in a burst. Under gevent a worker's greenlets share them,
+    each holding one only while it talks to the database, and wait for one without blocking the others."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
+        return {}  # one connection shared by everyone (SQLAlchemy's StaticPool)
+    return {"pool_size": size, "max_overflow": size, "pool_timeout": 30}
+
+
 def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     transaction.init_app(app)
@@ -100,8 +116,32 @@ def _init_extensions(app: Flask) -> None:
         _tune_sqlite(app)
 
 
+# SQLite's own busy handler sleeps inside the C library, which under gevent would stop every request of the process
+# while the writer it waits for (perhaps a request of the same process) cannot go on: the wait is done here instead,
+# with time.sleep, which gevent turns into a cooperative pause. Same back-off as SQLite's, same 10 s limit.
+_BUSY_DELAYS = (0.001, 0.002, 0.005, 0.01, 0.015, 0.02, 0.025, 0.025, 0.025, 0.05, 0.05, 0.1)
+BUSY_TIMEOUT = 10.0
+
+
+def _retry_while_busy(run: Any) -> None:
+    """Run a statement; while the database is locked by another writer (plain SQLITE_BUSY), wait and run it again.
+    A transaction whose snapshot went stale (SQLITE_BUSY_SNAPSHOT) fails at once, as with SQLite's handler."""
+    waited = 0.0
+    for attempt in itertools.count():
+        try:
+            run()
+            return
+        except sqlite3.OperationalError as exc:
+            if getattr(exc, "sqlite_errorcode", None) != sqlite3.SQLITE_BUSY or waited >= BUSY_TIMEOUT:
+                raise
+        delay = _BUSY_DELAYS[min(attempt, len(_BUSY_DELAYS) - 1)]
+        time.sleep(delay)
+        waited += delay
+
+
 def _tune_sqlite(app: Flask) -> None:
-    """WAL and a busy timeout let the API and the worker share one SQLite file without 'database is locked'."""
+    """WAL and a (cooperative) busy timeout let the API and the worker share one SQLite file without 'database is
+    locked'."""
     with app.app_context():
         engine = db.engine
 
@@ -109,10 +149,25 @@ def _tune_sqlite(app: Flask) -> None:
     def _on_connect(dbapi_connection, _record):  # type: ignore[no-untyped-def]
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA busy_timeout=10000")
+        cursor.execute("PRAGMA busy_timeout=0")  # waiting is _retry_while_busy's job
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.close()
+
+    @event.listens_for(engine, "do_execute")
+    def _execute(cursor, statement, parameters, _context):  # type: ignore[no-untyped-def]
+        _retry_while_busy(lambda: cursor.execute(statement, parameters))
+        return True
+
+    @event.listens_for(engine, "do_execute_no_params")
+    def _execute_no_params(cursor, statement, _context):  # type: ignore[no-untyped-def]
+        _retry_while_busy(lambda: cursor.execute(statement))
+        return True
+
+    @event.listens_for(engine, "do_executemany")
+    def _executemany(cursor, statement, parameters, _context):  # type: ignore[no-untyped-def]
+        _retry_while_busy(lambda: cursor.executemany(statement, parameters))
+        return True
 
 
 def _register_docs_assets(app: Flask) -> None:

@@ -66,6 +66,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Signs tokens. Required in production; the embedded default keeps a random one in the instance folder."),
     Setting("DATABASE_URL", "SQLALCHEMY_DATABASE_URI", str, None,
             "SQLAlchemy URL, e.g. postgresql+psycopg://user:pw@host/db. Default: SQLite in the instance folder."),
+    Setting("LIUFANG_DB_POOL_SIZE", "DB_POOL_SIZE", int, 10,
+            "Database connections each process keeps open, and as many more in a burst. A request holds one only "
+            "while it talks to the database: keep WEB_CONCURRENCY × 2 × this below PostgreSQL's max_connections."),
     Setting("LIUFANG_QUEUE_URL", "QUEUE_URL", str, None,
             "Task queue: redis://host:6379/0 for several workers/machines. Default: SQLite file in the instance folder."),
     Setting("LIUFANG_STORAGE_URL", "STORAGE_URL", str, None,
@@ -93,6 +96,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_TUS_MAX_SIZE", "TUS_MAX_SIZE", _parse_size, 8 * 1024**3, "Largest upload accepted (Tus-Max-Size)."),
     Setting("LIUFANG_TUS_EXPIRE_HOURS", "TUS_EXPIRE", lambda v: timedelta(hours=float(v)), timedelta(hours=72),
             "Unfinished uploads expire (and their bytes are deleted) this long after their last chunk."),
+    Setting("LIUFANG_UPLOAD_IDLE_SECONDS", "UPLOAD_IDLE_SECONDS", float, 60.0,
+            "An upload chunk whose sender goes silent this long is cut off (what arrived is kept; the client resumes), "
+            "so a connection a phone abandoned does not keep its upload locked (0: never)."),
     Setting("LIUFANG_UPLOAD_DIR", "UPLOAD_DIR", str, None,
             "Where partial uploads are kept until complete (shared by all API processes). Default: instance/uploads."),
     Setting("LIUFANG_JOB_STALE_SECONDS", "JOB_STALE_SECONDS", int, 120,

@@ -40,7 +40,7 @@ Steps: a fresh temporary instance folder (LIUFANG_INSTANCE_PATH; SQLite in it un
 --database-url), `liufang db upgrade`, an archivist and a collector made with `liufang users create`,
 then --count profiles inserted with SQLAlchemy Core bulk inserts. Derived fields (name_pinyin,
 search terms) come from backend.services.pinyin, the functions the API itself uses. gunicorn
-(-w 2 --threads 4) then serves the app on a free port and every endpoint gets a few warm-up requests
+(scripts/gunicorn.conf.py, as `make run`: gevent workers, -w 2) then serves the app on a free port and every endpoint gets a few warm-up requests
 and --requests timed ones, logged in as the archivist (staff: sees every profile). The table gives
 p50/p95/p99 latency, requests per second and p50 relative to GET /api/health. gunicorn, the temporary
 folder and any PostgreSQL started by --postgres are removed at the end, also on errors and Ctrl-C.
@@ -235,13 +235,13 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> N
 
 
 @contextlib.contextmanager
-def gunicorn(env: dict[str, str], log_path: Path, workers: int, threads: int) -> Iterator[str]:
+def gunicorn(env: dict[str, str], log_path: Path, workers: int) -> Iterator[str]:
     """Start gunicorn in its own process group; yield its base URL once /api/health answers."""
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads),
-                                 "-b", f"127.0.0.1:{port}", "backend:create_app()"],
+        proc = subprocess.Popen([str(VENV_BIN / "gunicorn"), "-c", str(ROOT / "scripts" / "gunicorn.conf.py"),
+                                 "-w", str(workers), "-b", f"127.0.0.1:{port}"],
                                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         deadline = time.monotonic() + 60
@@ -411,7 +411,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--max-seconds", type=float, default=90,
                         help="stop timing an endpoint after this long; n in the table shows how many ran (default 90)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument("--seed", type=int, default=20241127, help="random seed for the data")
     parser.add_argument("--analyze", action="store_true", help="run ANALYZE on SQLite after seeding")
     db = parser.add_mutually_exclusive_group()
@@ -466,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
               f"in {sum(t.values()):.1f} s: generate {t['generate']:.1f}, pinyin {t['pinyin']:.1f}, "
               f"insert {t['insert']:.1f}, analyze {t['analyze']:.1f}", flush=True)
 
-        base = stack.enter_context(gunicorn(env, instance / "gunicorn.log", args.workers, args.threads))
+        base = stack.enter_context(gunicorn(env, instance / "gunicorn.log", args.workers))
         login = requests.post(f"{base}/api/v1/auth/login", json={"username": ARCHIVIST, "password": PASSWORD}, timeout=30)
         login.raise_for_status()
         token = login.json()["access_token"]
@@ -486,7 +485,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"database: {seeded['dialect']} {seeded['db_version']}"
               f"{' (ANALYZEd)' if seeded['analyzed'] else ' (no ANALYZE)'}; persons: {seeded['rows']}, "
               f"person_tags: {seeded['tag_rows']}")
-        print(f"server: gunicorn -w {args.workers} --threads {args.threads}; client: {args.requests} requests per "
+        print(f"server: gunicorn gevent -w {args.workers}; client: {args.requests} requests per "
               f"endpoint, concurrency {args.concurrency}, logged in as archivist (sees all profiles)")
         print()
         print_table(results)

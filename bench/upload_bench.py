@@ -27,6 +27,7 @@ import requests
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV_BIN = ROOT / ".venv" / "bin"
+GUNICORN_CONFIG = ROOT / "scripts" / "gunicorn.conf.py"  # the server settings of make run, the image and the tests
 NODE_MODULES = ROOT / "bench" / "node_modules"
 SCRIPT_DIR = ROOT / "bench" / "out"  # git-ignored; the Node server script is written here so ESM finds node_modules
 PASSWORD = "bench-upload-password-1"
@@ -34,13 +35,14 @@ WARM_UPS = 6
 CLIP: list[bytes] = [b""]  # the short test video, reused by the warm-up uploads
 COLLECTOR = "bench_uploader"
 ABOUT = """\
-Usage:  .venv/bin/python bench/upload_bench.py [--size-mib 1024] [--chunk-mib 8] [--workers 2] [--threads 4]
-                                               [--rounds 5] [--skip-node]
+Usage:  .venv/bin/python bench/upload_bench.py [--size-mib 1024] [--chunk-mib 8] [--workers 2] [--rounds 5]
+                                               [--skip-node]
 
 Steps: a file of --size-mib MiB (a valid MP4: one second of test video, then a `free` box of random bytes,
 so ingest accepts it) in a fresh temporary folder; a fresh instance folder (SQLite, file storage, SQLite
 queue with no worker running) with `liufang db upgrade` and a collector made by `liufang users create
---password-stdin`; gunicorn on 127.0.0.1 (-w 2 --threads 4, as scripts/serve-embedded); log in; then one
+--password-stdin`; gunicorn on 127.0.0.1 with the settings of `make run` (scripts/gunicorn.conf.py: gevent
+workers, -w 2); log in; then one
 tus upload per round: POST, then PATCHes of --chunk-mib MiB over one keep-alive connection. The time runs from the
 POST to the answer of the last PATCH, so it includes what Liufang does and @tus/server does not: an fsync
 per PATCH, the whole-file SHA-256 check and ingest (copying the original into storage) in the last PATCH;
@@ -305,7 +307,7 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> N
 
 
 @contextlib.contextmanager
-def liufang_server(work: Path, chunk: int, workers: int, threads: int) -> Iterator[Server]:
+def liufang_server(work: Path, chunk: int, workers: int) -> Iterator[Server]:
     """Liufang under gunicorn, warmed up; uploads check the stored material's SHA-256."""
     instance = work / "instance"
     env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(instance), "LOG_LEVEL": "WARNING"}
@@ -315,8 +317,8 @@ def liufang_server(work: Path, chunk: int, workers: int, threads: int) -> Iterat
     run_cli(["users", "create", COLLECTOR, "--role", "collector", "--password-stdin"], env, PASSWORD + "\n")
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    command = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "--threads", str(threads), "--timeout", "600",
-               "--bind", f"127.0.0.1:{port}", "backend:create_app()"]
+    command = [str(VENV_BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(workers),
+               "--bind", f"127.0.0.1:{port}"]
     with process_group(command, env, work / "gunicorn.log", f"{base}/api/v1/uploads", ROOT) as pid:
         login = requests.post(f"{base}/api/v1/auth/login", json={"username": COLLECTOR, "password": PASSWORD},
                               timeout=30)
@@ -325,7 +327,7 @@ def liufang_server(work: Path, chunk: int, workers: int, threads: int) -> Iterat
         common = {"Tus-Resumable": "1.0.0", **headers}
         warm_up(base, "/api/v1/uploads", chunk, common, _metadata({"filename": "warm-up.mp4", "filetype": "video/mp4"}))
 
-        name = f"Liufang (gunicorn -w {workers} --threads {threads})"
+        name = f"Liufang (gunicorn gevent -w {workers})"
 
         def upload(file: Path, sha256: str) -> Result:
             metadata = _metadata({"filename": "bench.mp4", "filetype": "video/mp4", "sha256": sha256})
@@ -405,7 +407,6 @@ def main() -> None:
     parser.add_argument("--size-mib", type=int, default=1024, help="file size in MiB (default 1024)")
     parser.add_argument("--chunk-mib", type=int, default=8, help="PATCH size in MiB (default 8)")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (default 2)")
-    parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker (default 4)")
     parser.add_argument("--rounds", type=int, default=5, help="uploads to each server, compared by median (default 5)")
     parser.add_argument("--small-patches", type=int, default=300,
                         help="then time this many 64 KiB PATCHes on each server (default 300; 0: skip)")
@@ -420,7 +421,7 @@ def main() -> None:
               f"Python {sys.version.split()[0]}, {args.rounds} rounds")
         results: dict[str, list[Result]] = {}
         with contextlib.ExitStack() as stack:
-            servers = [stack.enter_context(liufang_server(work, chunk, args.workers, args.threads))]
+            servers = [stack.enter_context(liufang_server(work, chunk, args.workers))]
             if not args.skip_node:
                 servers.append(stack.enter_context(node_server(work, chunk)))
             servers = [server for server in servers if server is not None]

@@ -1,4 +1,5 @@
-"""File output helpers: atomic files (temp file, fsync, rename), complete writes, early writeback to disk."""
+"""File output helpers: atomic files (temp file, fsync, rename), complete writes, fsync off the event loop, early
+writeback to disk."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .background import run_blocking
 from .errors import CorruptMedia
 
-__all__ = ["atomic_output", "FILE_MODE", "write_all", "start_writeback", "drop_cached"]
+__all__ = ["atomic_output", "FILE_MODE", "write_all", "fsync", "start_writeback", "drop_cached"]
 
 _SYNC_FILE_RANGE_WRITE = 2  # <linux/fs.h>: start writeback of dirty pages in the range, do not wait for it
 
@@ -55,7 +57,7 @@ def atomic_output(dst: str | os.PathLike[str]) -> Iterator[Path]:
         if not tmp.exists() or tmp.stat().st_size == 0:
             raise CorruptMedia("no output was produced (nothing decodable)")
         with open(tmp, "rb") as fh:
-            os.fsync(fh.fileno())
+            fsync(fh.fileno())
         os.chmod(tmp, FILE_MODE)
         os.replace(tmp, target)
     finally:
@@ -71,6 +73,11 @@ def write_all(fd: int, data: bytes | bytearray | memoryview, offset: int | None 
         view = view[written:]
         if offset is not None:
             offset += written
+
+
+def fsync(fd: int) -> None:
+    """``os.fsync``, which waits for the disk: on a helper thread under gevent, so other requests go on."""
+    run_blocking(os.fsync, fd)
 
 
 @functools.cache

@@ -10,14 +10,15 @@ import logging
 import os
 import secrets
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Protocol, Self
+from typing import Any, BinaryIO, Protocol, Self
 
 from .errors import PartialUploadBusy, PartialUploadIncomplete
-from .fileutil import drop_cached, start_writeback, write_all
+from .background import run_blocking
+from .fileutil import drop_cached, fsync, start_writeback, write_all
 from .hashing import BackgroundDigest
 
 __all__ = [
@@ -35,7 +36,8 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-READ_SIZE = 1024 * 1024            # bytes read from a body at a time
+READ_SIZE = 1024 * 1024            # bytes read from a body at a time, once it arrives fast
+SMALL_READ_SIZE = 64 * 1024        # bytes read at a time until then
 COMMIT_EVERY = 32 * 1024 * 1024    # a long append without a chunk checksum makes its progress durable this often
 PIPELINE_BYTES = 4 * READ_SIZE      # received bytes that may wait to be hashed (an append returns without waiting)
 DIGESTS_KEPT = 256                  # running whole-file digests a store keeps in memory
@@ -77,26 +79,28 @@ class Appended:
 
 class _BufferPool:
     """Receive buffers handed back once their bytes are written and hashed, so a busy process does not allocate
-    (and page-fault) a fresh megabyte per read; at most ``keep`` spare ones are held."""
+    (and page-fault) a fresh one per read; at most ``keep`` spare ones are held. Safe from any thread without a
+    lock (deque operations are atomic), as the hashing helpers hand buffers back from native threads."""
 
     def __init__(self, size: int, keep: int) -> None:
         self.size, self._keep = size, keep
-        self._spare: list[bytearray] = []
-        self._lock = threading.Lock()
+        self._spare: deque[bytearray] = deque()
 
     def get(self) -> bytearray:
-        with self._lock:
-            if self._spare:
-                return self._spare.pop()
-        return bytearray(self.size)
+        try:
+            return self._spare.pop()
+        except IndexError:
+            return bytearray(self.size)
 
     def put(self, buffer: bytearray) -> None:
-        with self._lock:
-            if len(self._spare) < self._keep:
-                self._spare.append(buffer)
+        if len(self._spare) < self._keep:
+            self._spare.append(buffer)
 
 
+# A body is read into small buffers until one comes back full: a phone on a slow network (or a stalled one, that
+# sits in a read) then holds 64 KiB, not a megabyte, and a fast client is read a megabyte at a time.
 _buffers = _BufferPool(READ_SIZE, keep=PIPELINE_BYTES // READ_SIZE + 2)
+_small_buffers = _BufferPool(SMALL_READ_SIZE, keep=64)
 
 
 class PartialUploadStore:
@@ -130,7 +134,7 @@ class PartialUploadStore:
         data, _, _ = self._paths(upload_id)
         self.directory.mkdir(parents=True, exist_ok=True)
         with open(data, "xb") as fh:
-            os.fsync(fh.fileno())
+            fsync(fh.fileno())
 
     def offset(self, upload_id: str) -> int:
         """Bytes that are on disk *and* were fsynced before the marker was written: the offset to report.
@@ -190,20 +194,24 @@ class PartialUploadStore:
             cached = self._digests.pop(upload_id, None)
         if cached is not None and cached[0] == offset:
             return cached[1]
+        hasher = run_blocking(self._hash_prefix, upload_id, offset) if offset else hashlib.sha256()
+        return BackgroundDigest(hasher, max_pending=PIPELINE_BYTES)
+
+    def _hash_prefix(self, upload_id: str, offset: int) -> Any:
+        """SHA-256 of the first ``offset`` bytes of the data file (a whole upload, perhaps: off the event loop)."""
         hasher = hashlib.sha256()
         remaining = offset
-        if remaining:
-            try:
-                with open(self.data_path(upload_id), "rb") as fh:
-                    while remaining:
-                        block = fh.read(min(READ_SIZE, remaining))
-                        if not block:
-                            raise PartialUploadIncomplete(upload_id, offset)
-                        hasher.update(block)
-                        remaining -= len(block)
-            except FileNotFoundError:
-                raise PartialUploadIncomplete(upload_id, offset) from None
-        return BackgroundDigest(hasher, max_pending=PIPELINE_BYTES)
+        try:
+            with open(self.data_path(upload_id), "rb") as fh:
+                while remaining:
+                    block = fh.read(min(READ_SIZE, remaining))
+                    if not block:
+                        raise PartialUploadIncomplete(upload_id, offset)
+                    hasher.update(block)
+                    remaining -= len(block)
+        except FileNotFoundError:
+            raise PartialUploadIncomplete(upload_id, offset) from None
+        return hasher
 
     def _remember_digest(self, upload_id: str, offset: int, digest: BackgroundDigest) -> None:
         with self._digests_lock:
@@ -211,6 +219,17 @@ class PartialUploadStore:
             self._digests.move_to_end(upload_id)
             while len(self._digests) > DIGESTS_KEPT:
                 self._digests.popitem(last=False)
+
+
+def _write_durably(fd: int, marker: Path, offset: int) -> None:
+    """fsync the data file, then write and fdatasync the offset marker (both wait for the disk)."""
+    os.fsync(fd)
+    marker_fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        os.pwrite(marker_fd, b"%020d\n" % offset, 0)
+        os.fdatasync(marker_fd)
+    finally:
+        os.close(marker_fd)
 
 
 class LockedUpload:
@@ -254,14 +273,8 @@ class LockedUpload:
         """fsync the data, then record ``offset`` as durable: a fixed-size record overwritten in place and
         fdatasync'ed (one sector: it is either the old or the new number, never a mix)."""
         fh.flush()
-        os.fsync(fh.fileno())
         _, marker, _ = self.store._paths(self.upload_id)
-        fd = os.open(marker, os.O_WRONLY | os.O_CREAT, 0o600)
-        try:
-            os.pwrite(fd, b"%020d\n" % offset, 0)
-            os.fdatasync(fd)
-        finally:
-            os.close(fd)
+        run_blocking(_write_durably, fh.fileno(), marker, offset)
 
     def append(self, body: BodyReader, *, length: int, content_length: int | None = None,
                checksum: tuple[str, bytes] | None = None) -> Appended:
@@ -297,24 +310,31 @@ class LockedUpload:
             if os.fstat(fh.fileno()).st_size != start:
                 fh.truncate(start)
             fd = fh.fileno()
+            pool, unstarted = _small_buffers, start  # writeback is started a megabyte at a time
             while content_length is None or received < content_length:
-                buffer = _buffers.get()
-                want = READ_SIZE if content_length is None else min(READ_SIZE, content_length - received)
+                buffer = pool.get()
+                want = pool.size if content_length is None else min(pool.size, content_length - received)
                 try:
                     n = body.readinto(memoryview(buffer)[:want])
                 except Exception as exc:  # WSGI servers report a vanished client in their own ways
                     log.info("upload %s: body cut off after %s bytes (%s)", upload_id, received, exc)
                     n, cut_off = 0, True
                 if not n or received + n > room:
-                    _buffers.put(buffer)
+                    pool.put(buffer)
                     overflow = bool(n)
                     cut_off = cut_off or (not n and content_length is not None)
                     break
                 piece = memoryview(buffer)[:n]
                 write_all(fd, piece, start + received)
-                start_writeback(fd, start + received, n)
-                digest.update(piece, extra=chunk_hash, release=functools.partial(_buffers.put, buffer))
+                digest.update(piece, extra=chunk_hash, release=functools.partial(pool.put, buffer))
                 received += n
+                if start + received - unstarted >= READ_SIZE:
+                    start_writeback(fd, unstarted, start + received - unstarted)
+                    unstarted = start + received
+                if n == pool.size:
+                    pool = _buffers
+                elif n < SMALL_READ_SIZE:
+                    pool = _small_buffers
                 if chunk_hash is None and received - committed >= COMMIT_EVERY:
                     self._commit(fh, start + received)
                     drop_cached(fd, start + committed, received - committed)

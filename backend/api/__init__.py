@@ -9,6 +9,7 @@ from backend.api import (audit, auth, consents, errors, health, interviews, jobs
                          notifications, persons, public, redactions, stats, sync, transcript_review, transcripts,
                          unit_of_work, uploads, users)
 from backend.api.base import init_request_hooks, use_int64_ids
+from backend.api.request_body import SmallBodiesFirst
 from backend.extensions import jwt
 from backend.schemas.common import ErrorSchema
 
@@ -27,3 +28,4 @@ def init_app(app: Flask, api: Api) -> None:
         api.register_blueprint(module.blp)
     init_request_hooks(app)
     unit_of_work.init_app(app)
+    app.wsgi_app = SmallBodiesFirst(app.wsgi_app, app.config)  # type: ignore[method-assign]

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from marshmallow import ValidationError
 from werkzeug.datastructures import FileStorage
 
+from backend import transaction
 from backend.services.policy import Permission
 from backend.api.base import (accepts_body, expected_version, if_match_doc, login_required, skip_idempotency,
                               versioned_json)
@@ -92,6 +93,8 @@ def upload_material(**_kwargs: Any) -> Response:
         raise PayloadTooLarge(f"文件超过 {max_size} 字节，请用断点续传上传", code="file_too_large",
                               details={"max_size": max_size})
     request.max_content_length = max_size + 64 * 1024
+    # The form streams in next (for minutes, from a slow phone): no connection or snapshot is held meanwhile.
+    transaction.end_read_only()
     upload: FileStorage | None = request.files.get("file")
     form = _form_fields(upload)
     form.setdefault("filename", upload.filename or "")

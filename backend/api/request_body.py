@@ -1,14 +1,50 @@
-"""Reading a large request body into caller-owned buffers (``readinto``), straight from gunicorn's socket when it can."""
+"""Request bodies: small ones read whole before the app sees the request; large ones read into caller-owned buffers
+(``readinto``), straight from gunicorn's socket when it can."""
 
 from __future__ import annotations
 
 import io
 import socket
-from typing import Any
+from typing import Any, Callable, Iterable, Mapping
 
 from media.partial_upload import BodyReader
 
-__all__ = ["open_body"]
+__all__ = ["open_body", "SmallBodiesFirst"]
+
+# Bodies that stream to disk as they arrive (their views give the database connection back first).
+STREAMED_TYPES = ("application/offset+octet-stream", "multipart/form-data")
+
+
+class SmallBodiesFirst:
+    """WSGI middleware: a body with a Content-Length within ``config["MAX_CONTENT_LENGTH"]`` (JSON, forms) is read
+    whole before the app runs, so no view holds a database connection while a slow phone sends it; under gevent
+    the read costs a waiting greenlet and nothing else. Upload bodies (tus chunks, multipart files) and larger ones
+    are left to stream."""
+
+    def __init__(self, app: Callable[..., Iterable[bytes]], config: Mapping[str, Any]) -> None:
+        self.app, self.config = app, config
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        media_type = environ.get("CONTENT_TYPE", "").split(";", 1)[0].strip().lower()
+        if 0 < length <= (self.config.get("MAX_CONTENT_LENGTH") or 0) and media_type not in STREAMED_TYPES:
+            # A short read (the client went away) leaves a short body: Werkzeug then answers 400 as it would have.
+            environ["wsgi.input"] = io.BytesIO(_read_up_to(environ["wsgi.input"], length))
+        return self.app(environ, start_response)
+
+
+def _read_up_to(stream: Any, length: int) -> bytes:
+    parts, left = [], length
+    while left:
+        part = stream.read(left)
+        if not part:
+            break
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
 class _GunicornSocketBody:
@@ -19,10 +55,15 @@ class _GunicornSocketBody:
     gunicorn has already read past the headers, then reads the socket directly. It keeps gunicorn's count of the
     body left to read up to date, so after the view gunicorn drains whatever the view did not read and the next
     request on a keep-alive connection starts at the right byte.
+
+    With ``idle_timeout`` (seconds), a read that waits longer than that for the next byte fails: a phone that lost
+    its network often leaves its connection open for good, and the upload stays locked until the read ends.
     """
 
-    def __init__(self, body: Any, reader: Any, unreader: Any, sock: socket.socket) -> None:
+    def __init__(self, body: Any, reader: Any, unreader: Any, sock: socket.socket,
+                 idle_timeout: float | None = None) -> None:
         self._body, self._reader, self._unreader, self._sock = body, reader, unreader, sock
+        self._idle_timeout = idle_timeout
 
     def readinto(self, buffer: memoryview, /) -> int:
         want = min(len(buffer), self._reader.length)
@@ -35,8 +76,15 @@ class _GunicornSocketBody:
                 buffer[:n] = buffered[:n]
                 self._unreader.buf = io.BytesIO()
                 self._unreader.buf.write(buffered[n:])  # may belong to a pipelined next request: keep it
-            else:
+            elif self._idle_timeout is None:
                 n = self._sock.recv_into(buffer, want)
+            else:
+                restore = self._sock.gettimeout()
+                self._sock.settimeout(self._idle_timeout)
+                try:
+                    n = self._sock.recv_into(buffer, want)
+                finally:
+                    self._sock.settimeout(restore)
         except BaseException:
             self._body.failed = True  # where the next request starts is unknown: gunicorn closes the connection
             raise
@@ -71,7 +119,7 @@ def _holds_bytes(buffer: io.BytesIO) -> bool:
         return view.nbytes > 0
 
 
-def _gunicorn_body(environ: dict[str, Any], length: int) -> _GunicornSocketBody | None:
+def _gunicorn_body(environ: dict[str, Any], length: int, idle_timeout: float | None) -> _GunicornSocketBody | None:
     """The direct socket reader, if this is an untouched gunicorn HTTP/1 body of ``length`` bytes (else None)."""
     body, sock = environ.get("wsgi.input"), environ.get("gunicorn.socket")
     reader = getattr(body, "reader", None)
@@ -82,12 +130,14 @@ def _gunicorn_body(environ: dict[str, Any], length: int) -> _GunicornSocketBody 
             or getattr(unreader, "sock", None) is not sock or not isinstance(getattr(unreader, "buf", None), io.BytesIO)
             or not hasattr(sock, "recv_into") or sock.gettimeout() == 0.0):
         return None
-    return _GunicornSocketBody(body, reader, unreader, sock)
+    return _GunicornSocketBody(body, reader, unreader, sock, idle_timeout)
 
 
-def open_body(environ: dict[str, Any], length: int | None, fallback: Any) -> BodyReader:
+def open_body(environ: dict[str, Any], length: int | None, fallback: Any, *,
+              idle_timeout: float | None = None) -> BodyReader:
     """A reader of the request body: ``length`` bytes from the WSGI input, or ``fallback`` (a stream that knows
-    where a chunked body ends) when the length is not declared."""
+    where a chunked body ends) when the length is not declared. ``idle_timeout``: see _GunicornSocketBody (other
+    servers' inputs have their own timeouts, or none)."""
     if length is None:
         return _StreamBody(fallback, None)
-    return _gunicorn_body(environ, length) or _StreamBody(environ["wsgi.input"], length)
+    return _gunicorn_body(environ, length, idle_timeout) or _StreamBody(environ["wsgi.input"], length)

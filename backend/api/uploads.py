@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
@@ -52,7 +52,8 @@ def _open_body() -> BodyReader:
     if length is None:
         request.max_content_length = upload_service.max_size()  # lift the 1 MiB JSON limit for tus bodies only
         return open_body(request.environ, None, request.stream)
-    return open_body(request.environ, length, None)
+    idle = current_app.config["UPLOAD_IDLE_SECONDS"]
+    return open_body(request.environ, length, None, idle_timeout=idle if idle > 0 else None)
 
 
 def _has_body() -> bool:

@@ -27,6 +27,7 @@ from backend.services.policy import Permission
 from backend.services.storage import get_storage, original_key
 from backend.services.text import INVALID_CHARACTER_MESSAGE, invalid_text_fields, parse_int64
 from backend.services.versioning import check_version, record_edit
+from media.background import run_blocking
 from media.errors import CorruptMedia, ObjectNotFound, StorageError, UnsupportedMedia
 from media.hashing import HashingReader
 from media.sniff import sniff
@@ -270,6 +271,16 @@ def _as_duplicate(actor: User, existing: Material, metadata: dict[str, Any], pat
     return existing
 
 
+def _copy_hashing(stream: Any, out: Any, max_size: int) -> HashingReader:
+    """Copy a received file to ``out`` while hashing it, stopping once it is past ``max_size`` bytes."""
+    reader = HashingReader(stream)
+    while chunk := reader.read(1024 * 1024):
+        if reader.bytes_read > max_size:
+            break
+        out.write(chunk)
+    return reader
+
+
 def ingest_stream(actor: User, stream: Any, *, metadata: dict[str, Any], max_size: int, tmp_dir: Path
                   ) -> tuple[Material, bool]:
     """Receive a small file sent in one request (multipart form): stream to a temp file, then ``ingest``."""
@@ -278,12 +289,10 @@ def ingest_stream(actor: User, stream: Any, *, metadata: dict[str, Any], max_siz
     path = Path(name)
     try:
         with os.fdopen(fd, "wb") as out:
-            reader = HashingReader(stream)
-            while chunk := reader.read(1024 * 1024):
-                if reader.bytes_read > max_size:
-                    raise ValidationFailed(f"文件超过 {max_size} 字节，请用断点续传上传", code="file_too_large",
-                                           details={"max_size": max_size})
-                out.write(chunk)
+            reader = run_blocking(_copy_hashing, stream, out, max_size)  # up to 64 MiB: off the event loop
+        if reader.bytes_read > max_size:
+            raise ValidationFailed(f"文件超过 {max_size} 字节，请用断点续传上传", code="file_too_large",
+                                   details={"max_size": max_size})
         if reader.bytes_read == 0:
             raise ValidationFailed("文件为空（0字节）", code="empty_file")
         expected = metadata.get("sha256")

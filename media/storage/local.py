@@ -12,7 +12,9 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import BinaryIO, cast
 
+from ..background import run_blocking
 from ..errors import ObjectNotFound, StorageError
+from ..fileutil import fsync
 from ..hashing import HashingReader, ReadableStream
 from .base import ObjectInfo, Storage, StoredObject, validate_key, validate_prefix
 
@@ -26,7 +28,7 @@ def _fsync_dir(path: Path) -> None:
     """Flush a directory entry change (a rename) to disk."""
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
     try:
-        os.fsync(fd)
+        fsync(fd)
     finally:
         os.close(fd)
 
@@ -122,7 +124,7 @@ class LocalStorage(Storage):
                             f"数据长度不符 / stream for {key!r} is longer than the declared {size} bytes"
                         )
                 out.flush()
-                os.fsync(out.fileno())
+                fsync(out.fileno())
             if size is not None and reader.bytes_read != size:
                 raise StorageError(
                     f"数据长度不符 / stream for {key!r} ended after {reader.bytes_read} of {size} bytes"
@@ -141,13 +143,20 @@ class LocalStorage(Storage):
     def adopt_file(
         self, key: str, path: str | os.PathLike[str], *, sha256: str, content_type: str | None = None
     ) -> StoredObject:
-        """Move the file into place (rename on the same filesystem: no copy, no second read of a big upload)."""
+        """Move the file into place (rename on the same filesystem: no copy, no second read of a big upload).
+        Only files are touched (fsyncs, or a copy to another filesystem): under gevent it all runs on a helper
+        thread."""
+        return run_blocking(self._adopt_file, key, path, sha256, content_type)
+
+    def _adopt_file(
+        self, key: str, path: str | os.PathLike[str], sha256: str, content_type: str | None
+    ) -> StoredObject:
         target = self._path(key)
         source = Path(path)
         try:
             target.parent.mkdir(parents=True, exist_ok=True)
             with open(source, "rb") as fh:
-                os.fsync(fh.fileno())
+                fsync(fh.fileno())
                 size = os.fstat(fh.fileno()).st_size
             os.chmod(source, self.file_mode)
             os.replace(source, target)
@@ -171,7 +180,7 @@ class LocalStorage(Storage):
             with os.fdopen(fd, "w", encoding="utf-8") as out:
                 out.write(content_type)
                 out.flush()
-                os.fsync(out.fileno())
+                fsync(out.fileno())
             os.replace(tmp_name, meta)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):

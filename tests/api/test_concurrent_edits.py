@@ -20,7 +20,7 @@ RACERS = 20
 
 @pytest.fixture
 def server(app: Any, tmp_path: Any) -> Iterator[Gunicorn]:
-    live = Gunicorn(app, tmp_path, workers=2, threads=10)  # 20 request threads: all racers in flight at once
+    live = Gunicorn(app, tmp_path, workers=2)  # gevent workers: all racers in flight at once
     live.start()
     yield live
     live.stop()

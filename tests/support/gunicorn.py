@@ -1,4 +1,5 @@
-"""The app under a real gunicorn (its own process group), sharing the test's database, secret key and storage."""
+"""The app under a real gunicorn with the production settings (scripts/gunicorn.conf.py: gevent workers), in its own
+process group, sharing the test's database, secret key and storage."""
 
 from __future__ import annotations
 
@@ -14,13 +15,14 @@ from typing import Any
 import requests
 
 ROOT = Path(__file__).resolve().parents[2]
+CONFIG = ROOT / "scripts" / "gunicorn.conf.py"
 
 
 class Gunicorn:
-    """``Gunicorn(app, tmp_path, workers=2, threads=2)``; ``start()`` waits until /api/health answers."""
+    """``Gunicorn(app, tmp_path, workers=2)``; ``start()`` waits until /api/health answers."""
 
-    def __init__(self, app: Any, tmp_path: Path, *, workers: int = 2, threads: int = 2) -> None:
-        self.workers, self.threads = workers, threads
+    def __init__(self, app: Any, tmp_path: Path, *, workers: int = 2) -> None:
+        self.workers = workers
         self.env = {
             **os.environ,
             "LIUFANG_INSTANCE_PATH": app.instance_path,
@@ -38,8 +40,8 @@ class Gunicorn:
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-             "--threads", str(self.threads), "--timeout", "120", "backend:create_app()"],
+            [sys.executable, "-m", "gunicorn", "-c", str(CONFIG), "--bind", f"127.0.0.1:{self.port}",
+             "--workers", str(self.workers)],
             cwd=ROOT, env=self.env, stdout=self.log, stderr=self.log, start_new_session=True)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:

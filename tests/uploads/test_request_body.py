@@ -26,7 +26,7 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture(params=["sync", "gthread"])
+@pytest.fixture(params=["sync", "gthread", "gevent"])  # gevent: the production worker (scripts/gunicorn.conf.py)
 def body_server(request, tmp_path) -> Iterator[int]:  # type: ignore[no-untyped-def]
     """tests.support.body_app under real gunicorn with the given worker class; yields its port."""
     port = _free_port()
