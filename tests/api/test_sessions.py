@@ -118,7 +118,7 @@ def test_housekeeping_deletes_sessions_and_counters_past_their_last_use(app, cli
 
 @pytest.fixture
 def server(app: Any, tmp_path: Any) -> Iterator[Gunicorn]:
-    live = Gunicorn(app, tmp_path, workers=2, threads=5)
+    live = Gunicorn(app, tmp_path, workers=2)  # gevent workers: every refresh in flight at once
     live.start()
     yield live
     live.stop()
