@@ -62,7 +62,15 @@ class Gunicorn:
         self.process.wait(10)
 
     def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(30)
+        """Graceful stop (TERM); a connection a test left open (a cut-off upload, a keep-alive) would hold that for
+        the config's graceful_timeout, so after a while quick shutdown (QUIT), then KILL."""
+        if self.process is not None:
+            for sig, wait in ((signal.SIGTERM, 10), (signal.SIGQUIT, 10), (signal.SIGKILL, 10)):
+                if self.process.poll() is not None:
+                    break
+                os.killpg(self.process.pid, sig)
+                try:
+                    self.process.wait(wait)
+                except subprocess.TimeoutExpired:
+                    continue
         self.log.close()
