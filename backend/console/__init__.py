@@ -66,11 +66,11 @@ def _security_headers(response: Response) -> Response:
     return response
 
 
-def _page(template: str, page: str, title: str, **ids: Any) -> str:
+def _page(template: str, page: str, title: str, nav: str | None = None, **ids: Any) -> str:
     """A page shell: the layout, the page's script and the ids it works on (as data attributes, never inline
     script). Everything a user typed is fetched and shown by the script, as text."""
     return render_template(f"console/{template}", page=page, title=title, ids=ids, navigation=NAVIGATION,
-                           style_nonce=_style_nonce())
+                           current=nav or f"console.{page}", style_nonce=_style_nonce())
 
 
 @bp.route("/login")
@@ -85,12 +85,12 @@ def my_work() -> str:
 
 @bp.route("/transcripts")
 def queue() -> str:
-    return _page("placeholder.html", "queue", "转写校对")
+    return _page("queue.html", "queue", "转写校对")
 
 
 @bp.route("/transcripts/<int:transcript_id>")
 def transcript(transcript_id: int) -> str:
-    return _page("placeholder.html", "transcript", "转写稿校对", transcript_id=transcript_id)
+    return _page("transcript.html", "transcript", "转写稿校对", "console.queue", transcript_id=transcript_id)
 
 
 @bp.route("/persons")
@@ -100,7 +100,7 @@ def persons() -> str:
 
 @bp.route("/persons/<int:person_id>")
 def person(person_id: int) -> str:
-    return _page("placeholder.html", "person", "人物档案", person_id=person_id)
+    return _page("placeholder.html", "person", "人物档案", "console.persons", person_id=person_id)
 
 
 @bp.route("/stats")

@@ -98,10 +98,11 @@ export function dialog({title, body = [], buttons = [{value: 'ok', label: 'чбохо
     const box = h('dialog', {class: `dialog ${className}`, 'aria-labelledby': heading.id},
       h('form', {method: 'dialog', class: 'stack'}, heading, ...[].concat(body), actions));
     for (const button of buttons) {
+      const cancel = button.value === 'cancel';
       actions.append(h('button', {
-        type: button.submit === false ? 'button' : 'submit', value: button.value,
+        type: cancel ? 'button' : 'submit', value: button.value,
         class: `button ${button.primary ? 'primary' : ''} ${button.danger ? 'danger' : ''}`, text: button.label,
-        formnovalidate: button.value === 'cancel' ? true : undefined,
+        onclick: cancel ? () => box.close('cancel') : undefined,
       }));
     }
     box.addEventListener('close', () => {
