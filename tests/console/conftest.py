@@ -167,10 +167,15 @@ class PageProblems:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.allowed_statuses: set[int] = set()
+        self.allowed_texts: set[str] = set()
         self.tooling = False  # axe-core at work: the styles it injects are its own, not the page's
 
     def allow_status(self, *statuses: int) -> None:
         self.allowed_statuses.update(statuses)
+
+    def allow_text(self, *fragments: str) -> None:
+        """Console errors containing one of ``fragments`` are expected (a connection the test cuts)."""
+        self.allowed_texts.update(fragments)
 
     def watch(self, page: Any) -> None:
         page.on("console", lambda message: self._console(page, message))
@@ -182,6 +187,8 @@ class PageProblems:
         text = message.text
         status = re.search(r"the server responded with a status of (\d{3})", text)
         if status and int(status.group(1)) in self.allowed_statuses:
+            return
+        if any(fragment in text for fragment in self.allowed_texts):
             return
         self.problems.append(f"{page.url}: console error: {text}")
 

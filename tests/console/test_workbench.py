@@ -87,7 +87,12 @@ def test_the_queue_leads_to_a_claimed_transcript_and_others_are_told_who_holds_i
 
 def test_play_seek_follow_speed_and_resume_two_seconds_earlier(site, open_page):
     transcript_id = site.make_transcript(SEGMENTS, title="播放测试")
-    page = open_transcript(open_page, "editor", transcript_id)
+    media_requests: list[tuple[str, str]] = []
+    page = open_page("editor", None)
+    page.on("request", lambda request: media_requests.append((request.resource_type, request.url))
+            if "/content?" in request.url else None)
+    page.goto(f"/console/transcripts/{transcript_id}")
+    expect(page.locator("body")).to_have_attribute("data-ready", "true")
     page.get_by_role("button", name="播放/暂停").click()
     page.wait_for_function("() => document.querySelector('#player audio').currentTime > 0.3")
     expect(page.get_by_role("button", name="播放/暂停")).to_have_attribute("aria-pressed", "true")
@@ -115,6 +120,33 @@ def test_play_seek_follow_speed_and_resume_two_seconds_earlier(site, open_page):
     expect(page.get_by_label("速度", exact=True)).to_have_value("1.5")
     page.keyboard.press("Alt+1")
     assert page.evaluate("() => document.querySelector('#player audio').playbackRate") == 0.75
+    # The recording is streamed by the audio element (Range requests), the waveform drawn from the stored peaks:
+    # the page never fetches the audio to decode it.
+    kinds = {(kind, url.split("variant=")[1]) for kind, url in media_requests}
+    assert kinds == {("media", "proxy"), ("fetch", "waveform")}, media_requests
+
+
+def test_failures_are_told_in_plain_chinese_and_keep_the_typed_text(site, open_page, problems):
+    problems.allow_status(500)
+    problems.allow_text("net::ERR_FAILED")
+    transcript_id = site.make_transcript(SEGMENTS, title="故障测试")
+    page = open_transcript(open_page, "editor", transcript_id)
+    textbox(page, "00:00:05").fill("断网时写的字。")
+    page.route("**/segments", lambda route: route.abort())
+    page.keyboard.press("Control+S")
+    expect(page.get_by_role("alert")).to_contain_text("网络连接中断，您的修改仍保留在本页")
+    page.unroute("**/segments")
+    page.route("**/segments", lambda route: route.fulfill(
+        status=500, content_type="text/html", body="<h1>Internal Server Error</h1><pre>Traceback (most recent call last)</pre>"))
+    page.keyboard.press("Control+S")
+    expect(page.get_by_role("alert").last).to_contain_text("服务器出错（500），请稍后重试；您的修改仍保留在本页")
+    assert "Traceback" not in page.locator("body").inner_text()
+    expect(textbox(page, "00:00:05")).to_have_value("断网时写的字。")
+    expect(page.locator("#save-state")).to_have_text("1 段未保存")
+    page.unroute("**/segments")
+    page.keyboard.press("Control+S")
+    expect(page.locator("#save-state")).to_have_text("已全部保存")
+    assert current(site, transcript_id)["segments"][2]["text"] == "断网时写的字。"
 
 
 def test_a_keyboard_only_edit_split_merge_and_save(site, open_page):

@@ -90,6 +90,13 @@ export function notify(message, kind = 'info', {timeout = kind === 'error' ? 0 :
   return item;
 }
 
+let openDialogs = 0;
+
+/** Whether one of our dialogs is open (it has the keyboard then). */
+export function dialogOpen() {
+  return openDialogs > 0;
+}
+
 /** A modal dialog (the native <dialog>): resolves with the value of the button pressed, or null if cancelled. */
 export function dialog({title, body = [], buttons = [{value: 'ok', label: '确定', primary: true}], className = ''}) {
   return new Promise((resolve) => {
@@ -106,11 +113,13 @@ export function dialog({title, body = [], buttons = [{value: 'ok', label: '确�
       }));
     }
     box.addEventListener('close', () => {
+      openDialogs -= 1;
       const value = box.returnValue;
       box.remove();
       resolve(value && value !== 'cancel' ? value : null);
     });
     document.body.append(box);
+    openDialogs += 1;
     box.showModal();
   });
 }

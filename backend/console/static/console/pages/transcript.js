@@ -4,7 +4,7 @@
 // transcript review API: the rules (claims, states, who may approve) are the server's.
 
 import {ApiError, api, can, etagFor, query} from '../api.js';
-import {clock, clockTenths, dateTime, dialog, h, notify, replace, timeOfDay, userName} from '../dom.js';
+import {clock, clockTenths, dateTime, dialog, dialogOpen, h, notify, replace, timeOfDay, userName} from '../dom.js';
 import {startPage} from '../layout.js';
 import {Drafts, rebase} from '../transcript/model.js';
 import {Player, SKIP_SECONDS} from '../transcript/player.js';
@@ -256,10 +256,13 @@ function pauseForTyping() {
 function edited(index, field, value) {
   if (!editable()) return;
   pauseForTyping();
-  drafts.set(index, segments()[index], field, value);
-  list.update(index, {dirty: drafts.has(index)});
-  if (field === 'text') requestAnimationFrame(() => list.shade(index));
-  renderSaveState();
+  const before = drafts.size;
+  const wasDirty = drafts.has(index);
+  drafts.set(index, segments()[index], field, value, {soon: field === 'text'});
+  const dirty = drafts.has(index);
+  if (dirty !== wasDirty) list.update(index, {dirty});
+  if (field === 'text') list.shadeSoon(index);
+  if (drafts.size !== before || !drafts.stored) renderSaveState();
 }
 
 function focusSegment(index, {seek}) {
@@ -791,6 +794,7 @@ function bindPlayer() {
 function toggleSheet() {
   const sheet = $('#shortcuts');
   sheet.hidden = !sheet.hidden;
+  sheet.parentElement.classList.toggle('sheet-hidden', sheet.hidden);
   $('#btn-keys').setAttribute('aria-expanded', sheet.hidden ? 'false' : 'true');
 }
 
@@ -814,7 +818,7 @@ const ALT_KEYS = {
 };
 
 function onKey(event) {
-  if (event.defaultPrevented || document.querySelector('dialog[open]')) return;
+  if (event.defaultPrevented || dialogOpen()) return;
   if ((event.ctrlKey || event.metaKey) && !event.altKey && event.code === 'KeyS') {
     event.preventDefault();
     if (editable()) saveDrafts();
@@ -857,22 +861,34 @@ function bindPage() {
 // --- start ---------------------------------------------------------------------------------------------------------
 
 async function main() {
+  // The transcript is asked for at once (the page preloads it), beside the user: neither answer needs the other.
+  const transcriptRead = fetchTranscript();
   state.user = await startPage();
   bindPage();
   bindPlayer();
-  await fetchTranscript();
+  await transcriptRead;
+  performance.mark('liufang:transcript-read');
   const material = api.get(`/api/v1/materials/${state.transcript.material_id}`).then(({data}) => {
     state.material = data;
   });
+  const peaks = player.prefetch(state.transcript.material_id);
   const claimed = mayEdit() && ['machine', 'in_review'].includes(state.transcript.status) ? claim(false) : null;
-  await Promise.all([material, claimed, loadPersons()]);
+  const persons = loadPersons();
   await reconcileDrafts();
+  // The segments go on screen while the claim is answered; they become editable once it is ours.
+  performance.mark('liufang:rendering');
   renderHead();
   renderSegments();
+  await Promise.all([material, claimed, persons]);
+  renderHead();
+  if (Object.values(state.transcript.speakers || {}).some((target) => target.person_id)) {
+    segments().forEach((segment) => list.update(segment.index, {speaker: speakerName(speakerOf(segment.index))}));
+  }
+  await new Promise((resolve) => requestAnimationFrame(() => setTimeout(resolve, 0))); // on screen, editable
   performance.mark('liufang:interactive');
   document.body.dataset.ready = 'true';
   renewClaim();
-  await Promise.all([player.load(state.material, state.transcript.duration), loadRedactions()]);
+  await Promise.all([player.load(state.material, state.transcript.duration, peaks), loadRedactions()]);
   renderTime();
 }
 

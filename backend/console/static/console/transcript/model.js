@@ -55,8 +55,20 @@ export class Drafts {
     return this.edits.get(index);
   }
 
-  /** Record a change of ``field`` of the segment at ``index`` (``segment``: as the server has it). */
-  set(index, segment, field, newValue) {
+  /** Store soon (once per burst of keys, before the next frame): sessionStorage writes are synchronous. */
+  persistSoon() {
+    if (this.pending) return true;
+    this.pending = true;
+    queueMicrotask(() => {
+      this.pending = false;
+      this.persist();
+    });
+    return this.stored;
+  }
+
+  /** Record a change of ``field`` of the segment at ``index`` (``segment``: as the server has it); ``soon``: store
+   * it at the end of this task rather than at once. */
+  set(index, segment, field, newValue, {soon = false} = {}) {
     let edit = this.edits.get(index);
     if (!edit) {
       edit = {start: segment.start, end: segment.end, base: {text: value(segment, 'text'), speaker: value(segment, 'speaker')}};
@@ -65,7 +77,7 @@ export class Drafts {
     else edit[field] = newValue;
     if (EDITABLE.some((name) => name in edit)) this.edits.set(index, edit);
     else this.edits.delete(index);
-    return this.persist();
+    return soon ? this.persistSoon() : this.persist();
   }
 
   /** What a bulk save sends: [{index, text?, speaker?}]. */

@@ -35,7 +35,18 @@ export class Player extends EventTarget {
     return null;
   }
 
-  async load(material, fallbackDuration) {
+  /** Start reading the stored waveform peaks of a material (before the page needs them); resolves to the peaks
+   * JSON, or null when the material has none (yet). */
+  prefetch(materialId) {
+    return api.get(`/api/v1/materials/${materialId}/content?variant=waveform`)
+      .then(({data}) => data)
+      .catch((error) => {
+        if (error && error.status === 404) return null;
+        throw error;
+      });
+  }
+
+  async load(material, fallbackDuration, prefetched = null) {
     const source = Player.source(material);
     this.duration = fallbackDuration || 0;
     if (!source) {
@@ -66,11 +77,11 @@ export class Player extends EventTarget {
       this.dispatchEvent(new CustomEvent('unavailable', {detail: '音频无法播放：网络中断或格式不受支持，请刷新重试'}));
     });
     const variants = new Set(material.variants || []);
-    if (!variants.has('waveform')) {
+    const data = variants.has('waveform') ? await (prefetched || this.prefetch(material.id)) : null;
+    if (!data) {
       this.dispatchEvent(new CustomEvent('nowaveform'));
       return;
     }
-    const {data} = await api.get(`/api/v1/materials/${material.id}/content?variant=waveform`);
     const peaks = data.peaks || [];
     const top = new Float32Array(peaks.length);
     const bottom = new Float32Array(peaks.length);

@@ -203,6 +203,18 @@ export class SegmentList {
     layer.replaceChildren(...parts);
   }
 
+  /** Shade one row before the next frame (once, however many keys were typed since). */
+  shadeSoon(index) {
+    this.shadePending = this.shadePending || new Set();
+    if (!this.shadePending.size) {
+      requestAnimationFrame(() => {
+        for (const pending of this.shadePending) this.shade(pending);
+        this.shadePending.clear();
+      });
+    }
+    this.shadePending.add(index);
+  }
+
   /** Shade rows a few at a time after the first paint, so the page is interactive at once. */
   shadeLater() {
     const pending = this.segments.map((segment) => segment.index).filter((index) =>
@@ -210,7 +222,11 @@ export class SegmentList {
     const generation = (this.generation = (this.generation || 0) + 1);
     const step = (deadline) => {
       if (generation !== this.generation) return;
-      while (pending.length && (deadline.timeRemaining() > 2 || deadline.didTimeout)) this.shade(pending.shift());
+      let budget = deadline.didTimeout ? 12 : Infinity; // overdue: a few rows, then yield to the editor again
+      while (pending.length && budget > 0 && (deadline.didTimeout || deadline.timeRemaining() > 2)) {
+        this.shade(pending.shift());
+        budget -= 1;
+      }
       if (pending.length) requestIdleCallback(step, {timeout: 500});
     };
     if (pending.length) requestIdleCallback(step, {timeout: 500});
