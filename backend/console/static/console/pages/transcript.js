@@ -846,13 +846,16 @@ function bindPage() {
   $('#btn-return').addEventListener('click', () => returnWithComment());
   $('#btn-revisions').addEventListener('click', () => showRevisions());
   $('#btn-keys').addEventListener('click', () => toggleSheet());
+  let toLogin = false;
   window.addEventListener('beforeunload', (event) => {
-    if (drafts.size) {
-      drafts.persist();
-      event.preventDefault();
-    }
+    if (!drafts.size) return;
+    drafts.persist();
+    if (!toLogin) event.preventDefault(); // closing the tab would lose them; the login page brings them back
   });
-  window.addEventListener('liufang:session-lost', () => drafts.persist());
+  window.addEventListener('liufang:session-lost', () => {
+    toLogin = true;
+    drafts.persist();
+  });
   const player_ = $('#player');
   const sticky = () => document.documentElement.style.setProperty('--sticky', `${player_.offsetHeight + 8}px`);
   new ResizeObserver(sticky).observe(player_);
@@ -875,11 +878,13 @@ async function main() {
   const claimed = mayEdit() && ['machine', 'in_review'].includes(state.transcript.status) ? claim(false) : null;
   const persons = loadPersons();
   await reconcileDrafts();
+  await material;
+  const playerReady = player.load(state.material, state.transcript.duration, peaks).then(renderTime);
   // The segments go on screen while the claim is answered; they become editable once it is ours.
   performance.mark('liufang:rendering');
   renderHead();
   renderSegments();
-  await Promise.all([material, claimed, persons]);
+  await Promise.all([claimed, persons]);
   renderHead();
   if (Object.values(state.transcript.speakers || {}).some((target) => target.person_id)) {
     segments().forEach((segment) => list.update(segment.index, {speaker: speakerName(speakerOf(segment.index))}));
@@ -888,8 +893,7 @@ async function main() {
   performance.mark('liufang:interactive');
   document.body.dataset.ready = 'true';
   renewClaim();
-  await Promise.all([player.load(state.material, state.transcript.duration, peaks), loadRedactions()]);
-  renderTime();
+  await Promise.all([playerReady, loadRedactions()]);
 }
 
 main();
