@@ -34,8 +34,8 @@ Usage:  .venv/bin/python bench/console_bench.py [--minutes 120] [--segments 1500
 
 Records a --minutes long tone (ffmpeg), uploads it through the API in process so it is processed as any recording
 is (ASR audio, proxy, waveform peaks), stores a machine transcript of --segments segments (Chinese text, word
-timings, one word in ten of low confidence), and serves it with gunicorn on 127.0.0.1 (2 workers of 4 threads,
-as `make run` does). Headless Chromium (Debian's) then opens /console/transcripts/{id} --rounds times as the
+timings, one word in ten of low confidence), and serves it with gunicorn on 127.0.0.1 (2 workers, started by
+tests/support/gunicorn.py). Headless Chromium (Debian's) then opens /console/transcripts/{id} --rounds times as the
 editor (after one warm-up round; a new browser context each time, so nothing is cached) and reports medians:
 - interactive: from navigation start to the mark the page sets once every segment is in the DOM with its handlers,
   the claim is answered (so the segments are editable) and a frame has been rendered; on the way, when the
@@ -199,7 +199,7 @@ def main() -> None:
         transcript_id, setup = _seed(app, root, args.minutes, args.segments)
         print(f"set-up: {args.minutes:g} min recording made in {setup['record_s']:.1f} s, processed (ASR audio, "
               f"proxy, waveform) in {setup['process_s']:.1f} s; transcript {transcript_id}, {args.segments} segments")
-        server = Gunicorn(app, root, workers=2, threads=4)  # as `make run` serves it
+        server = Gunicorn(app, root, workers=2)  # the test helper's server: 2 workers
         server.start()
         errors: list[str] = []
         rounds = []

@@ -66,7 +66,7 @@ class ConsoleSite:
         with self.seeding():
             for username, (roles, display_name) in USERS.items():
                 self.user_ids[username] = self._create_user(username, roles, display_name)
-        self.server = Gunicorn(self.app, root, workers=1, threads=8)
+        self.server = Gunicorn(self.app, root, workers=2)
         self.base = self.server.base
 
     @staticmethod
