@@ -12,7 +12,7 @@ STAMP  := $(VENV)/.installed
 REFERENCE_STAMP := $(VENV)/.reference-engine
 NODE_STAMP      := bench/node_modules/.installed
 
-.PHONY: run test install system-deps bench-api bench-asr bench-upload bench-slow-clients clean
+.PHONY: run test install system-deps test-system-deps bench-api bench-asr bench-upload bench-slow-clients bench-console clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -40,12 +40,16 @@ $(NODE_STAMP):
 system-deps:
 	./scripts/install-system-deps
 
+# The same, plus Debian's Chromium and a Chinese font for the console's browser tests (tests/console).
+test-system-deps:
+	./scripts/install-system-deps --test
+
 run: system-deps $(STAMP)
 	$(BIN)/liufang db upgrade
 	$(BIN)/liufang users ensure-admin
 	PORT=$(PORT) ./scripts/serve-embedded
 
-test: system-deps $(STAMP) $(REFERENCE_STAMP) $(NODE_STAMP)
+test: test-system-deps $(STAMP) $(REFERENCE_STAMP) $(NODE_STAMP)
 	$(BIN)/lint-imports --no-cache
 	LIUFANG_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest $(PYTEST_ARGS)
 
@@ -57,6 +61,9 @@ bench-upload: $(STAMP) $(NODE_STAMP)
 
 bench-slow-clients: $(STAMP) $(NODE_STAMP)
 	$(BIN)/python bench/slow_clients_bench.py
+
+bench-console: test-system-deps $(STAMP)
+	$(BIN)/python bench/console_bench.py
 
 bench-asr: $(STAMP) $(REFERENCE_STAMP)
 	$(BIN)/python bench/asr_bench.py

@@ -17,7 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from backend import api as http_api
-from backend import cli, models, transaction  # noqa: F401  (models: registers the tables)
+from backend import cli, console, models, transaction  # noqa: F401  (models: registers the tables)
 from backend.config import instance_secret_key, load_from_env
 from backend.extensions import api, db, jwt, migrate, queue
 from backend.jobs import tasks
@@ -66,7 +66,15 @@ def _defaults(instance_path: Path) -> dict[str, Any]:
         "STORAGE_URL": str(instance_path / "media"),
         "MODEL_CACHE": str(instance_path / "models"),
         "JSON_SORT_KEYS": False,
-        "JWT_TOKEN_LOCATION": ["headers"],
+        # Phones send bearer tokens; the console's session lives in HttpOnly cookies with a CSRF double submit
+        # (the csrf_* cookies are readable, the console sends them back as X-CSRF-TOKEN on every change).
+        "JWT_TOKEN_LOCATION": ["headers", "cookies"],
+        "JWT_COOKIE_SAMESITE": "Strict",
+        "JWT_COOKIE_CSRF_PROTECT": True,
+        "JWT_ACCESS_COOKIE_PATH": "/api/",
+        "JWT_REFRESH_COOKIE_PATH": "/api/v1/auth/session",
+        "JWT_ACCESS_CSRF_COOKIE_PATH": "/",
+        "JWT_REFRESH_CSRF_COOKIE_PATH": "/",
         "JWT_ERROR_MESSAGE_KEY": "message",
         "API_TITLE": API_TITLE,
         "API_VERSION": API_VERSION,
@@ -110,6 +118,7 @@ def _init_extensions(app: Flask) -> None:
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     jwt.init_app(app)
     http_api.init_app(app, api)
+    console.init_app(app)
     queue.init_app(app)
     tasks.register(queue, app)
     if app.config["SQLALCHEMY_DATABASE_URI"].startswith("sqlite"):

@@ -46,6 +46,11 @@ def _parse_count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _parse_secure(raw: str) -> bool | str:
+    """``auto`` (Secure exactly when the request came over HTTPS) or a boolean."""
+    return "auto" if raw.strip().lower() == "auto" else _parse_bool(raw)
+
+
 def _parse_seconds(raw: str) -> timedelta:
     return timedelta(seconds=float(raw))
 
@@ -77,6 +82,9 @@ SETTINGS: tuple[Setting, ...] = (
             timedelta(minutes=15), "Lifetime of access tokens, minutes."),
     Setting("LIUFANG_JWT_REFRESH_DAYS", "JWT_REFRESH_TOKEN_EXPIRES", lambda v: timedelta(days=float(v)),
             timedelta(days=30), "Lifetime of refresh tokens, days."),
+    Setting("LIUFANG_COOKIE_SECURE", "COOKIE_SECURE", _parse_secure, "auto",
+            "The console's session cookies carry Secure: auto (when the request came over HTTPS, behind a proxy as "
+            "X-Forwarded-Proto says with LIUFANG_TRUSTED_PROXIES), true, or false."),
     Setting("LIUFANG_LOGIN_MAX_FAILURES", "LOGIN_MAX_FAILURES", _parse_count(1), 5,
             "Failed logins for one username from one client address within the window before that client waits "
             "(1 s, doubling with each further failure); other clients are not affected."),

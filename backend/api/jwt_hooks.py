@@ -44,6 +44,9 @@ def init_jwt(jwt: JWTManager) -> None:
 
     @jwt.unauthorized_loader
     def missing_token(reason: str):  # type: ignore[no-untyped-def]
+        if "CSRF" in reason:  # a cookie session's change without (or with a stale) X-CSRF-TOKEN
+            return error_response(401, "csrf_failed", "请求缺少有效的 CSRF 令牌，请刷新页面后重试",
+                                  {"reason": reason})
         return error_response(401, "unauthorized", "需要登录", {"reason": reason})
 
     @jwt.invalid_token_loader

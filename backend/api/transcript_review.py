@@ -33,7 +33,7 @@ from backend.schemas.transcript_review import (
     SplitSchema,
     TranscriptTransitionSchema,
 )
-from backend.schemas.transcripts import TranscriptSchema
+from backend.schemas.transcripts import TranscriptSchema, UserRefSchema
 from backend.services import transcript_edits as edit_service
 from backend.services import transcript_lineage as lineage_service
 from backend.services import transcript_locks as lock_service
@@ -47,6 +47,7 @@ IF_MATCH = {"in": "header", "name": "If-Match", "required": True, "schema": {"ty
 _transcript_schema = TranscriptSchema()
 _claim_schema = ClaimSchema()
 _queue_item_schema = QueueItemSchema()
+_user_ref_schema = UserRefSchema()
 _revision_schema = RevisionSchema()
 _revision_summary_schema = RevisionSummarySchema()
 
@@ -82,9 +83,11 @@ def _save_doc(view: Any) -> Any:
 @blp.response(200, QueuePageSchema)
 @login_required(Permission.TRANSCRIPT_EDIT)
 def review_queue(args: dict[str, Any]) -> Response:
-    """The review queue: most-flagged first, then oldest; filter by status, flagged, person, collector."""
+    """The review queue: most-flagged first, then oldest; filter by status, flagged, person, collector, holder."""
     page = workflow_service.review_queue(current_user, **args)
-    items = [{**_queue_item_schema.dump(transcript), "material_title": title} for transcript, title in page.items]
+    items = [{**_queue_item_schema.dump(transcript), "material_title": title,
+              "collector": _user_ref_schema.dump(collector) if collector else None}
+             for transcript, title, collector in page.items]
     return jsonify({"items": items, "total": page.total, "page": page.page, "per_page": page.per_page})
 
 

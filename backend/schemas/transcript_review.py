@@ -20,10 +20,13 @@ class QueueArgsSchema(PageArgsSchema):
     person = Int64(validate=validate.Range(min=1), metadata={"description": "Person linked to the material "
                                                                                  "or interviewed in it"})
     collector = Int64(validate=validate.Range(min=1), metadata={"description": "User id of the collector"})
+    holder = Int64(validate=validate.Range(min=1), metadata={"description": "User id holding an unexpired claim "
+                                                                             "(your own: what you are working on)"})
 
 
 class QueueItemSchema(TranscriptSummarySchema):
     material_title = fields.Str()
+    collector = fields.Nested(UserRefSchema, allow_none=True, metadata={"description": "Who recorded the material"})
     lock = fields.Nested(TranscriptLockSchema, allow_none=True, metadata={"description": "The unexpired claim, if any"})
 
 

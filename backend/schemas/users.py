@@ -6,6 +6,7 @@ from marshmallow import fields, validate
 
 from backend.models import ROLES
 from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
+from backend.services import policy
 
 
 class UserSchema(StrictSchema):
@@ -16,6 +17,11 @@ class UserSchema(StrictSchema):
     is_active = fields.Bool()
     created_at = fields.DateTime()
     last_login_at = fields.DateTime(allow_none=True)
+
+
+class MeSchema(UserSchema):
+    permissions = fields.Function(policy.permissions_of, metadata={
+        "description": "The named permissions this user's roles hold (see the permission table)"})
 
 
 UserPageSchema = page_of(UserSchema, "UserPageSchema")
@@ -60,3 +66,10 @@ class TokensSchema(StrictSchema):
 
 class LogoutSchema(StrictSchema):
     refresh_token = fields.Str(metadata={"description": "Also end the session of this refresh token"})
+
+
+class SessionSchema(StrictSchema):
+    user = fields.Nested(MeSchema)
+    expires_in = Int64(metadata={"description": "Seconds until the access cookie's token expires (then POST "
+                                                "/auth/session/refresh)"})
+    token_type = fields.Str(dump_default="cookie", metadata={"description": "Always cookie: no token in the body"})

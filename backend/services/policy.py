@@ -85,6 +85,14 @@ def can(actor: User | None, permission: Permission) -> bool:
     return actor is not None and any(permission in GRANTS[role] for role in roles_of(actor))
 
 
+def permissions_of(actor: User) -> list[str]:
+    """The named permissions ``actor``'s roles hold, sorted (what a client may offer this user)."""
+    held: set[Permission] = set()
+    for role in roles_of(actor):
+        held |= GRANTS[role]
+    return sorted(permission.value for permission in held)
+
+
 def roles_with(permission: Permission) -> list[str]:
     return [role.value for role in Role if permission in GRANTS[role]]
 

@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select
 from backend.errors import InvalidTransition, ValidationFailed
 from backend.extensions import db
 from backend.models import InterviewPerson, Material, PersonMaterial, Transcript, User
+from backend.models.types import utcnow
 from backend.services import audit, notifications
 from backend.services.pagination import Page
 from backend.services.policy import Permission
@@ -28,11 +29,12 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str, Permission]] = {
 # --- the queue -----------------------------------------------------------------------------------------------------
 
 def review_queue(actor: User, *, status: str | None = None, flagged: bool | None = None, person: int | None = None,
-                 collector: int | None = None, page: int = 1, per_page: int = 20) -> Page[Any]:
-    """Transcripts to review, most-flagged first, then oldest; items are (transcript, material title) rows, each
-    transcript with its ``lock`` (the holders loaded in one query)."""
+                 collector: int | None = None, holder: int | None = None, page: int = 1, per_page: int = 20
+                 ) -> Page[Any]:
+    """Transcripts to review, most-flagged first, then oldest; items are (transcript, material title, collector)
+    rows, each transcript with its ``lock`` (the holders loaded in one query)."""
     require(actor, Permission.TRANSCRIPT_EDIT)
-    query = select(Transcript, Material.title).join(Material, Material.id == Transcript.material_id)
+    query = select(Transcript, Material.title, Material.collector_id).join(Material, Material.id == Transcript.material_id)
     if status:
         query = query.where(Transcript.status == status)
     if flagged is True:
@@ -45,13 +47,19 @@ def review_queue(actor: User, *, status: str | None = None, flagged: bool | None
             Material.interview_id.in_(select(InterviewPerson.interview_id).where(InterviewPerson.person_id == person))))
     if collector:
         query = query.where(Material.collector_id == collector)
+    if holder:
+        query = query.where(Transcript.locked_by_id == holder, Transcript.lock_expires_at > utcnow())
     query = query.order_by(Transcript.flagged_count.desc(), Transcript.created_at.asc(), Transcript.id.asc())
     per_page = max(1, min(per_page, 100))
     page = max(1, page)
     total = db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     rows = db.session.execute(query.limit(per_page).offset((page - 1) * per_page)).all()
     with_locks([row[0] for row in rows])
-    return Page(items=[(row[0], row[1]) for row in rows], total=total, page=page, per_page=per_page)
+    collector_ids = {row[2] for row in rows}
+    collectors = {user.id: user for user in db.session.scalars(select(User).where(User.id.in_(collector_ids)))} \
+        if collector_ids else {}
+    return Page(items=[(row[0], row[1], collectors.get(row[2])) for row in rows], total=total, page=page,
+                per_page=per_page)
 
 
 # --- the workflow ----------------------------------------------------------------------------------------------------

@@ -300,6 +300,9 @@ def test_every_api_route_is_in_the_matrix(app):
     """A new endpoint must be added to the matrix above (or to the public list) before it ships."""
     covered = {(method, re.sub(r"\{\w+\}", "<x>", path.split("?")[0])) for _, method, path, *_ in MATRIX}
     covered |= {("POST", "/api/v1/auth/login"), ("POST", "/api/v1/auth/refresh")}  # tested in test_auth
+    # the console's cookie session: tested in test_sessions (and in the browser, tests/console/test_login.py)
+    covered |= {("POST", "/api/v1/auth/session"), ("POST", "/api/v1/auth/session/refresh"),
+                ("DELETE", "/api/v1/auth/session")}
     missing = []
     for rule in app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/"):

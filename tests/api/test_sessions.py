@@ -136,3 +136,74 @@ def test_simultaneous_refreshes_of_one_token_exactly_one_wins(client, users, ser
     # the documented rule: a second use is reuse, so the family is revoked, the winner's new tokens included
     [winner] = [body for status, body in results if status == 200]
     assert_error(refresh(client, winner["refresh_token"]), 401, "token_revoked")
+
+
+# --- the console's cookie session ------------------------------------------------------------------------------
+
+def _session_cookies(response) -> dict[str, str]:
+    """name → the Set-Cookie header that sets (or clears) it."""
+    return {header.split("=", 1)[0]: header for header in response.headers.getlist("Set-Cookie")}
+
+
+def test_a_console_session_is_in_httponly_strict_cookies_with_no_token_in_the_body(client, users):
+    response = client.post("/api/v1/auth/session", json={"username": "editor", "password": PASSWORD})
+    assert response.status_code == 200
+    body = response.get_json()
+    assert body["user"]["username"] == "editor" and "transcript.edit" in body["user"]["permissions"]
+    assert "access_token" not in body and "refresh_token" not in body and body["token_type"] == "cookie"
+    cookies = _session_cookies(response)
+    assert set(cookies) == {"access_token_cookie", "csrf_access_token", "refresh_token_cookie", "csrf_refresh_token"}
+    for name in ("access_token_cookie", "refresh_token_cookie"):
+        assert "HttpOnly" in cookies[name] and "SameSite=Strict" in cookies[name]
+        assert "Secure" not in cookies[name], "plain http (auto): a Secure cookie would never come back"
+    assert "Path=/api/v1/auth/session" in cookies["refresh_token_cookie"]
+    assert "HttpOnly" not in cookies["csrf_access_token"]
+    me_answer = client.get("/api/v1/auth/me")  # the cookie alone: reads need no CSRF value
+    assert me_answer.status_code == 200 and me_answer.get_json()["username"] == "editor"
+
+
+def test_over_https_the_cookies_are_secure(client, users):
+    response = client.post("/api/v1/auth/session", json={"username": "editor", "password": PASSWORD},
+                           base_url="https://archive.example")
+    assert all("Secure" in header for header in _session_cookies(response).values())
+
+
+def test_a_change_with_the_cookie_needs_the_csrf_double_submit(client, users):
+    client.post("/api/v1/auth/session", json={"username": "editor", "password": PASSWORD})
+    assert_error(client.post("/api/v1/me/notifications/read-all"), 401, "csrf_failed")
+    assert_error(client.post("/api/v1/me/notifications/read-all", headers={"X-CSRF-TOKEN": "forged"}), 401,
+                 "csrf_failed")
+    csrf = client.get_cookie("csrf_access_token").value
+    assert client.post("/api/v1/me/notifications/read-all", headers={"X-CSRF-TOKEN": csrf}).status_code == 200
+
+
+def test_the_refresh_cookie_rotates_once_and_a_replay_ends_the_session(client, users):
+    client.post("/api/v1/auth/session", json={"username": "editor", "password": PASSWORD})
+    old_refresh = client.get_cookie("refresh_token_cookie", path="/api/v1/auth/session").value
+    csrf = client.get_cookie("csrf_refresh_token").value
+    renewed = client.post("/api/v1/auth/session/refresh", headers={"X-CSRF-TOKEN": csrf})
+    assert renewed.status_code == 200 and "access_token" not in renewed.get_json()
+    assert client.get_cookie("refresh_token_cookie", path="/api/v1/auth/session").value != old_refresh
+    assert client.get("/api/v1/auth/me").status_code == 200
+    # the spent refresh token presented again (a copy): the whole login is revoked
+    replay = client.post("/api/v1/auth/session/refresh", headers={"Authorization": f"Bearer {old_refresh}"})
+    assert_error(replay, 401, "refresh_token_reused")
+    assert_error(client.get("/api/v1/auth/me"), 401, "token_revoked")
+
+
+def test_closing_the_console_session_revokes_it_and_clears_the_cookies(client, users):
+    client.post("/api/v1/auth/session", json={"username": "editor", "password": PASSWORD})
+    access = client.get_cookie("access_token_cookie", path="/api/").value
+    csrf = client.get_cookie("csrf_refresh_token").value
+    closed = client.delete("/api/v1/auth/session", headers={"X-CSRF-TOKEN": csrf})
+    assert closed.status_code == 204
+    assert all("Expires=Thu, 01 Jan 1970" in header for header in _session_cookies(closed).values())
+    assert client.get_cookie("access_token_cookie", path="/api/") is None
+    assert_error(me(client, access), 401, "token_revoked")
+
+
+def test_me_names_the_permissions_of_the_users_roles(client, users):
+    tokens = login(client, "archivist")
+    permissions = me(client, tokens["access_token"]).get_json()["permissions"]
+    assert "transcript.approve" in permissions and "user.manage" not in permissions
+    assert permissions == sorted(permissions)

@@ -3,6 +3,8 @@ depend on the database run on SQLite only)."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 
 from tests.api.helpers import assert_error, make_person
@@ -233,5 +235,13 @@ def test_review_queue_sorts_filters_and_shows_locks(app, client, auth):
     assert ids(f"?collector={collector}") == [oldest, newest]
     assert ids(f"?person={person['id']}") == [newest]
     assert ids("?per_page=1&page=2") == [oldest]
+    editor = user_id(client, auth("editor"))
+    assert ids(f"?holder={editor}") == [flagged], "what the editor is working on"
+    assert ids(f"?holder={collector}") == []
+    assert first["collector"]["username"] == "other-collector" and page["items"][1]["collector"]["id"] == collector
     assert_error(client.get("/api/v1/transcripts?status=done", headers=auth("editor")), 422)
     assert_error(client.get("/api/v1/transcripts", headers=auth("collector")), 403)
+    with app.app_context():
+        db.session.get(Transcript, flagged).lock_expires_at -= timedelta(minutes=31)
+        db.session.commit()
+    assert ids(f"?holder={editor}") == [], "a lapsed claim is nobody's"
