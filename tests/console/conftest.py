@@ -166,9 +166,15 @@ class PageProblems:
     def __init__(self) -> None:
         self.problems: list[str] = []
         self.allowed_statuses: set[int] = set()
+        self.allowed_fragments: list[str] = []
 
     def allow_status(self, *statuses: int) -> None:
         self.allowed_statuses.update(statuses)
+
+    def allow_message(self, *fragments: str) -> None:
+        """Console errors containing one of ``fragments`` are expected (the browser's report of a connection the
+        test cuts, e.g. ``net::ERR_INTERNET_DISCONNECTED``)."""
+        self.allowed_fragments.extend(fragments)
 
     def watch(self, page: Any) -> None:
         page.on("console", lambda message: self._console(page, message))
@@ -180,6 +186,8 @@ class PageProblems:
         text = message.text
         status = re.search(r"the server responded with a status of (\d{3})", text)
         if status and int(status.group(1)) in self.allowed_statuses:
+            return
+        if any(fragment in text for fragment in self.allowed_fragments):
             return
         self.problems.append(f"{page.url}: console error: {text}")
 
