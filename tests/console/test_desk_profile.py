@@ -1,7 +1,8 @@
 """The archivists' desk in a real browser: a profile through submit, return with a comment, approval, the
 publication checklist (each missing item fixed where it leads), a consent whose signed form goes up over tus from
 the browser (interrupted and resumed), publication and withdrawal; an edit conflict between two browsers that
-loses no typed text; failures in plain Chinese that keep the work; and typed HTML shown as text."""
+loses no typed text; failures in plain Chinese and an ended session that keep the work; and typed HTML shown as
+text."""
 
 from __future__ import annotations
 
@@ -10,8 +11,8 @@ import re
 import requests
 from playwright.sync_api import expect
 
-from tests.console.desk_helpers import (INJECTION, create_person, person, png, record_consent, step,
-                                         unique_tag, upload_bytes)
+from tests.conftest import PASSWORD
+from tests.console.desk_helpers import INJECTION, create_person, person, png, record_consent, step, unique_tag
 
 CHUNK = 1024 * 1024  # console/uploads.js sends tus chunks of 1 MiB
 
@@ -225,3 +226,22 @@ def test_typed_html_is_shown_as_text_everywhere_on_the_desk(open_page, site):
     for page in (listing, profile, archivist):
         assert page.locator("img[src='x']").count() == 0
         assert page.evaluate("() => window.__pwned") is None
+
+
+def test_an_ended_session_sends_the_user_to_log_in_and_the_typed_text_is_there_on_return(open_page, site, problems):
+    problems.allow_status(401)
+    pid = create_person(site, "editor", name="孙立华")["id"]
+    page = open_page("editor", f"/console/persons/{pid}")
+    page.get_by_role("button", name="编辑", exact=True).click()
+    page.get_by_label("事迹/生平").fill("会话结束前录入的事迹。")
+    page.context.clear_cookies()  # the session is over (logged out elsewhere, or the browser was closed)
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page).to_have_url(re.compile(r"/console/login\?next="))
+    page.get_by_label("用户名").fill("editor")
+    page.get_by_label("密码").fill(PASSWORD)
+    page.get_by_role("button", name="登录").click()
+    expect(page).to_have_url(f"/console/persons/{pid}")
+    expect(page.get_by_label("事迹/生平")).to_have_value("会话结束前录入的事迹。")
+    page.get_by_role("button", name="保存", exact=True).click()
+    expect(page.locator("#fields")).to_contain_text("会话结束前录入的事迹。")
+    assert person(site, pid)["biography"] == "会话结束前录入的事迹。"

@@ -272,12 +272,13 @@ async function main() {
     editor.status(draft.baseVersion === person.version
       ? '已恢复您上次未保存的修改。' : '已恢复您上次未保存的修改；档案在此期间有新版本，保存时会提示比较。', 'info');
   }
-  state.interviews = await showInterviews(person);
   const actions = new Set(person.actions || []);
-  if (actions.has('record_consent')) consentForm(() => state.person, state.interviews, reloadAll);
   if (actions.has('edit') && can(state.user, 'material.upload')) materialForm(person, reloadAll);
-  await Promise.all([showChecklist(), showMaterials(person), showConsents(person, state.interviews, reloadAll),
-    showAudit(person, state.user), showNotifications(person)]);
+  const independent = Promise.all([showChecklist(), showMaterials(person), showAudit(person, state.user),
+    showNotifications(person)]);
+  state.interviews = await showInterviews(person);  // the consents name the interviews they are limited to
+  if (actions.has('record_consent')) consentForm(() => state.person, state.interviews, reloadAll);
+  await Promise.all([independent, showConsents(person, state.interviews, reloadAll)]);
 }
 
 main();
