@@ -31,9 +31,11 @@ def serialise(notification: Notification) -> dict[str, Any]:
 @blp.response(200, NotificationPageSchema)
 @login_required()
 def list_notifications(args: dict[str, Any]) -> Response:
-    """Your notifications, newest first (``?unread=true``: unread only); ``unread`` counts all unread ones."""
+    """Your notifications, newest first (``?unread=true``: unread only; ``entity_type`` and ``entity_id``: about
+    one record, e.g. a profile); ``unread`` counts all unread ones."""
     page = notification_service.list_for(current_user, unread_only=args["unread"], page=args["page"],
-                                         per_page=args["per_page"])
+                                         per_page=args["per_page"], entity_type=args.get("entity_type"),
+                                         entity_id=args.get("entity_id"))
     return jsonify({"items": [serialise(n) for n in page.items], "total": page.total, "page": page.page,
                     "per_page": page.per_page, "unread": notification_service.unread_count(current_user)})
 

@@ -39,6 +39,7 @@ def serialise(person: Person) -> dict[str, Any]:
         data["phone"] = mask_phone(person.phone)
         data["address"] = mask_address(person.address)
     data["personal_data_masked"] = masked
+    data["actions"] = person_service.available_actions(current_user, person)
     return data
 
 

@@ -95,17 +95,17 @@ def transcript(transcript_id: int) -> str:
 
 @bp.route("/persons")
 def persons() -> str:
-    return _page("placeholder.html", "persons", "人物档案")
+    return _page("persons.html", "persons", "人物档案")
 
 
 @bp.route("/persons/<int:person_id>")
 def person(person_id: int) -> str:
-    return _page("placeholder.html", "person", "人物档案", "console.persons", person_id=person_id)
+    return _page("person.html", "person", "人物档案", "console.persons", person_id=person_id)
 
 
 @bp.route("/stats")
 def stats() -> str:
-    return _page("placeholder.html", "stats", "统计")
+    return _page("stats.html", "stats", "统计")
 
 
 def init_app(app: Flask) -> None:

@@ -13,6 +13,7 @@ class AuditEventSchema(Schema):
     entity_id = fields.Str()
     action = fields.Str()
     actor_id = Int64(allow_none=True)
+    actor_name = fields.Str(allow_none=True, metadata={"description": "Who did it (display name or username)"})
     created_at = fields.DateTime()
     changes = fields.Dict()
     comment = fields.Str(allow_none=True)

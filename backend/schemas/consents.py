@@ -65,6 +65,9 @@ class NotificationPageSchema(page_of(NotificationSchema, "NotificationListSchema
 
 class NotificationArgsSchema(PageArgsSchema):
     unread = fields.Bool(load_default=False, metadata={"description": "true: unread ones only"})
+    entity_type = fields.Str(validate=validate.Length(max=32), metadata={
+        "description": "Only those about this kind of record, e.g. person (with entity_id: about one record)"})
+    entity_id = fields.Str(validate=validate.Length(max=64), metadata={"description": "e.g. 12"})
 
 
 class ReadAllSchema(Schema):

@@ -6,7 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from backend.models.person import CATEGORIES, GENDERS, STATUSES
 from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
-from backend.services.persons import MAX_ALIAS_LENGTH, MAX_ALIASES, SORTS
+from backend.services.persons import MAX_ALIAS_LENGTH, MAX_ALIASES, PERSON_ACTIONS, SORTS
 
 
 class HonourSchema(StrictSchema):
@@ -85,6 +85,9 @@ class PersonSchema(Schema):
     phone = fields.Str(allow_none=True, metadata={"description": "Masked unless archivist or admin"})
     address = fields.Str(allow_none=True, metadata={"description": "Masked unless archivist or admin"})
     personal_data_masked = fields.Bool()
+    actions = fields.List(fields.Str(validate=validate.OneOf(PERSON_ACTIONS)), metadata={
+        "description": "What you may do with the profile now: edit, submit, approve, return, publish, withdraw, "
+                       "delete, record_consent, withdraw_consent (publish still needs the checklist)"})
     return_comment = fields.Str(allow_none=True)
     created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()

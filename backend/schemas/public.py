@@ -145,3 +145,6 @@ class StatsSchema(Schema):
         "description": "Per collector: user_id, username, display_name, materials, hours, persons_created"})
     monthly = fields.List(fields.Dict(), metadata={
         "description": "Per month (China time, oldest first): month YYYY-MM, materials, hours"})
+    hours_by_month = fields.List(fields.Dict(), metadata={
+        "description": "Per month (China time, oldest first): month, and hours of audio/video collected then and "
+                       "first transcribed, reviewed and approved then (a material counts once per column)"})

@@ -42,3 +42,12 @@ def list_events(*, entity_type: str | None, entity_id: str | None, actor_id: int
     if actor_id:
         query = query.where(AuditEvent.actor_id == actor_id)
     return paginate(query, page, per_page)
+
+
+def actor_names(events: list[AuditEvent]) -> dict[int, str]:
+    """The display names (or usernames) of the events' actors, looked up once for a page of events."""
+    ids = {event.actor_id for event in events if event.actor_id is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.display_name, User.username).where(User.id.in_(ids)))
+    return {row.id: row.display_name or row.username for row in rows}

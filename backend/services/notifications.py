@@ -25,10 +25,15 @@ def mine(user: User) -> ColumnElement[bool]:
     return Notification.user_id == user.id
 
 
-def list_for(user: User, *, unread_only: bool, page: int, per_page: int) -> Page[Notification]:
+def list_for(user: User, *, unread_only: bool, page: int, per_page: int, entity_type: str | None = None,
+             entity_id: str | None = None) -> Page[Notification]:
     query = select(Notification).where(mine(user))
     if unread_only:
         query = query.where(Notification.read_at.is_(None))
+    if entity_type:
+        query = query.where(Notification.entity_type == entity_type)
+    if entity_id:
+        query = query.where(Notification.entity_id == entity_id)
     return paginate(query.order_by(Notification.id.desc()), page, per_page)
 
 

@@ -13,6 +13,7 @@ from backend.services import audit, notifications, policy, publication
 from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
 from backend.services.pagination import Page, paginate
 from backend.services.pinyin import MAX_TERM_LENGTH, index_terms, name_pinyin
+from backend.services.policy import Permission
 from backend.services.versioning import advance, check_version, only_edited_by, record_edit
 
 EDITABLE_FIELDS = ("category", "name", "aliases", "gender", "ethnicity", "birth_date", "death_date",
@@ -27,6 +28,8 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
     "publish": (frozenset({"approved"}), "published"),
     "withdraw": (frozenset({"submitted", "returned", "approved", "published"}), "withdrawn"),
 }
+# What available_actions may name.
+PERSON_ACTIONS = ("edit", *TRANSITIONS, "delete", "record_consent", "withdraw_consent")
 # Approved and published profiles are changed by archivists only (policy.can_edit_person); such an edit is itself
 # the approval, recorded on the audit event, and an edit of a published profile is public as soon as it is saved.
 APPROVED_STATES = frozenset({"approved", "published"})
@@ -208,6 +211,21 @@ def needs_if_match(actor: User, person: Person) -> bool:
     else has changed yet: there no one's edit can be lost, and a phone that synced offline work may send none."""
     return not (person.status == "draft" and person.created_by_id == actor.id
                 and only_edited_by("person", person.id, actor))
+
+
+def available_actions(actor: User, person: Person) -> list[str]:
+    """What ``actor`` may do with the profile as it is now, so clients offer exactly that (the same rules as the
+    actions themselves; the publication checklist is not consulted: publishing lists what it still lacks)."""
+    actions = ["edit"] if policy.can_edit_person(actor, person) else []
+    actions += [action for action, (sources, _target) in TRANSITIONS.items()
+                if person.status in sources and policy.can_transition_person(actor, person, action)]
+    if person.status == "draft" and policy.can_delete_person(actor, person):
+        actions.append("delete")
+    if policy.can_record_consent(actor, person):
+        actions.append("record_consent")
+    if policy.can(actor, Permission.CONSENT_WITHDRAW):
+        actions.append("withdraw_consent")
+    return actions
 
 
 def delete_person(actor: User, person_id: int) -> None:

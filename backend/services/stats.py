@@ -112,4 +112,30 @@ def programme_stats(*, months: int = 24, now: datetime | None = None) -> dict[st
                 "hours": _hours(by_month.get(key, (0, 0.0))[1])} for key, _start in starts]
 
     return {"generated_at": now, "persons": persons, "hours": hours, "materials": materials,
-            "collectors": collectors, "monthly": monthly}
+            "collectors": collectors, "monthly": monthly, "hours_by_month": _hours_by_month(starts, monthly)}
+
+
+def _first_time_per_material(column: Any) -> Any:
+    """Per material, the earliest ``column`` of its transcripts (when it was first transcribed, reviewed, …)."""
+    return (select(Transcript.material_id.label("material_id"), func.min(column).label("at"))
+            .where(column.is_not(None)).group_by(Transcript.material_id).subquery())
+
+
+def _hours_by_month(starts: list[tuple[str, datetime]], monthly: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Hours of audio and video per month: collected (uploaded) then, and first transcribed, reviewed and
+    approved then. A material counts once per column, in the month its first transcript reached that step; a
+    transcript returned after approval no longer counts as approved."""
+    series = {row["month"]: {"month": row["month"], "collected": row["hours"], "transcribed": 0.0,
+                             "reviewed": 0.0, "approved": 0.0} for row in monthly}
+    for name, column in (("transcribed", Transcript.created_at), ("reviewed", Transcript.reviewed_at),
+                         ("approved", Transcript.approved_at)):
+        first = _first_time_per_material(column)
+        month = _month_of(first.c.at)
+        rows = db.session.execute(
+            select(month, func.sum(_duration())).select_from(first)
+            .join(Material, Material.id == first.c.material_id)
+            .where(Material.kind.in_(("audio", "video")), first.c.at >= starts[0][1]).group_by(month))
+        for key, seconds in rows:
+            if key in series:
+                series[key][name] = _hours(seconds)
+    return list(series.values())

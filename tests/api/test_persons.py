@@ -349,7 +349,8 @@ def test_full_workflow_and_audit_trail(client, auth, users):
     assert actions == ["create", "submit", "return", "update", "submit", "approve", "publish", "withdraw"]
     update = next(e for e in events if e["action"] == "update")
     assert update["changes"] == {"birth_date": {"before": None, "after": "1940"}}
-    assert update["actor_id"] == users["collector"]
+    assert update["actor_id"] == users["collector"] and update["actor_name"] == "collector"
+    assert {e["actor_name"] for e in events if e["action"] in ("approve", "publish")} == {"archivist"}
     returned_event = next(e for e in events if e["action"] == "return")
     assert returned_event["comment"] == "请补充出生日期"
     assert returned_event["changes"]["status"] == {"before": "submitted", "after": "returned"}
@@ -407,3 +408,30 @@ def test_delete_only_drafts_by_creator_or_admin(client, auth):
     assert_error(client.delete(f"/api/v1/persons/{submitted['id']}", headers=auth("admin")), 409, "person_not_draft")
     by_admin = make_person(client, auth("collector"))
     assert client.delete(f"/api/v1/persons/{by_admin['id']}", headers=auth("admin")).status_code == 204
+
+
+def test_each_profile_says_what_the_caller_may_do_with_it_now(client, auth):
+    """``actions`` follows the rules of the actions themselves: a console shows exactly these buttons."""
+    person = make_person(client, auth("collector"))
+    url = f"/api/v1/persons/{person['id']}"
+
+    def actions(role: str) -> list[str]:
+        return client.get(url, headers=auth(role)).get_json()["actions"]
+
+    assert person["actions"] == ["edit", "submit", "delete", "record_consent"]
+    assert actions("editor") == ["edit", "submit"]
+    assert actions("archivist") == ["edit", "submit", "record_consent", "withdraw_consent"]
+    advance(client, person["id"], auth("collector"), "submit")
+    assert actions("collector") == ["record_consent"], "a submitted profile is no longer the collector's to edit"
+    assert actions("editor") == ["edit"]
+    assert actions("archivist") == ["edit", "approve", "return", "withdraw", "record_consent", "withdraw_consent"]
+    advance(client, person["id"], auth("archivist"), "approve")
+    assert actions("editor") == [], "approved profiles are the archivists' to change"
+    assert actions("archivist") == ["edit", "return", "publish", "withdraw", "record_consent", "withdraw_consent"]
+    listed = client.get("/api/v1/persons", headers=auth("archivist")).get_json()["items"]
+    assert [p["actions"] for p in listed if p["id"] == person["id"]] == [actions("archivist")]
+    # What `actions` offers is what the API then does, and what it leaves out is refused.
+    assert_error(client.post(f"{url}/approve", headers=if_match(client, url, auth("editor"))), 403)
+    published = advance(client, person["id"], auth("archivist"), "publish")
+    assert published["actions"] == ["edit", "withdraw", "record_consent", "withdraw_consent"]
+    assert actions("collector") == ["record_consent"]

@@ -74,6 +74,19 @@ def test_read_all_touches_only_ones_own(client, auth):
     assert client.get(NOTES, headers=auth("other_collector")).get_json()["unread"] == 1
 
 
+def test_notifications_about_one_profile(client, auth):
+    first = returned_profile(client, auth, "collector", "甲", "请补充照片")
+    second = returned_profile(client, auth, "collector", "乙", "事迹过短")
+
+    about = client.get(f"{NOTES}?entity_type=person&entity_id={first}", headers=auth("collector")).get_json()
+    assert [(n["entity_id"], n["comment"]) for n in about["items"]] == [(str(first), "请补充照片")]
+    assert about["total"] == 1 and about["unread"] == 2, "unread still counts all of them"
+    assert client.get(f"{NOTES}?entity_type=person", headers=auth("collector")).get_json()["total"] == 2
+    assert client.get(f"{NOTES}?entity_type=transcript", headers=auth("collector")).get_json()["total"] == 0
+    assert client.get(f"{NOTES}?entity_type=person&entity_id={second}",
+                      headers=auth("other_collector")).get_json()["total"] == 0, "only one's own"
+
+
 def test_bad_query_arguments_are_422(client, auth):
     assert_error(client.get(f"{NOTES}?unread=perhaps", headers=auth("collector")), 422)
     assert_error(client.get(f"{NOTES}?per_page=1000", headers=auth("collector")), 422)

@@ -177,6 +177,7 @@ class PageProblems:
         """Console errors containing one of ``fragments`` are expected (a connection the test cuts)."""
         self.allowed_texts.update(fragments)
 
+
     def watch(self, page: Any) -> None:
         page.on("console", lambda message: self._console(page, message))
         page.on("pageerror", lambda error: self.problems.append(f"{page.url}: page error: {error}"))

@@ -100,3 +100,46 @@ def test_stats_of_an_empty_archive(client, auth):
     assert stats["persons"]["total"] == 0 and stats["materials"]["total"] == 0 and stats["collectors"] == []
     assert stats["hours"] == {"collected": 0.0, "transcribed": 0.0, "reviewed": 0.0, "approved": 0.0}
     assert all(m["materials"] == 0 and m["hours"] == 0.0 for m in stats["monthly"])
+
+
+def test_hours_per_month_collected_transcribed_reviewed_and_approved(client, auth, app, users):
+    now = utcnow()
+    earlier, much_earlier = now - timedelta(days=40), now - timedelta(days=75)
+    with app.app_context():
+        def material(kind: str, created: datetime, seconds: float | None) -> Material:
+            digest = uuid.uuid4().hex * 2
+            row = Material(kind=kind, status="ready", mime="application/octet-stream", size=1, sha256=digest,
+                           storage_key=f"originals/{digest}", collector_id=users["collector"],
+                           access_level="restricted", media_info={} if seconds is None else {"duration": seconds},
+                           created_at=created)
+            db.session.add(row)
+            db.session.flush()
+            return row
+
+        def transcript(of: Material, created: datetime, reviewed: datetime | None = None,
+                       approved: datetime | None = None) -> None:
+            db.session.add(Transcript(material_id=of.id, engine="faster-whisper", model="base", created_at=created,
+                                      reviewed_at=reviewed, approved_at=approved,
+                                      status="approved" if approved else "reviewed" if reviewed else "machine"))
+
+        old = material("video", much_earlier, 3600.0)  # transcribed twice: counts once, in its first month
+        transcript(old, much_earlier, reviewed=earlier, approved=now)
+        transcript(old, earlier)
+        recent = material("audio", earlier, 1800.0)
+        transcript(recent, now, reviewed=now)
+        photo = material("image", now, None)
+        transcript(photo, now, reviewed=now, approved=now)  # no duration: no hours
+        db.session.commit()
+
+    stats = client.get("/api/v1/stats?months=6", headers=auth("archivist")).get_json()
+    series = stats["hours_by_month"]
+    assert [row["month"] for row in series] == [row["month"] for row in stats["monthly"]]
+    expected = {row["month"]: {"month": row["month"], "collected": 0.0, "transcribed": 0.0, "reviewed": 0.0,
+                               "approved": 0.0} for row in series}
+    for moment, column, hours in ((much_earlier, "collected", 1.0), (much_earlier, "transcribed", 1.0),
+                                  (earlier, "reviewed", 1.0), (now, "approved", 1.0),
+                                  (earlier, "collected", 0.5), (now, "transcribed", 0.5), (now, "reviewed", 0.5)):
+        expected[_month(moment)][column] += hours
+    assert series == list(expected.values())
+    assert sum(row["transcribed"] for row in series) == stats["hours"]["transcribed"] == 1.5
+    assert sum(row["approved"] for row in series) == stats["hours"]["approved"] == 1.0
