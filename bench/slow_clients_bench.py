@@ -10,7 +10,6 @@ import http.client
 import io
 import multiprocessing
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -24,8 +23,7 @@ import psutil
 import requests
 from PIL import Image
 
-from upload_bench import (COLLECTOR, GUNICORN_CONFIG, NODE_MODULES, NODE_SERVER, PASSWORD, ROOT, SCRIPT_DIR, VENV_BIN,
-                          _metadata, free_port, process_group, run_cli)
+from upload_bench import _metadata, running_liufang, running_tus_node
 
 ABOUT = """\
 Usage:  .venv/bin/python bench/slow_clients_bench.py [--clients 50 200] [--seconds 30] [--workers 2] [--skip-node]
@@ -283,23 +281,10 @@ def measure(target: Target, clients: int, seconds: float) -> Run:
 @contextlib.contextmanager
 def liufang(work: Path, workers: int) -> Iterator[Target]:
     instance = work / f"instance-{time.monotonic_ns()}"
-    env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(instance), "LOG_LEVEL": "WARNING",
-           "LIUFANG_AUTO_TRANSCRIBE": "false"}
-    for key in ("DATABASE_URL", "LIUFANG_QUEUE_URL", "LIUFANG_STORAGE_URL"):
-        env.pop(key, None)
-    run_cli(["db", "upgrade"], env)
-    run_cli(["users", "create", COLLECTOR, "--role", "collector", "--password-stdin"], env, PASSWORD + "\n")
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    command = [str(VENV_BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(workers), "--bind",
-               f"127.0.0.1:{port}"]
-    with process_group(command, env, instance.parent / "gunicorn.log", f"{base}/api/v1/uploads", ROOT) as pid:
-        login = requests.post(f"{base}/api/v1/auth/login", json={"username": COLLECTOR, "password": PASSWORD},
-                              timeout=30)
-        login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+    with running_liufang(instance, workers, instance.parent / "gunicorn.log",
+                         {"LIUFANG_AUTO_TRANSCRIBE": "false"}) as (port, headers, pid):
         for _ in range(4):  # every worker imports and touches its code once (requests land on either)
-            requests.get(f"{base}/api/v1/auth/me", headers=headers, timeout=30).raise_for_status()
+            requests.get(f"http://127.0.0.1:{port}/api/v1/auth/me", headers=headers, timeout=30).raise_for_status()
         yield Target(f"Liufang (gunicorn gevent -w {workers})", "127.0.0.1", port, "/api/v1/uploads", headers,
                      [("GET", "/api/health", 200), ("GET", "/api/v1/auth/me", 200)],
                      lambda data: _metadata({"filename": "photo.png", "filetype": "image/png"}), pid)
@@ -307,21 +292,12 @@ def liufang(work: Path, workers: int) -> Iterator[Target]:
 
 @contextlib.contextmanager
 def tus_node(work: Path) -> Iterator[Target | None]:
-    node = shutil.which("node")
-    if node is None or not (NODE_MODULES / "@tus" / "server").is_dir() or not (NODE_MODULES / "@tus" / "file-store"
-                                                                               ).is_dir():
-        print("@tus/server: skipped (needs node and the packages `make` installs into bench/node_modules)")
-        yield None
-        return
-    SCRIPT_DIR.mkdir(parents=True, exist_ok=True)
-    script = SCRIPT_DIR / "tus-node-server.mjs"
-    script.write_text(NODE_SERVER)
-    store = work / f"tus-node-files-{time.monotonic_ns()}"
-    store.mkdir()
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with process_group([node, str(script), str(port), str(store)], dict(os.environ), work / "node.log",
-                       f"{base}/files", ROOT) as pid:
+    with running_tus_node(work / f"tus-node-files-{time.monotonic_ns()}", work / "node.log") as running:
+        if running is None:
+            yield None
+            return
+        port, pid = running
+        base = f"http://127.0.0.1:{port}"
         probe = requests.post(f"{base}/files", timeout=30, headers={
             "Tus-Resumable": "1.0.0", "Upload-Length": "10", "Upload-Metadata": _metadata({"filename": "probe"})})
         probe.raise_for_status()

@@ -307,10 +307,11 @@ def run_cli(args: list[str], env: dict[str, str], stdin: str | None = None) -> N
 
 
 @contextlib.contextmanager
-def liufang_server(work: Path, chunk: int, workers: int) -> Iterator[Server]:
-    """Liufang under gunicorn, warmed up; uploads check the stored material's SHA-256."""
-    instance = work / "instance"
-    env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(instance), "LOG_LEVEL": "WARNING"}
+def running_liufang(instance: Path, workers: int, log: Path, extra_env: dict[str, str] | None = None
+                    ) -> Iterator[tuple[int, dict[str, str], int]]:
+    """Liufang under gunicorn with scripts/gunicorn.conf.py (as `make run` serves it) on a fresh instance with one
+    collector; yields (port, the collector's bearer headers, gunicorn's pid)."""
+    env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(instance), "LOG_LEVEL": "WARNING", **(extra_env or {})}
     for key in ("DATABASE_URL", "LIUFANG_QUEUE_URL", "LIUFANG_STORAGE_URL"):
         env.pop(key, None)
     run_cli(["db", "upgrade"], env)
@@ -319,11 +320,19 @@ def liufang_server(work: Path, chunk: int, workers: int) -> Iterator[Server]:
     base = f"http://127.0.0.1:{port}"
     command = [str(VENV_BIN / "gunicorn"), "-c", str(GUNICORN_CONFIG), "-w", str(workers),
                "--bind", f"127.0.0.1:{port}"]
-    with process_group(command, env, work / "gunicorn.log", f"{base}/api/v1/uploads", ROOT) as pid:
+    with process_group(command, env, log, f"{base}/api/v1/uploads", ROOT) as pid:
         login = requests.post(f"{base}/api/v1/auth/login", json={"username": COLLECTOR, "password": PASSWORD},
                               timeout=30)
         login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        yield port, {"Authorization": f"Bearer {login.json()['access_token']}"}, pid
+
+
+@contextlib.contextmanager
+def liufang_server(work: Path, chunk: int, workers: int) -> Iterator[Server]:
+    """Liufang under gunicorn, warmed up; uploads check the stored material's SHA-256."""
+    instance = work / "instance"
+    with running_liufang(instance, workers, work / "gunicorn.log") as (port, headers, pid):
+        base = f"http://127.0.0.1:{port}"
         common = {"Tus-Resumable": "1.0.0", **headers}
         warm_up(base, "/api/v1/uploads", chunk, common, _metadata({"filename": "warm-up.mp4", "filetype": "video/mp4"}))
 
@@ -361,8 +370,9 @@ def _last_upload_id(instance: Path) -> str:
 
 
 @contextlib.contextmanager
-def node_server(work: Path, chunk: int) -> Iterator[Server | None]:
-    """@tus/server with FileStore, warmed up; yields an upload function, or None without Node or the packages."""
+def running_tus_node(store: Path, log: Path) -> Iterator[tuple[int, int] | None]:
+    """@tus/server with FileStore on Node, storing under ``store``; yields (port, pid), or None without Node or the
+    packages `make` installs into bench/node_modules."""
     node = shutil.which("node")
     packages = (NODE_MODULES / "@tus" / "server", NODE_MODULES / "@tus" / "file-store")
     if node is None or not all(package.is_dir() for package in packages):
@@ -373,12 +383,23 @@ def node_server(work: Path, chunk: int) -> Iterator[Server | None]:
     SCRIPT_DIR.mkdir(parents=True, exist_ok=True)
     script = SCRIPT_DIR / "tus-node-server.mjs"
     script.write_text(NODE_SERVER)
-    store = work / "tus-node-files"
     store.mkdir()
     port = free_port()
-    base = f"http://127.0.0.1:{port}"
-    with process_group([node, str(script), str(port), str(store)], dict(os.environ), work / "node.log",
-                       f"{base}/files", ROOT) as pid:
+    with process_group([node, str(script), str(port), str(store)], dict(os.environ), log,
+                       f"http://127.0.0.1:{port}/files", ROOT) as pid:
+        yield port, pid
+
+
+@contextlib.contextmanager
+def node_server(work: Path, chunk: int) -> Iterator[Server | None]:
+    """@tus/server with FileStore, warmed up; yields an upload function, or None without Node or the packages."""
+    store = work / "tus-node-files"
+    with running_tus_node(store, work / "node.log") as running:
+        if running is None:
+            yield None
+            return
+        port, pid = running
+        base = f"http://127.0.0.1:{port}"
         warm_up(base, "/files", chunk, {"Tus-Resumable": "1.0.0"}, _metadata({"filename": "warm-up.mp4"}))
 
         name = "@tus/server + FileStore"
