@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from flask import Response, jsonify
 from flask_jwt_extended import current_user
@@ -31,16 +31,23 @@ blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
 _person_schema = PersonSchema()
 
 
-def serialise(person: Person) -> dict[str, Any]:
-    data = _person_schema.dump(person)
+def serialise_many(persons: Sequence[Person]) -> list[dict[str, Any]]:
+    """The profiles as the caller may see them: personal data masked unless their role needs it, and what they
+    may do with each (one schema dump for the whole page: much cheaper than one per profile)."""
     masked = not policy.sees_personal_data(current_user)
-    if masked:
-        data["id_number"] = mask_id_number(person.id_number)
-        data["phone"] = mask_phone(person.phone)
-        data["address"] = mask_address(person.address)
-    data["personal_data_masked"] = masked
-    data["actions"] = person_service.available_actions(current_user, person)
-    return data
+    items = _person_schema.dump(persons, many=True)
+    for data, person in zip(items, persons):
+        if masked:
+            data["id_number"] = mask_id_number(person.id_number)
+            data["phone"] = mask_phone(person.phone)
+            data["address"] = mask_address(person.address)
+        data["personal_data_masked"] = masked
+        data["actions"] = person_service.available_actions(current_user, person)
+    return items
+
+
+def serialise(person: Person) -> dict[str, Any]:
+    return serialise_many([person])[0]
 
 
 def _answer(person: Person, status: int = 200) -> Response:
@@ -54,8 +61,8 @@ def _answer(person: Person, status: int = 200) -> Response:
 def list_persons(args: dict[str, Any]) -> Response:
     """List profiles: collectors see their own plus published ones; staff see all."""
     page = person_service.list_persons(current_user, **args)
-    return jsonify({"items": [serialise(p) for p in page.items], "total": page.total,
-                    "page": page.page, "per_page": page.per_page})
+    return jsonify({"items": serialise_many(page.items), "total": page.total,
+                    "page": page.page, "per_page": page.per_page, "next_cursor": page.next_cursor})
 
 
 @blp.route("", methods=["POST"])

@@ -90,7 +90,7 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
     """Published profiles whose person consented to publication, by pinyin (filters: category, area, q)."""
     page = public_service.list_persons(**args)
     return {"items": [_person_summary(person) for person in page.items], "total": page.total,
-            "page": page.page, "per_page": page.per_page}
+            "page": page.page, "per_page": page.per_page, "next_cursor": page.next_cursor}
 
 
 @blp.route("/persons/<int:person_id>", methods=["GET"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from backend.models.person import CATEGORIES, GENDERS, STATUSES
-from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import CursorPageArgsSchema, Int64, StrictSchema, page_of
 from backend.services.persons import MAX_ALIAS_LENGTH, MAX_ALIASES, PERSON_ACTIONS, SORTS
 
 
@@ -98,10 +98,10 @@ class PersonSchema(Schema):
     withdrawn_at = fields.DateTime(allow_none=True)
 
 
-PersonPageSchema = page_of(PersonSchema, "PersonPageSchema")
+PersonPageSchema = page_of(PersonSchema, "PersonPageSchema", cursor=True)
 
 
-class PersonListArgsSchema(PageArgsSchema):
+class PersonListArgsSchema(CursorPageArgsSchema):
     category = fields.Str(validate=validate.OneOf(CATEGORIES))
     status = fields.Str(validate=validate.OneOf(STATUSES))
     area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})

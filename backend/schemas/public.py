@@ -8,14 +8,14 @@ from marshmallow import Schema, fields, validate
 
 from backend.models import REDACTION_REASONS
 from backend.models.person import CATEGORIES
-from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import CursorPageArgsSchema, Int64, PageArgsSchema, StrictSchema, page_of
 from backend.schemas.persons import AreaSchema, HonourSchema
 from backend.services.public import REQUESTABLE_VARIANTS
 
 # --- public archive ---------------------------------------------------------------------------------------------
 
 
-class PublicPersonListArgsSchema(PageArgsSchema):
+class PublicPersonListArgsSchema(CursorPageArgsSchema):
     category = fields.Str(validate=validate.OneOf(CATEGORIES),
                           metadata={"description": "good_person 好人 / notable 名家 / local_worthy 乡贤"})
     area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})
@@ -64,7 +64,7 @@ class PublicPersonSchema(PublicPersonSummarySchema):
     materials = fields.List(fields.Nested(PublicMaterialSchema))
 
 
-PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema")
+PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema", cursor=True)
 
 
 class PublicContentArgsSchema(StrictSchema):

@@ -218,6 +218,19 @@ def _after_transaction_end(session: Session, transaction: Any) -> None:
         session.info.pop(_PENDING, None)
 
 
+def has_unlogged_changes(session: Session) -> bool:
+    """Whether this transaction has flushed changes of synced records that its commit has yet to log."""
+    pending: _Pending | None = session.info.get(_PENDING)
+    return bool(pending is not None and pending.changes)
+
+
+def position() -> tuple[str, int] | None:
+    """The log's epoch and last number as this transaction sees them: equal positions, equal synced records (what
+    list totals are cached by); None before the first change."""
+    row = db.session.execute(select(SyncState.epoch, SyncState.last_seq).where(SyncState.id == STATE_ID)).first()
+    return None if row is None else (row.epoch, int(row.last_seq))
+
+
 # --- writing the log -----------------------------------------------------------------------------------------------
 
 def _insert(connection: Connection) -> Any:

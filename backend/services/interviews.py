@@ -33,7 +33,8 @@ def list_interviews(actor: User, *, person_id: int | None = None, q: str | None 
             .where(InterviewPerson.person_id == person_id, policy.visible_persons(actor))))
     if q:
         query = query.where(or_(Interview.title.like(f"%{q}%"), Interview.place.like(f"%{q}%")))
-    return paginate(query.order_by(Interview.created_at.desc(), Interview.id.desc()), page, per_page)
+    return paginate(query.order_by(Interview.created_at.desc(), Interview.id.desc()), page, per_page,
+                    cache_total=True)
 
 
 def _snapshot(interview: Interview) -> dict[str, Any]:

@@ -327,7 +327,7 @@ def list_materials(actor: User, *, kind: str | None = None, status: str | None =
         query = query.where(Material.collector_id == collector)
     if access_level:
         query = query.where(Material.access_level == access_level)
-    return paginate(query.order_by(Material.created_at.desc(), Material.id.desc()), page, per_page)
+    return paginate(query.order_by(Material.created_at.desc(), Material.id.desc()), page, per_page, cache_total=True)
 
 
 def update_material(actor: User, material_id: int, data: dict[str, Any], *, expected_version: int | None) -> Material:

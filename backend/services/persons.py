@@ -60,7 +60,8 @@ def get_person(actor: User, person_id: int) -> Person:
 
 def list_persons(actor: User, *, category: str | None = None, status: str | None = None, area: str | None = None,
                  created_by: int | None = None, tag: str | None = None, q: str | None = None,
-                 sort: str = "-updated", page: int = 1, per_page: int = 20) -> Page[Person]:
+                 sort: str = "-updated", page: int | None = 1, per_page: int = 20,
+                 cursor: str | None = None) -> Page[Person]:
     query = select(Person).where(policy.visible_persons(actor))
     if category:
         query = query.where(Person.category == category)
@@ -74,8 +75,7 @@ def list_persons(actor: User, *, category: str | None = None, status: str | None
         query = query.where(Person.id.in_(select(PersonTag.person_id).where(PersonTag.tag == tag)))
     if q and q.strip():
         query = query.where(matches_search(q))
-    query = query.order_by(*SORTS[sort])
-    return paginate(query, page, per_page)
+    return paginate(query, page, per_page, order=SORTS[sort], cursor=cursor, cache_total=True)
 
 
 def matches_search(q: str) -> Any:

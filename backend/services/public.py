@@ -39,7 +39,7 @@ _TRANSCRIPT_NOT_FOUND = ("转写稿不存在", "transcript_not_found")
 # --- persons ----------------------------------------------------------------------------------------------------
 
 def list_persons(*, category: str | None = None, area: str | None = None, q: str | None = None,
-                 page: int = 1, per_page: int = 20) -> Page[Person]:
+                 page: int | None = 1, per_page: int = 20, cursor: str | None = None) -> Page[Person]:
     query = select(Person).where(policy.person_is_public())
     if category:
         query = query.where(Person.category == category)
@@ -47,7 +47,8 @@ def list_persons(*, category: str | None = None, area: str | None = None, q: str
         query = query.where(or_(Person.area_district == area, Person.area_town == area, Person.area_village == area))
     if q and q.strip():
         query = query.where(person_service.matches_search(q))  # the same matching as the internal list
-    return paginate(query.order_by(Person.name_pinyin.asc(), Person.id.asc()), page, per_page)
+    return paginate(query, page, per_page, order=(Person.name_pinyin.asc(), Person.id.asc()), cursor=cursor,
+                    cache_total=True)
 
 
 def get_person(person_id: int) -> Person:
