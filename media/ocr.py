@@ -148,26 +148,58 @@ def _rows(lines: list[OcrLine]) -> list[OcrLine]:
     return [line for row in rows for line in sorted(row, key=lambda item: _bounds(item)[0])]
 
 
+def _side_by_side(groups: list[list[OcrLine]]) -> bool:
+    """Whether groups of lines stand side by side (columns), not one above the other: every group has lines and
+    each overlaps the next in height."""
+    if any(not group for group in groups):
+        return False
+    spans = [(min(_bounds(line)[1] for line in group), max(_bounds(line)[3] for line in group)) for group in groups]
+    return all(min(a[1], b[1]) > max(a[0], b[0]) for a, b in zip(spans, spans[1:]))
+
+
+def _split_at(lines: list[OcrLine], cuts: list[float], axis: int) -> list[list[OcrLine]]:
+    edges = [float("-inf"), *cuts, float("inf")]
+    centre = [lambda b: (b[0] + b[2]) / 2, lambda b: (b[1] + b[3]) / 2][axis]
+    return [[line for line in lines if low <= centre(_bounds(line)) < high] for low, high in zip(edges, edges[1:])]
+
+
 def _reading_order(lines: list[OcrLine], depth: int = 0) -> list[OcrLine]:
-    """Reading order by recursive XY-cut: columns (a gutter wider than 1.5 lines, no line across it) are read one
-    after the other, left to right; blocks separated by more than a line's height of blank one below the other;
-    within a block, row by row. So a newspaper's columns are not read across."""
-    if len(lines) < 2 or depth > 12:
+    """Reading order by recursive XY-cut. Columns (side by side, a gutter wider than 1.5 lines) are read one after
+    the other, left to right; a headline or rule across the columns is read where it stands, between the column
+    blocks above and below it; blocks separated by more than a line's height of blank one below the other; within
+    a block, row by row. So a newspaper is not read across its columns."""
+    if len(lines) < 2 or depth > 16:
         return _rows(lines)
-    heights = sorted(_bounds(line)[3] - _bounds(line)[1] for line in lines)
+    bounds = [_bounds(line) for line in lines]
+    heights = sorted(b[3] - b[1] for b in bounds)
     line_height = max(heights[len(heights) // 2], 1.0)
-    columns = _gaps([(_bounds(line)[0], _bounds(line)[2]) for line in lines], 1.5 * line_height)
+    gutter = 1.5 * line_height
+
+    columns = _gaps([(b[0], b[2]) for b in bounds], gutter)
     if columns:
-        edges = [float("-inf"), *columns, float("inf")]
-        groups = [[line for line in lines if left <= (_bounds(line)[0] + _bounds(line)[2]) / 2 < right]
-                  for left, right in zip(edges, edges[1:])]
-        return [line for group in groups for line in _reading_order(group, depth + 1)]
-    blocks = _gaps([(_bounds(line)[1], _bounds(line)[3]) for line in lines], 1.0 * line_height)
+        groups = _split_at(lines, columns, 0)
+        if _side_by_side(groups):
+            return [line for group in groups for line in _reading_order(group, depth + 1)]
+
+    extent = max(b[2] for b in bounds) - min(b[0] for b in bounds)
+    narrow = [line for line, b in zip(lines, bounds) if b[2] - b[0] < 0.5 * extent]
+    for cut in _gaps([(_bounds(line)[0], _bounds(line)[2]) for line in narrow], gutter):
+        across = sorted((line for line in lines if _bounds(line)[0] < cut < _bounds(line)[2]),
+                        key=lambda line: _bounds(line)[1])
+        rest = [line for line in lines if line not in across]
+        if not across or not _side_by_side(_split_at(rest, [cut], 0)):
+            continue
+        separators = [(_bounds(line)[1] + _bounds(line)[3]) / 2 for line in across]
+        ordered: list[OcrLine] = []
+        for index, band in enumerate(_split_at(rest, separators, 1)):
+            ordered.extend(_reading_order(band, depth + 1))
+            if index < len(across):
+                ordered.append(across[index])
+        return ordered
+
+    blocks = _gaps([(b[1], b[3]) for b in bounds], line_height)
     if blocks:
-        edges = [float("-inf"), *blocks, float("inf")]
-        groups = [[line for line in lines if top <= (_bounds(line)[1] + _bounds(line)[3]) / 2 < bottom]
-                  for top, bottom in zip(edges, edges[1:])]
-        return [line for group in groups for line in _reading_order(group, depth + 1)]
+        return [line for group in _split_at(lines, blocks, 1) for line in _reading_order(group, depth + 1)]
     return _rows(lines)
 
 
