@@ -13,9 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Protocol
 
+from opencc import OpenCC
 from PIL import Image, ImageOps
 
 from .errors import CorruptMedia, UnsupportedMedia
+from .images import _open as _open_image
 from .pdf import _PDFIUM_LOCK, _open
 
 __all__ = ["ENGINES", "OcrEngine", "OcrLine", "OcrPage", "RapidOcrEngine", "TesseractEngine", "engine_named",
@@ -91,8 +93,6 @@ def _to_simplified(text: str) -> str:
     if _converter is None:
         with _converter_lock:
             if _converter is None:
-                from opencc import OpenCC  # opencc-python-reimplemented: pure Python, loads its tables once
-
                 _converter = OpenCC("t2s")
     return _converter.convert(text)
 
@@ -308,17 +308,11 @@ def _prepared(image: Image.Image) -> Image.Image:
 
 def ocr_image(path: str | os.PathLike[str], engine: OcrEngine) -> list[OcrPage]:
     """The one page of a photo or scan (HEIC included, through pillow-heif), recognised by ``engine``."""
-    try:
-        import pillow_heif
-
-        pillow_heif.register_heif_opener()
-    except ImportError:  # pragma: no cover - pillow-heif is a dependency; HEIC just fails to open without it
-        pass
-    try:
-        with Image.open(path) as opened:
+    with _open_image(path) as opened:  # the same size limits and errors as processing
+        try:
             image = _prepared(opened)
-    except (OSError, ValueError, Image.DecompressionBombError) as exc:
-        raise CorruptMedia(f"cannot read image: {exc}") from None
+        except (OSError, ValueError, SyntaxError, EOFError) as exc:
+            raise CorruptMedia(f"cannot decode image: {exc}") from None
     return [OcrPage(1, image.width, image.height, "ocr", engine.name, engine.recognize(image))]
 
 
