@@ -55,16 +55,18 @@ def revisions(actor: User, material_id: int) -> list[MaterialTextRevision]:
 
 def _advance(material: Material, expected: int, text: str) -> int:
     """Move the material's text to revision ``expected + 1`` if it is still at ``expected`` (else 412): a
-    conditional UPDATE, so of two saves made from the same revision exactly one wins."""
+    conditional UPDATE, so of two saves made from the same revision exactly one wins. The text itself is set as
+    an ordinary attribute change, so whatever follows changes of a material in the session (the sync change log,
+    the search index) sees it in this transaction."""
     number = expected + 1
     moved = db.session.execute(
         update(Material).where(Material.id == material.id, Material.text_revision == expected)
-        .values(text_revision=number, text_content=text).execution_options(synchronize_session=False)).rowcount
+        .values(text_revision=number).execution_options(synchronize_session=False)).rowcount
     if moved != 1:
         current = db.session.scalar(select(Material.text_revision).where(Material.id == material.id))
         raise PreconditionFailed(details={"current_version": current, "your_version": expected})
     set_committed_value(material, "text_revision", number)
-    set_committed_value(material, "text_content", text)
+    material.text_content = text
     return number
 
 
