@@ -8,7 +8,9 @@ paper, newspaper-like columns, the certificate again as a poor photo (blurred, d
 two-page scanned PDF (the letter and a blank sheet, rendered at 200 dpi as the job does). Accuracy is 1 − CER on
 Simplified text with punctuation and spaces ignored (transcription.cer), in reading order: a newspaper read
 across its columns scores badly. Seconds per page: the median of ``--repeats`` runs after one warm-up run (the
-first run's extra time, loading models, is shown as ``load s``). The reference, measured in the same run, is the
+first run's extra time, loading models, is shown as ``load s``), as wall-clock seconds and as CPU seconds of this
+process and its children (all threads, Tesseract's subprocess included), which say more than the wall clock on a
+machine shared with other work. The reference, measured in the same run, is the
 PDF text layer of a two-page document read through the same code (media.ocr.pdf_pages): what a PDF costs when
 no OCR is needed.
 """
@@ -49,17 +51,23 @@ def _documents(folder: Path) -> list[tuple[str, Path, str, str]]:
     return made
 
 
-def _timed(run: Callable[[], Any], repeats: int) -> tuple[Any, float, float]:
-    """(result, first run's seconds, median seconds of ``repeats`` later runs)."""
+def _cpu() -> float:
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _timed(run: Callable[[], Any], repeats: int) -> tuple[Any, float, float, float]:
+    """(result, first run's seconds, median wall seconds and median CPU seconds of ``repeats`` later runs)."""
     start = time.perf_counter()
     result = run()
     first = time.perf_counter() - start
-    times = []
+    wall, cpu = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu_start = time.perf_counter(), _cpu()
         result = run()
-        times.append(time.perf_counter() - start)
-    return result, first, statistics.median(times)
+        wall.append(time.perf_counter() - start)
+        cpu.append(_cpu() - cpu_start)
+    return result, first, statistics.median(wall), statistics.median(cpu)
 
 
 def main() -> None:
@@ -73,32 +81,35 @@ def main() -> None:
         docs = _documents(folder)
         reference_pdf = folder / "text_layer.pdf"
         documents.text_layer_pdf(reference_pdf, [documents.LETTER_LINES[:5], documents.LETTER_LINES[5:]])
-        pages, _, reference_s = _timed(lambda: ocr.pdf_pages(reference_pdf, None), args.repeats)
+        pages, _, reference_s, _ = _timed(lambda: ocr.pdf_pages(reference_pdf, None), args.repeats)
         reference_text = ocr.full_text(page.text for page in pages)
         reference_accuracy = documents.character_accuracy("\n".join(documents.LETTER_LINES), reference_text)
 
         print(f"machine: {os.cpu_count()} CPUs, load average {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         print(f"reference: PDF text layer, 2 pages: {reference_s / 2 * 1000:.1f} ms per page, "
               f"accuracy {reference_accuracy:.1%}\n")
-        header = f"{'engine':<10} {'document':<22} {'accuracy':>9} {'s/page':>8} {'load s':>7}"
+        header = f"{'engine':<10} {'document':<22} {'accuracy':>9} {'s/page':>8} {'CPU s/page':>11} {'load s':>7}"
         print(header)
         print("-" * len(header))
-        summary: dict[str, tuple[list[float], list[float]]] = {}
+        summary: dict[str, tuple[list[float], list[float], list[float]]] = {}
         for name in args.engines:
             engine = ocr.engine_named(name)
-            accuracies, seconds = summary.setdefault(name, ([], []))
+            accuracies, seconds, cpu_seconds = summary.setdefault(name, ([], [], []))
             for label, path, kind, truth in docs:
-                pages, first, median = _timed(lambda: ocr.extract_text(path, kind, engine), args.repeats)
+                pages, first, median, cpu = _timed(lambda: ocr.extract_text(path, kind, engine), args.repeats)
                 text = ocr.full_text(page.text for page in pages)
                 accuracy = documents.character_accuracy(truth, text)
                 per_page = median / len(pages)
                 accuracies.append(accuracy)
                 seconds.append(per_page)
-                print(f"{name:<10} {label:<22} {accuracy:>9.1%} {per_page:>8.2f} {first - median:>7.2f}")
+                cpu_seconds.append(cpu / len(pages))
+                print(f"{name:<10} {label:<22} {accuracy:>9.1%} {per_page:>8.2f} {cpu / len(pages):>11.2f} "
+                      f"{first - median:>7.2f}")
         print()
-        for name, (accuracies, seconds) in summary.items():
+        for name, (accuracies, seconds, cpu_seconds) in summary.items():
             print(f"{name:<10} mean accuracy {statistics.mean(accuracies):.1%}, worst {min(accuracies):.1%}, "
-                  f"mean {statistics.mean(seconds):.2f} s per page")
+                  f"mean {statistics.mean(seconds):.2f} s ({statistics.mean(cpu_seconds):.2f} CPU s) per page")
+        print(f"load average at the end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

@@ -138,8 +138,11 @@ def save_text(actor: User, material_id: int, submitted: list[dict[str, Any]], *,
     if expected_version != material.text_revision:
         raise PreconditionFailed(details={"current_version": material.text_revision,
                                           "your_version": expected_version})
-    _store(material, _edited_pages(material, submitted), expected=expected_version, source="editor", engine=None,
-           actor=actor, comment=comment)
+    pages = _edited_pages(material, submitted)
+    current = [(page.number, page.lines) for page in pages_of(material)]
+    if material.text_revision and current == [(page["number"], page["lines"]) for page in pages]:
+        return material  # nothing changed: no new revision, the ETag stays
+    _store(material, pages, expected=expected_version, source="editor", engine=None, actor=actor, comment=comment)
     return material
 
 

@@ -170,6 +170,10 @@ def test_editing_keeps_revisions_and_needs_if_match(reading_app, client, auth, u
     assert first["lines"][1]["box"] == before["pages"][0]["lines"][1]["box"]
     assert first["lines"][1]["confidence"] is None
 
+    # Saving the same text again changes nothing: no new revision.
+    unchanged = _save(client, material_id, {**auth("editor"), "If-Match": '"2"'}, corrected)
+    assert unchanged.status_code == 200 and unchanged.headers["ETag"] == '"2"'
+
     # The collector saved from the revision the editor replaced: refused, with the version that won.
     stale = assert_error(_save(client, material_id, {**auth("collector"), "If-Match": '"1"'}, corrected), 412)
     assert stale["details"]["current_version"] == 2
