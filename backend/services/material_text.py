@@ -171,6 +171,22 @@ def queue_after_processing(material: Material) -> None:
         jobs.submit(OCR_JOB, material_id=material.id, params={"automatic": True})
 
 
+def queue_reading(material_ids: list[int] | None = None, engine: str | None = None) -> list[Job]:
+    """For the `liufang text read` command: queue OCR of the given materials (read again, a new revision each), or
+    of every processed photo and PDF that has no text yet (materials archived before OCR existed, or with
+    LIUFANG_AUTO_OCR off)."""
+    query = select(Material.id).where(Material.kind.in_(READABLE_KINDS), Material.status == "ready")
+    if material_ids:
+        query = query.where(Material.id.in_(material_ids))
+    else:
+        query = query.where(Material.text_revision == 0)
+    params: dict[str, Any] = {"engine": engine} if engine else {}
+    if not material_ids:
+        params["automatic"] = True  # never replaces a text that appears meanwhile
+    return [jobs.submit(OCR_JOB, material_id=material_id, params=dict(params))
+            for material_id in db.session.scalars(query.order_by(Material.id))]
+
+
 def _read(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
     material = db.session.get(Material, job.material_id)
     if material is None:

@@ -234,3 +234,19 @@ def test_text_is_seen_and_edited_as_the_material_is(reading_app, client, auth, u
                  "text_edit_forbidden")
     assert_error(client.get(f"/api/public/materials/{material_id}/text"), 404)
     assert _text(client, auth, material_id).get_json()["revision"] == 1
+
+
+def test_the_text_read_command_reads_what_has_no_text_yet(app, client, auth, upload, text_layer_pdf, tmp_path):
+    unread = upload(text_layer_pdf).get_json()  # AUTO_OCR is off: archived without text
+    other = tmp_path / "other.pdf"
+    documents.text_layer_pdf(other, [["家书"]])
+    second = upload(other).get_json()
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["text", "read"])
+    assert result.exit_code == 0 and "queued 2 OCR jobs" in result.output, result.output
+    assert _text(client, auth, unread["id"]).get_json()["revision"] == 1
+    assert _text(client, auth, second["id"]).get_json()["text"] == "家书"
+    assert "queued 0 OCR jobs" in runner.invoke(args=["text", "read"]).output  # nothing left to read
+    again = runner.invoke(args=["text", "read", "--material", str(second["id"])])
+    assert "queued 1 OCR jobs" in again.output
+    assert _text(client, auth, second["id"]).get_json()["revision"] == 2
