@@ -46,6 +46,16 @@ def _parse_count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
 def _parse_secure(raw: str) -> bool | str:
     """``auto`` (Secure exactly when the request came over HTTPS) or a boolean."""
     return "auto" if raw.strip().lower() == "auto" else _parse_bool(raw)
@@ -123,6 +133,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_ASR_DEVICE", "ASR_DEVICE", str, "cpu", "cpu or cuda."),
     Setting("LIUFANG_ASR_COMPUTE_TYPE", "ASR_COMPUTE_TYPE", str, "int8", "CTranslate2 compute type (int8, float16, float32)."),
     Setting("LIUFANG_ASR_THREADS", "ASR_THREADS", int, 0, "CPU threads for the engine (0: library default)."),
+    Setting("LIUFANG_AUTO_OCR", "AUTO_OCR", _parse_bool, True,
+            "Read the text of photos and PDFs (OCR, or a PDF's own text layer) when processing finishes."),
+    Setting("LIUFANG_OCR_ENGINE", "OCR_ENGINE", _parse_choice("rapidocr", "tesseract"), "rapidocr",
+            "OCR engine: rapidocr (PP-OCRv4 models from the rapidocr-onnxruntime wheel) or tesseract (Debian's "
+            "tesseract-ocr with tesseract-ocr-chi-sim). See the README's OCR figures."),
     Setting("LIUFANG_MODEL_CACHE", "MODEL_CACHE", str, None, "Where joined/converted model files are kept. Default: instance/models."),
     Setting("LIUFANG_PRESIGNED_SECONDS", "PRESIGNED_EXPIRES", _parse_seconds, timedelta(minutes=10),
             "Lifetime of presigned S3 URLs handed to clients."),

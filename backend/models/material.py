@@ -49,6 +49,10 @@ class Material(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     storage_key: Mapped[str] = mapped_column(String(255))
     media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The current full text (OCR, a PDF's text layer, or as an editor corrected it; None until read) and the
+    # number of its revision (backend/models/material_text.py), the ETag of GET /materials/{id}/text.
+    text_content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     access_level: Mapped[str] = mapped_column(String(16), default="restricted")
     embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -206,6 +206,12 @@ def can_edit_material(actor: User, material: Material) -> bool:
     return can(actor, P.MATERIAL_EDIT_ANY) or material.collector_id == actor.id
 
 
+def can_edit_material_text(actor: User, material: Material) -> bool:
+    """Correcting a material's OCR text, or having it read again: whoever may edit the material (editors and
+    archivists any, a collector their own uploads); reading it follows the material's own visibility."""
+    return can_edit_material(actor, material)
+
+
 def can_transcribe(actor: User, material: Material) -> bool:
     return can(actor, P.TRANSCRIPT_REQUEST_ANY) or material.collector_id == actor.id
 
