@@ -14,7 +14,8 @@ from backend.config import settings_table_markdown
 from backend.errors import LiufangError
 from backend.extensions import queue
 from backend.models import ROLES
-from backend.services import archival_codes, jobs, policy
+from backend.services import jobs, policy
+from backend.services import persons as person_service
 from backend.services import materials as material_service
 from backend.services import users as user_service
 
@@ -110,7 +111,7 @@ def assign_missing_command() -> None:
     """Give approved profiles and interviews that have no 档号 yet (approved before codes existed) their codes,
     oldest approval first, each in the series of its approval's year."""
     with transaction.atomic():
-        assigned = archival_codes.assign_missing()
+        assigned = person_service.assign_missing_codes()
     for kind, record_id, code in assigned:
         click.echo(f"{kind} {record_id}: {code}")
     click.echo(f"{len(assigned)} codes assigned")

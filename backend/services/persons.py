@@ -216,6 +216,18 @@ def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected
     return person
 
 
+def assign_missing_codes(actor: User | None = None) -> list[tuple[str, int, str]]:
+    """Give approved records without a 档号 their codes (archival_codes.assign_missing), and make the profiles'
+    new codes searchable."""
+    assigned = archival_codes.assign_missing(actor)
+    for kind, record_id, _code in assigned:
+        if kind == "person":
+            person = db.session.get(Person, record_id)
+            if person is not None:
+                _index(person)
+    return assigned
+
+
 def needs_if_match(actor: User, person: Person) -> bool:
     """Changes must name the version they were made from (If-Match), except on a collector's own draft that nobody
     else has changed yet: there no one's edit can be lost, and a phone that synced offline work may send none."""

@@ -160,4 +160,6 @@ def test_backfill_codes_approved_records_in_approval_order(app, client, auth, ru
     assert "3 codes assigned" in result.output
     codes = [client.get(f"/api/v1/persons/{pid}", headers=auth("editor")).get_json()["archival_code"] for pid in ids]
     assert codes == [f"LYG-RW-{YEAR}-{n:04d}" for n in (1, 2, 3)]
+    found = client.get(f"/api/v1/persons?q=LYG-RW-{YEAR}-0003", headers=auth("editor")).get_json()
+    assert [p["id"] for p in found["items"]] == [ids[2]], "a backfilled code is searchable too"
     assert "0 codes assigned" in runner.invoke(args=["archival-codes", "assign-missing"]).output
