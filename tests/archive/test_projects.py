@@ -10,6 +10,7 @@ import pytest
 
 from tests.api.helpers import advance, assert_error, if_match, make_person, upload_png
 from tests.sync.phone import Phone
+from tests.uploads.conftest import encode_metadata, make_pdf, sha256_hex
 
 pytestmark = pytest.mark.both_databases  # JSON lists, dates, filters by sub-select on each engine
 
@@ -191,3 +192,26 @@ def test_a_collectors_phone_syncs_the_projects_they_are_assigned_to(client, auth
     assert {"type": "project", "id": project["id"], "op": "delete"} in changes
     assert phone.of_type("project") == {}
     assert phone.of_type("material")[photo["id"]]["project_id"] is None
+
+
+def test_a_resumable_upload_is_filed_into_a_project_by_its_metadata(client, auth):
+    project = make_project(client, auth, collector_ids=[user_id(client, auth, "collector")])
+    elsewhere = make_project(client, auth, title="别的项目")
+    data = make_pdf(3000, seed=5)
+
+    def create(project_id: int) -> Any:
+        return client.post("/api/v1/uploads", headers={
+            **auth("collector"), "Tus-Resumable": "1.0.0", "Upload-Length": str(len(data)),
+            "Upload-Metadata": encode_metadata(filename="手写回忆录.pdf", sha256=sha256_hex(data),
+                                               project_id=project_id)})
+
+    assert_error(create(elsewhere["id"]), 422, "unknown_project")
+    created = create(project["id"])
+    assert created.status_code == 201, created.get_json()
+    location = created.headers["Location"]
+    sent = client.patch(location, data=data, headers={**auth("collector"), "Tus-Resumable": "1.0.0",
+                                                      "Upload-Offset": "0",
+                                                      "Content-Type": "application/offset+octet-stream"})
+    assert sent.status_code == 204, sent.get_data(as_text=True)
+    materials = client.get(f"/api/v1/materials?project_id={project['id']}", headers=auth("collector")).get_json()
+    assert [m["original_filename"] for m in materials["items"]] == ["手写回忆录.pdf"]
