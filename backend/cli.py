@@ -16,13 +16,14 @@ from backend.extensions import queue
 from backend.models import ROLES
 from backend.services import jobs, policy
 from backend.services import material_text
+from backend.services import persons as person_service
 from backend.services import materials as material_service
 from backend.services import users as user_service
 
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, text, worker_command, config_table_command, permissions_table_command):
+    for command in (users, fixity, text, archival, worker_command, config_table_command, permissions_table_command):
         app.cli.add_command(command)
 
 
@@ -116,6 +117,23 @@ def text_read_command(material_ids: tuple[int, ...], engine: str | None) -> None
     with transaction.atomic():
         queued = material_text.queue_reading(list(material_ids) or None, engine)
     click.echo(f"queued {len(queued)} OCR jobs")
+
+
+@click.group("archival-codes")
+def archival() -> None:
+    """Archival reference codes (档号)."""
+
+
+@archival.command("assign-missing")
+@with_appcontext
+def assign_missing_command() -> None:
+    """Give approved profiles and interviews that have no 档号 yet (approved before codes existed) their codes,
+    oldest approval first, each in the series of its approval's year."""
+    with transaction.atomic():
+        assigned = person_service.assign_missing_codes()
+    for kind, record_id, code in assigned:
+        click.echo(f"{kind} {record_id}: {code}")
+    click.echo(f"{len(assigned)} codes assigned")
 
 
 @click.command("worker")
