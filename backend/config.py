@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
@@ -49,6 +50,24 @@ def _parse_count(minimum: int) -> Callable[[str], int]:
 def _parse_secure(raw: str) -> bool | str:
     """``auto`` (Secure exactly when the request came over HTTPS) or a boolean."""
     return "auto" if raw.strip().lower() == "auto" else _parse_bool(raw)
+
+
+_AGENCY_CODE = re.compile(r"^(([A-Z]{2})|([a-zA-Z]{1})|([a-zA-Z]{3,4}))(-[a-zA-Z0-9:/\-]{1,11})$")
+
+
+def _parse_agency_code(raw: str) -> str:
+    """An ISIL-shaped agency code (EAC-CPF ``agencyCode``): ``CN-320700``, ``CN-LYGDA``."""
+    text = raw.strip()
+    if not _AGENCY_CODE.match(text):
+        raise ValueError("expected an ISIL-shaped code such as CN-320700 (country, hyphen, up to 11 characters)")
+    return text
+
+
+def _parse_url(raw: str) -> str:
+    text = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", text):
+        raise ValueError("expected an http(s) URL such as https://archive.example.org")
+    return text
 
 
 def _parse_seconds(raw: str) -> timedelta:
@@ -131,6 +150,14 @@ SETTINGS: tuple[Setting, ...] = (
             "the database: shared by all API processes."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
+    Setting("LIUFANG_ARCHIVE_NAME", "ARCHIVE_NAME", str, "留芳档案馆",
+            "The archive's name: maintenance agency of EAC-CPF records, publisher in Dublin Core, the OAI-PMH "
+            "repositoryName."),
+    Setting("LIUFANG_ARCHIVE_CODE", "ARCHIVE_CODE", _parse_agency_code, None,
+            "The archive's ISIL-shaped agency code (EAC-CPF agencyCode), e.g. CN-320700. Default: none given."),
+    Setting("LIUFANG_PUBLIC_URL", "PUBLIC_URL", _parse_url, None,
+            "Where the archive is reached from outside (https://archive.example.org): the base of record URLs in "
+            "EAC-CPF, Dublin Core and OAI-PMH. Default: the URL of the request."),
 )
 
 
