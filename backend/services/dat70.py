@@ -141,10 +141,18 @@ def _usability_and_security(report: Report, targets: list[Target], scan_root: Pa
         encrypted = usability.encryption(target.local, target.mime)
         if encrypted is not None:
             encryption.fail(f"{target.path}：{encrypted}")
-        folder = target.path.rsplit("/", 2)[0] if target.use in ("original", "derivative") else target.path
-        by_material.setdefault(folder, []).append(target)
-    for folder, group in by_material.items():
-        originals = [t for t in group if t.use == "original"] or group
+        if target.use in ("original", "derivative"):
+            group_key = target.path.rsplit("/", 2)[0]   # the material's folder
+        else:
+            group_key = target.path.rsplit(".", 1)[0]   # one transcript revision in several formats, or one file
+        by_material.setdefault(group_key, []).append(target)
+    for group_key, group in by_material.items():
+        originals = [t for t in group if t.use == "original"]
+        if not originals:  # transcripts and metadata: fine when one of the formats it is kept in is archival
+            formats.checked += 1
+            if not any(usability.is_archival(t.mime) for t in group):
+                formats.fail(f"{group_key}：没有归档格式的版本（{'、'.join(sorted({t.mime for t in group}))}）")
+            continue
         for target in originals:
             formats.checked += 1
             if usability.is_archival(target.mime):
