@@ -18,11 +18,12 @@ from typing import Any
 
 from flask import current_app
 from lxml import etree
+from sqlalchemy import select
 
 from backend.extensions import db
-from backend.models import AuditEvent, Export, User
+from backend.models import ArchivalCounter, AuditEvent, Export, Interview, Person, User
 from backend.models.types import utcnow
-from backend.services import crosswalks, mets, packages, printable
+from backend.services import archival_codes, crosswalks, mets, packages, printable
 from backend.services.package_contents import PackageFile, ScopeContent, resolve, stored_files
 from backend.services.storage import get_storage
 from media import antivirus, usability
@@ -118,12 +119,46 @@ class Report:
 # --- checks shared by both kinds of report ------------------------------------------------------------------------
 
 def _archival_codes(report: Report, content: ScopeContent) -> None:
+    """Every approved profile and interview of the scope has its 档号, and each series it belongs to is numbered
+    1, 2, 3 … up to its counter with no number missing or used twice (across the whole archive, not only the
+    scope: a gap anywhere in the series is a gap)."""
     item = report["integrity.archival_codes"]
-    holders = [*content.persons, *content.interviews]
-    if not any(hasattr(record, "archival_code") for record in holders):
-        item.skip("本系统尚未启用档号（archival_code）字段，未检测档号连续性")
+    series_seen: dict[str, tuple[str, str]] = {}
+    for kind, records in (("person", content.persons), ("interview", content.interviews)):
+        for record in records:
+            if record.approved_at is None:
+                continue
+            item.checked += 1
+            if not record.archival_code:
+                item.fail(f"{'人物' if kind == 'person' else '访谈'} {record.id}：已审核，但没有档号")
+                continue
+            series = archival_codes.series_of(kind, getattr(record, "category", None), record.approved_at)
+            prefix, _, suffix = series.partition("{seq}")
+            if not (record.archival_code.startswith(prefix) and record.archival_code.endswith(suffix)):
+                item.note(f"{record.archival_code}：与现行档号规则的系列 {series} 不符（规则可能已调整），未核对其序号")
+                continue
+            series_seen[series] = (prefix, suffix)
+    if not item.checked:
+        item.skip("检测对象中没有已审核、应有档号的人物或访谈")
         return
-    item.skip("档号连续性检测需要采集项目与档号功能")  # replaced once archival codes are merged
+    for series, (prefix, suffix) in sorted(series_seen.items()):
+        numbers: list[int] = []
+        for model in (Person, Interview):
+            for code in db.session.scalars(select(model.archival_code).where(
+                    archival_codes.matches(model.archival_code, prefix))):
+                middle = code[len(prefix):len(code) - len(suffix)] if code.endswith(suffix) else ""
+                if middle.isdigit():
+                    numbers.append(int(middle))
+        counter = db.session.scalar(select(ArchivalCounter.last_seq).where(ArchivalCounter.series == series)) or 0
+        top = max([counter, *numbers])
+        gaps = sorted(set(range(1, top + 1)) - set(numbers))
+        twice = sorted(n for n, times in Counter(numbers).items() if times > 1)
+        if gaps:
+            item.fail(f"系列 {series}：缺号 {'、'.join(str(n) for n in gaps[:50])}（已用到 {top}）")
+        if twice:
+            item.fail(f"系列 {series}：重号 {'、'.join(str(n) for n in twice[:50])}")
+        if not gaps and not twice:
+            item.note(f"系列 {series}：1–{top} 连续，无缺号、无重号")
 
 
 def _usability_and_security(report: Report, targets: list[Target], scan_root: Path | None) -> None:
@@ -450,7 +485,7 @@ def scope_report(actor: User, scope: str, ids: list[int]) -> dict[str, Any]:
         for item in files:
             if item.use == "original" and item.material_id is not None:
                 process.checked += 1
-                if not db.session.scalar(db.select(AuditEvent.id).where(
+                if not db.session.scalar(select(AuditEvent.id).where(
                         AuditEvent.entity_type == "material", AuditEvent.entity_id == str(item.material_id),
                         AuditEvent.action == "create").limit(1)):
                     process.fail(f"资料 {item.material_id}：缺少接收（ingestion）记录")

@@ -282,6 +282,10 @@ def build_mets(*, package_uuid: str, content: ScopeContent, entries: list[tuple[
     _sub(org, METS, "name", agents.archive.name)
     software = _sub(header, METS, "agent", ROLE="CREATOR", TYPE="OTHER", OTHERTYPE="SOFTWARE")
     _sub(software, METS, "name", agents.software.name)
+    for record in [*content.persons, *content.interviews]:
+        code = getattr(record, "archival_code", None)
+        if code:  # the 档号 of each profile and interview in the package
+            _sub(header, METS, "altRecordID", code, TYPE="archival_code")
     for dmd_id, element in dublin_core.items():
         _wrap(root, "dmdSec", dmd_id, "DC").append(element)
     file_ids: dict[str, str] = {}

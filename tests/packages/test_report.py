@@ -13,7 +13,7 @@ import pypdfium2
 import pytest
 
 from backend.services import printable
-from tests.packages.conftest import rewrite_zip, stored_package
+from tests.packages.conftest import rewrite_zip, stored_package, unpack
 
 PROPERTY_ORDER = ["真实性", "完整性", "可用性", "安全性"]
 
@@ -177,3 +177,34 @@ def test_clamscan_is_used_when_installed(archive, client, auth, monkeypatch, tmp
     assert virus["result"] == "failed"
     assert any("Eicar-Test-Signature" in line for line in virus["evidence"])
     assert "ClamAV 1.4.6" in virus["evidence"][0]
+
+
+def test_archival_codes_without_gaps_and_a_gap_found(archive, make_package, client, auth, app, tmp_path) -> None:
+    from backend.extensions import db
+    from backend.models import ArchivalCounter, Interview
+    from tests.api.helpers import advance, if_match
+
+    archivist = auth("archivist")
+    interview_url = f"/api/v1/interviews/{archive['interview']['id']}"
+    response = client.post(f"{interview_url}/approve", headers=if_match(client, interview_url, archivist))
+    assert response.status_code == 200, response.get_json()
+    advance(client, archive["person"]["id"], archivist, "submit", "approve")
+    export = make_package("person", [archive["person"]["id"]])
+    bag = unpack(client.get(export["download_url"], headers=archivist).get_data(), tmp_path / "bag")
+    mets_text = (bag / f"data/METS.{export['uuid']}.xml").read_text(encoding="utf-8")
+    with app.app_context():
+        codes = [db.session.get(Interview, archive["interview"]["id"]).archival_code,
+                 client.get(f"/api/v1/persons/{archive['person']['id']}", headers=archivist).get_json()["archival_code"]]
+    assert all(code and f'<mets:altRecordID TYPE="archival_code">{code}<' in mets_text for code in codes)
+    item = _items(_report(client, auth, export))["integrity.archival_codes"]
+    assert item["result"] == "passed" and item["checked"] == 2, item
+    assert any("连续" in line for line in item["evidence"])
+    with app.app_context():
+        code = db.session.get(Interview, archive["interview"]["id"]).archival_code
+        counter = db.session.scalars(db.select(ArchivalCounter)).all()
+        series = next(row for row in counter if code.startswith(row.series.split("{seq}")[0]))
+        series.last_seq += 1  # a number handed out whose record is gone: a gap in the series
+        db.session.commit()
+    item = _items(_report(client, auth, export))["integrity.archival_codes"]
+    assert item["result"] == "failed"
+    assert any("缺号 2" in line for line in item["evidence"]), item
