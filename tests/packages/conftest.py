@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import subprocess
+import tarfile
 import zipfile
 from pathlib import Path
 from typing import Any, Callable
@@ -126,8 +127,6 @@ def unpack(data: bytes, target: Path) -> Path:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             archive.extractall(target)
     else:
-        import tarfile
-
         with tarfile.open(fileobj=io.BytesIO(data)) as archive:
             archive.extractall(target, filter="data")
     (bag,) = list(target.iterdir())
