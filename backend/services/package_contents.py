@@ -12,8 +12,8 @@ from sqlalchemy import or_, select
 
 from backend.errors import NotFound, ValidationFailed
 from backend.extensions import db
-from backend.models import (Consent, Interview, InterviewPerson, Material, Person, PersonMaterial, Transcript,
-                            TranscriptRevision)
+from backend.models import (Consent, Interview, InterviewPerson, Material, Person, PersonMaterial, Project,
+                            Transcript, TranscriptRevision)
 from transcription import formats
 
 MAX_IDS = 100
@@ -94,9 +94,19 @@ def resolve(scope: str, ids: list[int]) -> ScopeContent:
                                   or_(Consent.interview_id.in_(unique), Consent.interview_scoped.is_(False)))
             .order_by(Consent.id)))
         material_filter = Material.interview_id.in_(unique)
-    else:
-        raise ValidationFailed("项目范围需要采集项目功能（尚未启用）", code="scope_unavailable",
-                               details={"scope": scope})
+    else:  # a collection project: its interviews and materials, its narrators and the interviewees
+        projects = _all_of(Project, unique, "project_not_found", "采集项目不存在")
+        content.interviews = list(db.session.scalars(select(Interview).where(Interview.project_id.in_(unique))
+                                                     .order_by(Interview.id)))
+        interview_ids = [interview.id for interview in content.interviews]
+        person_ids = sorted({pid for project in projects for pid in project.person_ids}
+                            | {pid for interview in content.interviews for pid in interview.interviewee_ids})
+        content.persons = list(db.session.scalars(select(Person).where(Person.id.in_(person_ids)).order_by(Person.id)))
+        content.consents = list(db.session.scalars(
+            select(Consent).where(Consent.person_id.in_(person_ids),
+                                  or_(Consent.interview_id.in_(interview_ids), Consent.interview_scoped.is_(False)))
+            .order_by(Consent.id)))
+        material_filter = or_(Material.project_id.in_(unique), Material.interview_id.in_(interview_ids))
     consent_forms = {c.material_id for c in content.consents if c.material_id is not None}
     consent_forms |= {i.consent_material_id for i in content.interviews if i.consent_material_id is not None}
     content.consent_form_ids = consent_forms

@@ -152,3 +152,28 @@ def test_a_package_not_made_yet_is_409_and_a_failed_build_says_why(archive, clie
         error = assert_error(client.get(f"/api/v1/exports/{export['id']}/{suffix}", headers=auth("archivist")),
                              409, "export_not_ready")
         assert error["details"]["status"] == "failed"
+
+
+def test_project_package_holds_the_project_and_nothing_else(archive, make_package, client, auth, app,
+                                                             tmp_path) -> None:
+    from tests.api.helpers import if_match
+
+    archivist = auth("archivist")
+    response = client.post("/api/v1/projects", headers=archivist, json={
+        "title": "新坝镇渔家记忆", "person_ids": [archive["person"]["id"]], "methods": ["audio"]})
+    assert response.status_code == 201, response.get_json()
+    project = response.get_json()
+    url = f"/api/v1/interviews/{archive['interview']['id']}"
+    response = client.patch(url, json={"project_id": project["id"]}, headers=if_match(client, url, archivist))
+    assert response.status_code == 200, response.get_json()
+    export = make_package("project", [project["id"]])
+    bag_dir = unpack(client.get(export["download_url"], headers=archivist).get_data(), tmp_path / "project")
+    bagit.Bag(str(bag_dir)).validate()
+    files = {path.relative_to(bag_dir).as_posix() for path in bag_dir.rglob("*") if path.is_file()}
+    assert f"data/objects/materials/material-{archive['recording']['id']}/original/王秀英口述-第一次.wav" in files
+    assert f"data/objects/metadata/eac-cpf/person-{archive['person']['id']}.xml" in files
+    # the person's photo is not filed into the project, and the other person is in none of it
+    assert not any(f"material-{archive['photo']['id']}/" in name for name in files)
+    assert not any(f"material-{archive['others_photo']['id']}/" in name for name in files)
+    assert_error(client.post("/api/v1/exports", json={"scope": "project", "ids": [424242]}, headers=archivist),
+                 404, "project_not_found")
