@@ -320,7 +320,7 @@ def build_mets(*, package_uuid: str, content: ScopeContent, entries: list[tuple[
             flocat.set(_q(XLINK, "href"), written.path.removeprefix("data/"))
     struct = _sub(root, METS, "structMap", TYPE="physical", LABEL="Archivematica default")
     top = _sub(struct, METS, "div", TYPE="Directory", LABEL=f"liufang-{package_uuid}")
-    interview_dmds = " ".join(k for k in dublin_core if k.startswith("dmd-interview-"))
+    interview_dmds = " ".join(k for k in dublin_core if k.startswith(("dmd-project-", "dmd-interview-")))
     objects = _sub(top, METS, "div", TYPE="Directory", LABEL="objects", **({"DMDID": interview_dmds}
                                                                            if interview_dmds else {}))
     for item, written, _events in entries:

@@ -26,6 +26,7 @@ TRANSCRIPT_FORMATS = {"vtt": "text/vtt", "json": "application/json",
 class ScopeContent:
     scope: str
     ids: list[int]
+    projects: list[Project] = field(default_factory=list)
     persons: list[Person] = field(default_factory=list)
     interviews: list[Interview] = field(default_factory=list)
     materials: list[Material] = field(default_factory=list)
@@ -95,7 +96,7 @@ def resolve(scope: str, ids: list[int]) -> ScopeContent:
             .order_by(Consent.id)))
         material_filter = Material.interview_id.in_(unique)
     else:  # a collection project: its interviews and materials, its narrators and the interviewees
-        projects = _all_of(Project, unique, "project_not_found", "采集项目不存在")
+        projects = content.projects = _all_of(Project, unique, "project_not_found", "采集项目不存在")
         content.interviews = list(db.session.scalars(select(Interview).where(Interview.project_id.in_(unique))
                                                      .order_by(Interview.id)))
         interview_ids = [interview.id for interview in content.interviews]

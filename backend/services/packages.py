@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from backend.errors import Conflict, Forbidden, NotFound
 from backend.extensions import db
-from backend.models import Export, FixityEvent, Job, User
+from backend.models import Export, FixityEvent, Job, Project, User
 from backend.models.types import utcnow
 from backend.services import audit, crosswalks, jobs, mets, policy
 from backend.services.package_contents import PackageFile, ScopeContent, resolve, stored_files, transcript_files
@@ -123,6 +123,8 @@ def metadata_files(content: ScopeContent) -> tuple[list[PackageFile], dict[str, 
         files.append(PackageFile(
             path=f"objects/metadata/eac-cpf/person-{person.id}.xml", use="metadata", mime="application/xml",
             created_at=now, content=crosswalks.eac_cpf_document(person, audience=STAFF), person_id=person.id))
+    for project in content.projects:
+        dublin_core[f"dmd-project-{project.id}"] = project_dublin_core(project)
     for kind, records in (("interview", content.interviews), ("material", content.materials)):
         for record in records:
             element = crosswalks.dublin_core_element(record, audience=STAFF)
@@ -134,6 +136,26 @@ def metadata_files(content: ScopeContent) -> tuple[list[PackageFile], dict[str, 
                 material_id=record.id if kind == "material" else None,
                 interview_id=record.id if kind == "interview" else None))
     return files, dublin_core
+
+
+def project_dublin_core(project: Project) -> etree._Element:
+    """Dublin Core of a collection project (采集项目): the collection the package's records belong to."""
+    root = etree.Element(f"{{{crosswalks.OAI_DC_NS}}}dc", nsmap={"oai_dc": crosswalks.OAI_DC_NS,
+                                                                  "dc": crosswalks.DC_NS})
+    planned = "/".join(d.isoformat() if d else ".." for d in (project.planned_start, project.planned_end))
+    values = [("title", project.title, "zh"), ("description", project.content, "zh"),
+              ("description", project.background, "zh"), ("publisher", crosswalks.archive_name(), "zh"),
+              ("date", planned if planned != "../.." else None, None), ("type", "Collection", None),
+              ("type", "采集项目", "zh"), ("identifier", f"liufang-project-{project.id}", None),
+              ("coverage", project.place, "zh")]
+    for name, value, lang in values:
+        text = crosswalks.xml_text(value).strip() if value else ""
+        if text:
+            element = etree.SubElement(root, f"{{{crosswalks.DC_NS}}}{name}")
+            element.text = text
+            if lang:
+                element.set(f"{{{crosswalks.XML_NS}}}lang", lang)
+    return root
 
 
 def bag_info(export: Export, content: ScopeContent) -> list[tuple[str, str]]:

@@ -154,7 +154,7 @@ def test_a_package_not_made_yet_is_409_and_a_failed_build_says_why(archive, clie
         assert error["details"]["status"] == "failed"
 
 
-def test_project_package_holds_the_project_and_nothing_else(archive, make_package, client, auth, app,
+def test_project_package_holds_the_project_and_nothing_else(archive, make_package, client, auth, schemas,
                                                              tmp_path) -> None:
     from tests.api.helpers import if_match
 
@@ -169,6 +169,9 @@ def test_project_package_holds_the_project_and_nothing_else(archive, make_packag
     export = make_package("project", [project["id"]])
     bag_dir = unpack(client.get(export["download_url"], headers=archivist).get_data(), tmp_path / "project")
     bagit.Bag(str(bag_dir)).validate()
+    document = schemas.validate((bag_dir / f"data/METS.{export['uuid']}.xml").read_bytes(), "bundle.xsd")
+    project_dc = next(s for s in document.iter(f"{METS}dmdSec") if s.get("ID") == f"dmd-project-{project['id']}")
+    assert project_dc.findtext(".//{http://purl.org/dc/elements/1.1/}title") == "新坝镇渔家记忆"
     files = {path.relative_to(bag_dir).as_posix() for path in bag_dir.rglob("*") if path.is_file()}
     assert f"data/objects/materials/material-{archive['recording']['id']}/original/王秀英口述-第一次.wav" in files
     assert f"data/objects/metadata/eac-cpf/person-{archive['person']['id']}.xml" in files
