@@ -82,7 +82,8 @@ class BagWriter:
             self._zip: zipfile.ZipFile | None = zipfile.ZipFile(target, "w", allowZip64=True)
             self._tar: tarfile.TarFile | None = None
         else:
-            self._zip, self._tar = None, tarfile.open(target, "w", format=tarfile.PAX_FORMAT, encoding="utf-8")
+            self._zip, self._tar = None, tarfile.open(target, "w", format=tarfile.PAX_FORMAT, encoding="utf-8",
+                                                     copybufsize=CHUNK_SIZE)
 
     def _arcname(self, path: str) -> str:
         return f"{self.name}/{path}"
