@@ -180,3 +180,43 @@ def test_project_package_holds_the_project_and_nothing_else(archive, make_packag
     assert not any(f"material-{archive['others_photo']['id']}/" in name for name in files)
     assert_error(client.post("/api/v1/exports", json={"scope": "project", "ids": [424242]}, headers=archivist),
                  404, "project_not_found")
+
+
+def test_big_originals_are_streamed_not_loaded(app, client, auth, users, tmp_path) -> None:
+    """A 48 MB original goes into the package in blocks: Python never holds more than a few MB of it at once."""
+    import os
+    import tracemalloc
+
+    from backend import transaction
+    from backend.extensions import db
+    from backend.models import Material, Person, PersonMaterial
+    from backend.services.storage import get_storage, original_key
+    from media.hashing import sha256_file
+
+    big = tmp_path / "big.wav"
+    with open(big, "wb") as out:
+        for _ in range(48):
+            out.write(os.urandom(1024 * 1024))
+    digest = sha256_file(big)
+    with app.app_context(), transaction.atomic():
+        stored = get_storage().put_file(original_key(digest), big, content_type="audio/wav")
+        person = Person(category="notable", name="大文件", created_by_id=users["archivist"])
+        db.session.add(person)
+        db.session.flush()
+        material = Material(kind="audio", status="ready", title="长录音", collector_id=users["archivist"],
+                            mime="audio/wav", size=stored.size, sha256=digest, storage_key=stored.key,
+                            original_filename="长录音.wav")
+        db.session.add(material)
+        db.session.flush()
+        db.session.add(PersonMaterial(person_id=person.id, material_id=material.id, role="subject"))
+        person_id = person.id
+    tracemalloc.start()
+    try:
+        response = client.post("/api/v1/exports", json={"scope": "person", "ids": [person_id]},
+                               headers=auth("archivist"))
+        _current, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    export = client.get(response.headers["Location"], headers=auth("archivist")).get_json()
+    assert export["status"] == "succeeded" and export["payload_bytes"] > 48 * 1024 * 1024
+    assert peak < 12 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB while packaging a 48 MB file"
