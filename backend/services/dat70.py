@@ -20,6 +20,7 @@ from flask import current_app
 from lxml import etree
 from sqlalchemy import select
 
+from backend.errors import NotFound
 from backend.extensions import db
 from backend.models import ArchivalCounter, AuditEvent, Export, Interview, Person, User
 from backend.models.types import utcnow
@@ -214,8 +215,13 @@ def _usability_and_security(report: Report, targets: list[Target], scan_root: Pa
 def package_report(actor: User, export_id: int) -> dict[str, Any]:
     """The report of a finished package, checked as it is stored now."""
     export = packages.finished_export(actor, export_id)
-    content = resolve(export.scope, export.ids)
     report = Report()
+    try:
+        content = resolve(export.scope, export.ids)
+    except NotFound as exc:  # the records were deleted since: the package is checked on its own
+        content = ScopeContent(scope=export.scope, ids=export.ids)
+        report["authenticity.metadata_agreement"].note(f"{exc.message}（编号 {exc.details.get('id')}）："
+                                                       "只核对包内元数据与文件，未与档案系统记录比对")
     storage = get_storage()
     unaltered = report["security.unaltered"]
     tmp_root = Path(current_app.instance_path) / "tmp"

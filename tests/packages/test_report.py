@@ -208,3 +208,17 @@ def test_archival_codes_without_gaps_and_a_gap_found(archive, make_package, clie
     item = _items(_report(client, auth, export))["integrity.archival_codes"]
     assert item["result"] == "failed"
     assert any("缺号 2" in line for line in item["evidence"]), item
+
+
+def test_a_package_outlives_its_records(archive, make_package, client, auth, app) -> None:
+    """The profile is deleted after packaging: the package is still checked, on its own."""
+    from backend.extensions import db
+    from backend.models import Person
+
+    export = make_package("person", [archive["other"]["id"]])
+    with app.app_context():
+        db.session.delete(db.session.get(Person, archive["other"]["id"]))
+        db.session.commit()
+    report = _report(client, auth, export)
+    assert _failed(report) == set(), report
+    assert any("未与档案系统记录比对" in line for line in _items(report)["authenticity.metadata_agreement"]["evidence"])
