@@ -13,7 +13,7 @@ from typing import Any, Callable
 
 import pytest
 
-from tests.api.helpers import VALID_ID, if_match, make_person, upload_png
+from tests.api.helpers import VALID_ID, make_person, upload_png
 from tests.interop.conftest import Schemas, schema_dir
 
 SECRETS = {"id_number": VALID_ID, "phone": "13912345678", "address": "连云港市连云区海棠路88号3单元502室"}

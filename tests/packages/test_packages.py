@@ -9,7 +9,6 @@ from typing import Any
 
 import bagit
 import pytest
-from lxml import etree
 
 from tests.api.helpers import assert_error
 from tests.packages.conftest import SECRETS, unpack
