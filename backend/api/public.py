@@ -110,7 +110,7 @@ def get_person(person_id: int) -> dict[str, Any]:
 def _project_summary(project: Any) -> dict[str, Any]:
     return {"id": project.id, "title": project.title, "content": project.content, "background": project.background,
             "place": project.place, "planned_start": project.planned_start, "planned_end": project.planned_end,
-            "methods": project.methods or [], "status": project.status,
+            "methods": project.methods or [],
             "url": url_for("public.get_project", project_id=project.id)}
 
 

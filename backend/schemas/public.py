@@ -76,8 +76,7 @@ class PublicProjectSummarySchema(Schema):
     place = fields.Str(allow_none=True)
     planned_start = fields.Date(allow_none=True)
     planned_end = fields.Date(allow_none=True)
-    methods = fields.List(fields.Str())
-    status = fields.Str(metadata={"enum": ["planned", "collecting", "closed"]})
+    methods = fields.List(fields.Str(), metadata={"description": "audio, video, photo, document"})
     url = fields.Str(metadata={"description": "This project in the public API"})
 
 

@@ -79,8 +79,8 @@ def _extent(material: Material) -> str:
     parts = []
     if seconds is not None and material.kind in ("audio", "video"):
         parts.append(f"时长 {_duration(seconds)}")
-    if info.get("pages"):
-        parts.append(f"{info['pages']} 页")
+    if info.get("page_count"):
+        parts.append(f"{info['page_count']} 页")
     if info.get("width") and info.get("height") and material.kind == "image":
         parts.append(f"{info['width']}×{info['height']}")
     parts.append(_size(material.size))

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from tests.api.helpers import advance, assert_error, if_match, make_person, make_publishable, upload_png
+from tests.api.helpers import advance, assert_error, if_match, make_person, upload_png
+from tests.sync.phone import Phone
 
 pytestmark = pytest.mark.both_databases  # JSON lists, dates, filters by sub-select on each engine
 
@@ -167,3 +168,26 @@ def test_a_public_project_shows_only_its_published_content(client, auth):
     advance(client, published["id"], auth("archivist"), "withdraw")
     after = client.get(f"/api/public/projects/{project['id']}").get_json()
     assert after["persons"] == [] and after["materials"] == []
+
+
+def test_a_collectors_phone_syncs_the_projects_they_are_assigned_to(client, auth):
+    phone = Phone(client, auth("collector"))
+    collector = user_id(client, auth, "collector")
+    project = make_project(client, auth, collector_ids=[collector])
+    make_project(client, auth, title="别人的项目")
+    photo = upload_png(client, auth("collector"), 21, project_id=str(project["id"]))
+    phone.sync()
+    assert list(phone.of_type("project")) == [project["id"]]
+    stored = phone.of_type("project")[project["id"]]
+    assert stored == client.get(f"/api/v1/projects/{project['id']}", headers=auth("collector")).get_json()
+    assert phone.of_type("material")[photo["id"]]["project_id"] == project["id"]
+
+    url = f"/api/v1/projects/{project['id']}"
+    client.patch(url, json={"place": "连岛"}, headers=if_match(client, url, auth("archivist")))
+    assert [c["data"]["place"] for c in phone.sync() if c["type"] == "project"] == ["连岛"]
+    # taken off the project: the phone drops it, and its material no longer names it
+    client.patch(url, json={"collector_ids": []}, headers=if_match(client, url, auth("archivist")))
+    changes = phone.sync()
+    assert {"type": "project", "id": project["id"], "op": "delete"} in changes
+    assert phone.of_type("project") == {}
+    assert phone.of_type("material")[photo["id"]]["project_id"] is None
