@@ -1,0 +1,27 @@
+"""Schemas of the interop formats: which ``format`` a record's GET answers in (JSON, EAC-CPF, Dublin Core)."""
+
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from backend.schemas.common import StrictSchema
+
+PERSON_FORMATS = ("json", "eac-cpf", "dc")
+RECORD_FORMATS = ("json", "dc")
+XML_MIMETYPE = "application/xml"
+
+
+class PersonFormatArgsSchema(StrictSchema):
+    format = fields.Str(load_default="json", validate=validate.OneOf(PERSON_FORMATS),
+                        metadata={"description": "json (default), eac-cpf (EAC-CPF 2010 XML) or dc (oai_dc XML)"})
+
+
+class RecordFormatArgsSchema(StrictSchema):
+    format = fields.Str(load_default="json", validate=validate.OneOf(RECORD_FORMATS),
+                        metadata={"description": "json (default) or dc (Dublin Core, oai_dc XML)"})
+
+
+def xml_alternative(description: str) -> dict[str, object]:
+    """OpenAPI (for ``blp.doc``): the 200 answer may also be XML, when ``format`` asks for it."""
+    return {"responses": {"200": {"description": description,
+                                  "content": {XML_MIMETYPE: {"schema": {"type": "string"}}}}}}
