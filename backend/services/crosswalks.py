@@ -12,8 +12,10 @@ these documents are made to leave the archive.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from flask import current_app, has_request_context, request
 from lxml import etree
@@ -71,8 +73,24 @@ def archive_code() -> str | None:
     return current_app.config.get("ARCHIVE_CODE") or None
 
 
+_BASE_URL_OVERRIDE: ContextVar[str | None] = ContextVar("liufang_crosswalk_base_url", default=None)
+
+
+@contextmanager
+def base_url_as(url: str) -> Iterator[None]:
+    """Make documents as if the archive were at ``url`` (a fingerprint must not depend on the host asked)."""
+    token = _BASE_URL_OVERRIDE.set(url)
+    try:
+        yield
+    finally:
+        _BASE_URL_OVERRIDE.reset(token)
+
+
 def base_url() -> str | None:
     """Where the archive's API is reached from outside: ``LIUFANG_PUBLIC_URL``, else the current request's root."""
+    override = _BASE_URL_OVERRIDE.get()
+    if override is not None:
+        return override
     configured = current_app.config.get("PUBLIC_URL")
     if configured:
         return configured.rstrip("/")

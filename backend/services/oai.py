@@ -38,6 +38,7 @@ from backend.models.person import CATEGORIES, CATEGORY_LABELS
 from backend.services import crosswalks, policy
 
 STATE_ID = 1
+FINGERPRINT_BASE_URL = "https://fingerprint.invalid"  # documents are compared as if made at one address
 _CHUNK = 500
 
 # metadataPrefix → (schema, namespace, the record types disseminated in it)
@@ -133,10 +134,9 @@ def snapshot(kind: str, entity: Any) -> Snapshot:
     """What harvesters get of a public record, as a fingerprint (independent of the host it is asked on)."""
     specs = set_specs_of(kind, entity)
     digest = hashlib.sha256(json.dumps(specs).encode())
-    root = crosswalks.base_url()
-    for prefix in FORMATS_OF[kind]:
-        document = etree.tostring(metadata_element(kind, entity, prefix), encoding="UTF-8")
-        digest.update(document.replace(root.encode(), b"") if root else document)
+    with crosswalks.base_url_as(FINGERPRINT_BASE_URL):
+        for prefix in FORMATS_OF[kind]:
+            digest.update(etree.tostring(metadata_element(kind, entity, prefix), encoding="UTF-8"))
     return Snapshot(digest.hexdigest(), specs)
 
 
@@ -271,6 +271,12 @@ def _settle(kind: str, entity_id: int, record: OaiRecord | None, public: bool, s
 
 
 # --- reading the ledger -------------------------------------------------------------------------------------------
+
+def totals() -> tuple[int, int]:
+    """(records harvesters get, deleted records)."""
+    rows = dict(db.session.execute(select(OaiRecord.deleted, func.count()).group_by(OaiRecord.deleted)).all())
+    return int(rows.get(False, 0)), int(rows.get(True, 0))
+
 
 def earliest_datestamp() -> datetime:
     return db.session.scalar(select(func.min(OaiRecord.datestamp))) or now()

@@ -299,3 +299,53 @@ def _later(stamp: str) -> str:
     """The second after ``stamp`` (``from`` is inclusive)."""
     moment = datetime.strptime(stamp, "%Y-%m-%dT%H:%M:%SZ") + timedelta(seconds=1)
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def test_a_public_interview_is_harvested_and_the_command_fills_the_ledger(app, client, auth, harvester, archive,
+                                                                          runner):
+    lin = archive["lin"]
+    interview = client.post("/api/v1/interviews", headers=auth("archivist"), json={
+        "title": "灯塔往事", "date": "2024-05-01", "interviewers": ["王采访"], "place": "连岛",
+        "interviewee_ids": [lin["id"]]}).get_json()
+    url = f"/api/v1/materials/{lin['photo_id']}"
+    response = client.patch(url, json={"interview_id": interview["id"]},
+                            headers=if_match(client, url, auth("archivist")))
+    assert response.status_code == 200, response.get_json()
+    lonely = client.post("/api/v1/interviews", headers=auth("archivist"), json={"title": "尚无公开资料"}).get_json()
+
+    result = runner.invoke(args=["oai", "refresh"])
+    assert result.exit_code == 0, result.output
+    assert "7 records, 0 deleted" in result.output  # 3 profiles, 3 photos, 1 interview
+    stamps = {header.findtext("o:identifier", namespaces=NS): header.findtext("o:datestamp", namespaces=NS)
+              for header in harvester.harvest("ListIdentifiers", metadataPrefix="oai_dc")[0]}
+    assert ident("interview", interview["id"]) in stamps and ident("interview", lonely["id"]) not in stamps
+
+    record = harvester(verb="GetRecord", metadataPrefix="oai_dc", identifier=ident("interview", interview["id"]))
+    assert record.findtext(".//o:setSpec", namespaces=NS) == "category:good_person"
+    assert record.findtext(".//dc:title", namespaces=NS) == "灯塔往事"
+    assert record.findtext(".//dc:creator", namespaces=NS) == "林海生"
+    text = etree.tostring(record, encoding="unicode")
+    assert "王采访" not in text and "连岛" not in text  # interviewers and place are not shown to the public
+    assert f"http://localhost/api/public/materials/{lin['photo_id']}" in text
+
+    # what the command stamped is what harvesters keep getting (the host asked does not matter)
+    again = {header.findtext("o:identifier", namespaces=NS): header.findtext("o:datestamp", namespaces=NS)
+             for header in harvester.harvest("ListIdentifiers", metadataPrefix="oai_dc")[0]}
+    assert again == stamps
+    harvester.error("cannotDisseminateFormat", verb="GetRecord", metadataPrefix="eac_cpf",
+                    identifier=ident("interview", interview["id"]))
+
+    response = client.patch(url, json={"access_level": "closed"}, headers=if_match(client, url, auth("archivist")))
+    assert response.status_code == 200, response.get_json()
+    gone = harvester(verb="GetRecord", metadataPrefix="oai_dc", identifier=ident("interview", interview["id"]))
+    assert gone.find(".//o:header", NS).get("status") == "deleted"
+
+
+def test_harvesters_are_rate_limited_with_503_and_retry_after(app, client, harvester):
+    app.config.update(PUBLIC_RATE_LIMIT="2/minute")
+    for _ in range(2):
+        harvester(verb="Identify")
+    response = client.get("/oai", query_string={"verb": "Identify"})
+    assert response.status_code == 503  # the protocol's flow control
+    assert 1 <= int(response.headers["Retry-After"]) <= 60
+    assert client.get("/api/public/persons").status_code == 200  # counted apart from the public API
