@@ -14,7 +14,7 @@ from backend.config import settings_table_markdown
 from backend.errors import LiufangError
 from backend.extensions import queue
 from backend.models import ROLES
-from backend.services import jobs, policy
+from backend.services import archival_codes, jobs, policy
 from backend.services import materials as material_service
 from backend.services import oai as oai_service
 from backend.services import users as user_service
@@ -22,7 +22,8 @@ from backend.services import users as user_service
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, oai, worker_command, config_table_command, permissions_table_command):
+    for command in (users, fixity, archival, oai, worker_command, config_table_command,
+                    permissions_table_command):
         app.cli.add_command(command)
 
 
@@ -115,6 +116,23 @@ def oai_refresh_command() -> None:
     with transaction.atomic():
         live, deleted = oai_service.totals()
     click.echo(f"OAI-PMH ledger up to date: {live} records, {deleted} deleted")
+
+
+@click.group("archival-codes")
+def archival() -> None:
+    """Archival reference codes (档号)."""
+
+
+@archival.command("assign-missing")
+@with_appcontext
+def assign_missing_command() -> None:
+    """Give approved profiles and interviews that have no 档号 yet (approved before codes existed) their codes,
+    oldest approval first, each in the series of its approval's year."""
+    with transaction.atomic():
+        assigned = archival_codes.assign_missing()
+    for kind, record_id, code in assigned:
+        click.echo(f"{kind} {record_id}: {code}")
+    click.echo(f"{len(assigned)} codes assigned")
 
 
 @click.command("worker")

@@ -54,6 +54,7 @@ def serialise(material: Material, visible_persons: set[int] | None = None) -> di
     else:
         data["person_ids"] = [pid for pid in material.person_ids if pid in visible_persons]
     data["interview_id"] = policy.shown_interview_id(current_user, material.interview_id)
+    data["project_id"] = policy.shown_project_id(current_user, material.project_id)
     return data
 
 
@@ -138,7 +139,8 @@ def _form_fields(upload: FileStorage | None) -> dict[str, Any]:
 @blp.route("/<int:material_id>", methods=["GET"])
 @blp.arguments(RecordFormatArgsSchema, location="query")
 @blp.response(200, MaterialSchema)
-@blp.doc(**xml_alternative("The material: JSON, or Dublin Core (oai_dc) XML with `format=dc`"))
+@blp.doc(**xml_alternative(MaterialSchema, "The material: JSON, or Dublin Core (oai_dc) XML with `format=dc`",
+                            etag=True))
 @login_required()
 def get_material(args: dict[str, Any], material_id: int) -> Response:
     """One material with its media info, processing status and linked persons (`format=dc`: Dublin Core)."""

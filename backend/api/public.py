@@ -19,6 +19,7 @@ from backend.api.xml import xml_response
 from backend.schemas.interop import PersonFormatArgsSchema, RecordFormatArgsSchema, xml_alternative
 from backend.schemas.public import (PublicContentArgsSchema, PublicInterviewSchema, PublicMaterialDetailSchema,
                                     PublicPersonListArgsSchema, PublicPersonPageSchema, PublicPersonSchema,
+                                    PublicProjectListArgsSchema, PublicProjectPageSchema, PublicProjectSchema,
                                     PublicTranscriptSchema)
 from backend.services import crosswalks
 from backend.services import public as public_service
@@ -69,7 +70,7 @@ def _person_summary(person: Any) -> dict[str, Any]:
     return {"id": person.id, "category": person.category,
             "category_label": public_service.category_label(person.category), "name": person.name,
             "name_pinyin": person.name_pinyin, "aliases": person.aliases or [], "area": person.area,
-            "occupation": person.occupation, "tags": person.tags,
+            "occupation": person.occupation, "tags": person.tags, "archival_code": person.archival_code,
             "url": url_for("public.get_person", person_id=person.id)}
 
 
@@ -101,7 +102,8 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
 @blp.arguments(PersonFormatArgsSchema, location="query")
 @blp.response(200, PublicPersonSchema)
 @blp.alt_response(404, description="No such public profile (missing, unpublished or without public consent)")
-@blp.doc(**NO_AUTH, **xml_alternative("The profile: JSON, or EAC-CPF 2010 / Dublin Core XML as `format` asks"))
+@blp.doc(**NO_AUTH, **xml_alternative(PublicPersonSchema,
+                                     "The profile: JSON, or EAC-CPF 2010 / Dublin Core XML as `format` asks"))
 def get_person(args: dict[str, Any], person_id: int) -> dict[str, Any] | Response:
     """A public profile with biography, honours and its public materials (proxies and pictures, never originals);
     `format=eac-cpf` gives its EAC-CPF record, `format=dc` a Dublin Core summary."""
@@ -120,7 +122,8 @@ def get_person(args: dict[str, Any], person_id: int) -> dict[str, Any] | Respons
 @blp.arguments(RecordFormatArgsSchema, location="query")
 @blp.response(200, PublicMaterialDetailSchema)
 @blp.alt_response(404, description="No such public material")
-@blp.doc(**NO_AUTH, **xml_alternative("The material: JSON, or Dublin Core (oai_dc) XML with `format=dc`"))
+@blp.doc(**NO_AUTH, **xml_alternative(PublicMaterialDetailSchema,
+                                     "The material: JSON, or Dublin Core (oai_dc) XML with `format=dc`"))
 def get_material(args: dict[str, Any], material_id: int) -> dict[str, Any] | Response:
     """A public material: what it is, the public profiles it belongs to, its public versions and transcripts."""
     material = public_service.get_material(material_id)
@@ -139,7 +142,8 @@ def get_material(args: dict[str, Any], material_id: int) -> dict[str, Any] | Res
 @blp.arguments(RecordFormatArgsSchema, location="query")
 @blp.response(200, PublicInterviewSchema)
 @blp.alt_response(404, description="No such public interview (none of its materials is public)")
-@blp.doc(**NO_AUTH, **xml_alternative("The interview: JSON, or Dublin Core (oai_dc) XML with `format=dc`"))
+@blp.doc(**NO_AUTH, **xml_alternative(PublicInterviewSchema,
+                                     "The interview: JSON, or Dublin Core (oai_dc) XML with `format=dc`"))
 def get_interview(args: dict[str, Any], interview_id: int) -> dict[str, Any] | Response:
     """A public interview (one with a public material): title, date, language, interviewees, public materials."""
     interview = public_service.get_interview(interview_id)
@@ -150,6 +154,38 @@ def get_interview(args: dict[str, Any], interview_id: int) -> dict[str, Any] | R
             "interviewees": [_person_summary(person) for person in public_service.interviewees_of(interview)],
             "materials": [_material(item) for item in public_service.materials_of_interview(interview)],
             "url": url_for("public.get_interview", interview_id=interview.id)}
+
+
+def _project_summary(project: Any) -> dict[str, Any]:
+    return {"id": project.id, "title": project.title, "content": project.content, "background": project.background,
+            "place": project.place, "planned_start": project.planned_start, "planned_end": project.planned_end,
+            "methods": project.methods or [],
+            "url": url_for("public.get_project", project_id=project.id)}
+
+
+@blp.route("/projects", methods=["GET"])
+@blp.arguments(PublicProjectListArgsSchema, location="query")
+@blp.response(200, PublicProjectPageSchema)
+@blp.alt_response(429, description="Too many requests: see Retry-After")
+@blp.doc(**NO_AUTH)
+def list_projects(args: dict[str, Any]) -> dict[str, Any]:
+    """Themed collections (专题记忆库, e.g. 红色档案专题) that the archive shows to the public, newest first."""
+    page = public_service.list_projects(**args)
+    return {"items": [_project_summary(project) for project in page.items], "total": page.total,
+            "page": page.page, "per_page": page.per_page}
+
+
+@blp.route("/projects/<int:project_id>", methods=["GET"])
+@blp.response(200, PublicProjectSchema)
+@blp.alt_response(404, description="No such public project")
+@blp.doc(**NO_AUTH)
+def get_project(project_id: int) -> dict[str, Any]:
+    """A public project with its published content only: public profiles and public materials."""
+    project = public_service.get_project(project_id)
+    materials = public_service.materials_of_project(project)
+    return {**_project_summary(project),
+            "persons": [_person_summary(person) for person in public_service.persons_of_project(project, materials)],
+            "materials": [_material(item) for item in materials]}
 
 
 @blp.route("/transcripts/<int:transcript_id>", methods=["GET"])

@@ -1,5 +1,6 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
+from backend.models.archival import ArchivalCounter
 from backend.models.audit import AuditEvent
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.job import JOB_STATUSES, Job
@@ -7,6 +8,7 @@ from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_
                                      FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
 from backend.models.oai import OAI_ENTITY_TYPES, OaiRecord, OaiRecordSet, OaiState
 from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm, PersonTag
+from backend.models.project import METHODS, PROJECT_STATUSES, Project, ProjectCollector, ProjectPerson
 from backend.models.rate_limit import RateLimitCounter
 from backend.models.review import CONSENT_SCOPES, REDACTION_REASONS, Consent, Notification, Redaction
 from backend.models.sync import SYNCED_TYPES, SyncChange, SyncState
@@ -14,7 +16,7 @@ from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, Transcrip
 from backend.models.upload import UPLOAD_STATUSES, Upload
 from backend.models.user import ROLES, LoginFailure, RefreshToken, RevokedToken, Role, TokenFamily, User
 
-__all__ = ["CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
+__all__ = ["ArchivalCounter", "METHODS", "PROJECT_STATUSES", "Project", "ProjectCollector", "ProjectPerson", "CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
            "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
            "MATERIAL_STATUSES", "Material", "OAI_ENTITY_TYPES", "OaiRecord", "OaiRecordSet", "OaiState", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RateLimitCounter", "RefreshToken", "RevokedToken", "Role",
            "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

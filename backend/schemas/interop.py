@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import fields, validate
+from marshmallow import Schema, fields, validate
 
 from backend.schemas.common import StrictSchema
 
@@ -21,7 +21,12 @@ class RecordFormatArgsSchema(StrictSchema):
                         metadata={"description": "json (default) or dc (Dublin Core, oai_dc XML)"})
 
 
-def xml_alternative(description: str) -> dict[str, object]:
-    """OpenAPI (for ``blp.doc``): the 200 answer may also be XML, when ``format`` asks for it."""
-    return {"responses": {"200": {"description": description,
-                                  "content": {XML_MIMETYPE: {"schema": {"type": "string"}}}}}}
+def xml_alternative(schema: type[Schema], description: str, *, etag: bool = False) -> dict[str, object]:
+    """OpenAPI (for ``blp.doc``, which replaces the 200 answer ``blp.response`` described): ``schema`` as JSON, or
+    XML when ``format`` asks for it; ``etag``: the JSON answer carries the record's version as its ETag."""
+    answer: dict[str, object] = {"description": description,
+                                 "content": {"application/json": {"schema": schema},
+                                             XML_MIMETYPE: {"schema": {"type": "string"}}}}
+    if etag:
+        answer["headers"] = {"ETag": {"schema": {"type": "string"}}}
+    return {"responses": {"200": answer}}

@@ -32,6 +32,7 @@ class PublicPersonSummarySchema(Schema):
     area = fields.Nested(AreaSchema)
     occupation = fields.Str(allow_none=True)
     tags = fields.List(fields.Str())
+    archival_code = fields.Str(allow_none=True, metadata={"description": "档号 (archival reference code)"})
     url = fields.Str(metadata={"description": "This profile in the public API"})
 
 
@@ -81,6 +82,28 @@ class PublicInterviewSchema(Schema):
 
 
 PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema")
+
+
+class PublicProjectSummarySchema(Schema):
+    id = Int64()
+    title = fields.Str(metadata={"description": "主题"})
+    content = fields.Str(metadata={"description": "内容"})
+    background = fields.Str(metadata={"description": "历史背景"})
+    place = fields.Str(allow_none=True)
+    planned_start = fields.Date(allow_none=True)
+    planned_end = fields.Date(allow_none=True)
+    methods = fields.List(fields.Str(), metadata={"description": "audio, video, photo, document"})
+    url = fields.Str(metadata={"description": "This project in the public API"})
+
+
+class PublicProjectSchema(PublicProjectSummarySchema):
+    persons = fields.List(fields.Nested(PublicPersonSummarySchema),
+                          metadata={"description": "Its public profiles: narrators and persons of its materials"})
+    materials = fields.List(fields.Nested(PublicMaterialSchema), metadata={"description": "Its public materials"})
+
+
+PublicProjectPageSchema = page_of(PublicProjectSummarySchema, "PublicProjectPageSchema")
+PublicProjectListArgsSchema = PageArgsSchema
 
 
 class PublicContentArgsSchema(StrictSchema):

@@ -18,7 +18,7 @@ from sqlalchemy import exists, or_, select
 
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
-from backend.models import (Derivative, Interview, InterviewPerson, Material, Person, PersonMaterial,
+from backend.models import (Derivative, Interview, InterviewPerson, Material, Person, PersonMaterial, Project,
                             Transcript)
 from backend.models.person import CATEGORY_LABELS
 from backend.services import policy
@@ -34,6 +34,7 @@ REQUESTABLE_VARIANTS = ("proxy", "thumbnail", "poster")
 _PERSON_NOT_FOUND = ("人物档案不存在", "person_not_found")
 _MATERIAL_NOT_FOUND = ("资料不存在", "material_not_found")
 _TRANSCRIPT_NOT_FOUND = ("转写稿不存在", "transcript_not_found")
+_PROJECT_NOT_FOUND = ("采集项目不存在", "project_not_found")
 
 
 # --- persons ----------------------------------------------------------------------------------------------------
@@ -176,6 +177,35 @@ def interviewees_of(interview: Interview) -> list[Person]:
 
 def materials_of_interview(interview: Interview) -> list[PublicMaterial]:
     return _public_materials(Material.interview_id == interview.id)
+
+
+# --- projects (themed collections) -------------------------------------------------------------------------------
+
+def list_projects(*, page: int = 1, per_page: int = 20) -> Page[Project]:
+    """The projects shown to the public (``is_public``), newest first."""
+    return paginate(select(Project).where(policy.project_is_public()).order_by(Project.created_at.desc(),
+                                                                                Project.id.desc()), page, per_page)
+
+
+def get_project(project_id: int) -> Project:
+    project = db.session.scalar(select(Project).where(Project.id == project_id, policy.project_is_public()))
+    if project is None:
+        raise NotFound(_PROJECT_NOT_FOUND[0], code=_PROJECT_NOT_FOUND[1])
+    return project
+
+
+def materials_of_project(project: Project) -> list[PublicMaterial]:
+    """The public materials filed into a public project, oldest recording first."""
+    return _public_materials(Material.project_id == project.id)
+
+
+def persons_of_project(project: Project, materials: list[PublicMaterial]) -> list[Person]:
+    """The public profiles of the project: its narrators and the persons of its public materials, by pinyin."""
+    material_ids = [item.material.id for item in materials]
+    linked = select(PersonMaterial.person_id).where(PersonMaterial.material_id.in_(material_ids))
+    return list(db.session.scalars(
+        select(Person).where(or_(Person.id.in_(project.person_ids), Person.id.in_(linked)), policy.person_is_public())
+        .order_by(Person.name_pinyin.asc(), Person.id.asc())))
 
 
 # --- transcripts ------------------------------------------------------------------------------------------------

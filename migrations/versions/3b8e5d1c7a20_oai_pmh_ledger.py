@@ -2,7 +2,7 @@
 (oai_state)
 
 Revision ID: 3b8e5d1c7a20
-Revises: 5e1f0c2a9b7d
+Revises: b3d5f0a1c2e8
 Create Date: 2026-12-02 15:10:00.000000
 
 """
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '3b8e5d1c7a20'
-down_revision = '5e1f0c2a9b7d'
+down_revision = 'b3d5f0a1c2e8'
 branch_labels = None
 depends_on = None
 
