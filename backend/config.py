@@ -71,6 +71,24 @@ def _parse_url(raw: str) -> str:
     return text
 
 
+_DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
+
+
+def _parse_repository_identifier(raw: str) -> str:
+    """A domain-name-shaped repositoryIdentifier (the oai-identifier scheme): ``archive.example.org``."""
+    text = raw.strip()
+    if not _DOMAIN.match(text):
+        raise ValueError("expected a domain name such as archive.example.org (letters first in every label)")
+    return text
+
+
+def _parse_email(raw: str) -> str:
+    text = raw.strip()
+    if not re.match(r"^\S+@(\S+\.)+\S+$", text):
+        raise ValueError("expected an e-mail address")
+    return text
+
+
 def _parse_seconds(raw: str) -> timedelta:
     return timedelta(seconds=float(raw))
 
@@ -197,6 +215,15 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_PUBLIC_URL", "PUBLIC_URL", _parse_url, None,
             "Where the archive is reached from outside (https://archive.example.org): the base of record URLs in "
             "EAC-CPF, Dublin Core and OAI-PMH. Default: the URL of the request."),
+    Setting("LIUFANG_OAI_REPOSITORY_IDENTIFIER", "OAI_REPOSITORY_IDENTIFIER", _parse_repository_identifier,
+            "liufang.local", "OAI-PMH repositoryIdentifier, a domain name of the archive (identifiers are "
+            "oai:THIS:person/12): set it before the first harvest and never change it."),
+    Setting("LIUFANG_OAI_ADMIN_EMAIL", "OAI_ADMIN_EMAIL", _parse_email, None,
+            "OAI-PMH adminEmail (Identify). Default: oai-admin@ the repository identifier."),
+    Setting("LIUFANG_OAI_PAGE_SIZE", "OAI_PAGE_SIZE", _parse_count(1), 100,
+            "Records (or headers) per OAI-PMH list response; a resumption token fetches the next page."),
+    Setting("LIUFANG_OAI_TOKEN_HOURS", "OAI_TOKEN_LIFETIME", lambda v: timedelta(hours=float(v)), timedelta(hours=24),
+            "How long an OAI-PMH resumption token stays valid (its expirationDate)."),
 )
 
 

@@ -7,6 +7,7 @@ from backend.models.idempotency import IdempotencyRecord
 from backend.models.job import JOB_STATUSES, Job
 from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS, Derivative,
                                      FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
+from backend.models.oai import OAI_ENTITY_TYPES, OaiRecord, OaiRecordSet, OaiState
 from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm, PersonTag
 from backend.models.project import METHODS, PROJECT_STATUSES, Project, ProjectCollector, ProjectPerson
 from backend.models.rate_limit import RateLimitCounter
@@ -18,5 +19,5 @@ from backend.models.user import ROLES, LoginFailure, RefreshToken, RevokedToken,
 
 __all__ = ["ArchivalCounter", "METHODS", "PROJECT_STATUSES", "Project", "ProjectCollector", "ProjectPerson", "CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "EXPORT_FORMATS", "EXPORT_SCOPES", "EXPORT_STATUSES", "Export", "FixityEvent", "IdempotencyRecord",
            "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
-           "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RateLimitCounter", "RefreshToken", "RevokedToken", "Role",
+           "MATERIAL_STATUSES", "Material", "OAI_ENTITY_TYPES", "OaiRecord", "OaiRecordSet", "OaiState", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RateLimitCounter", "RefreshToken", "RevokedToken", "Role",
            "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

@@ -12,16 +12,17 @@ these documents are made to leave the archive.
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import date, datetime, timezone
-from typing import Any, Literal
+from typing import Any, Iterator, Literal
 
 from flask import current_app, has_request_context, request
 from lxml import etree
 from sqlalchemy import select
 
 from backend.extensions import db
-from backend.models import (AuditEvent, Interview, InterviewPerson, Material, Person, PersonMaterial, Transcript,
-                            User)
+from backend.models import AuditEvent, Interview, InterviewPerson, Material, Person, PersonMaterial, User
 from backend.models.person import CATEGORY_LABELS
 from backend.services import policy
 
@@ -52,6 +53,9 @@ MAINTENANCE_EVENTS = {"create": ("created", "建档"), "update": ("revised", "�
 # What the public history shows: the record made, approved and published, and the archivists' edits of the
 # approved text (edits of a draft never reached the public).
 PUBLIC_MAINTENANCE_ACTIONS = ("create", "approve", "publish")
+# Profile fields the public sees (an edit of only the others — ID number, phone, address — is not its business).
+PUBLIC_PERSON_FIELDS = frozenset({"category", "name", "aliases", "gender", "ethnicity", "birth_date", "death_date",
+                                  "native_place", "area", "occupation", "honours", "biography", "tags"})
 
 _PARTIAL_DATE = re.compile(r"^\d{4}(-\d{2}(-\d{2})?)?$")
 # Characters XML 1.0 cannot hold (the API refuses them; older rows may still have them).
@@ -69,8 +73,24 @@ def archive_code() -> str | None:
     return current_app.config.get("ARCHIVE_CODE") or None
 
 
+_BASE_URL_OVERRIDE: ContextVar[str | None] = ContextVar("liufang_crosswalk_base_url", default=None)
+
+
+@contextmanager
+def base_url_as(url: str) -> Iterator[None]:
+    """Make documents as if the archive were at ``url`` (a fingerprint must not depend on the host asked)."""
+    token = _BASE_URL_OVERRIDE.set(url)
+    try:
+        yield
+    finally:
+        _BASE_URL_OVERRIDE.reset(token)
+
+
 def base_url() -> str | None:
     """Where the archive's API is reached from outside: ``LIUFANG_PUBLIC_URL``, else the current request's root."""
+    override = _BASE_URL_OVERRIDE.get()
+    if override is not None:
+        return override
     configured = current_app.config.get("PUBLIC_URL")
     if configured:
         return configured.rstrip("/")
@@ -226,7 +246,8 @@ def _maintenance_events(person: Person, audience: Audience) -> list[tuple[str, d
         event_type, description = mapped
         if audience == "public":
             # After approval, an edit is an archivist's edit of the approved text: that one the public may know of.
-            public_edit = event.action == "update" and approved_once
+            public_edit = event.action == "update" and approved_once and \
+                bool(PUBLIC_PERSON_FIELDS & set(event.changes or {}))
             approved_once = approved_once or event.action == "approve"
             if event.action not in PUBLIC_MAINTENANCE_ACTIONS and not public_edit:
                 continue
@@ -432,16 +453,6 @@ def _people(root: etree._Element, people: list[tuple[Person, str]]) -> None:
         _dc(root, "subject", CATEGORY_LABELS.get(category, category), "zh")
 
 
-def _transcript_languages(material_ids: list[int], audience: Audience) -> list[str]:
-    if not material_ids:
-        return []
-    query = select(Transcript.language).where(Transcript.material_id.in_(material_ids),
-                                              Transcript.language.is_not(None))
-    if audience == "public":
-        query = query.where(Transcript.status == "approved")
-    return sorted({language for language in db.session.scalars(query) if language})
-
-
 def _material_dc(material: Material, audience: Audience, actor: User | None) -> etree._Element:
     root = _dc_root()
     _dc(root, "title", _material_title(material, audience), "zh")
@@ -467,8 +478,6 @@ def _material_dc(material: Material, audience: Audience, actor: User | None) -> 
         if material.original_filename:
             _dc(root, "source", material.original_filename, "zh")
         _dc(root, "coverage", material.place, "zh")
-    for language in _transcript_languages([material.id], audience):
-        _dc(root, "language", language)
     interview_id = material.interview_id
     if interview_id is not None:
         if audience == "public":
@@ -476,6 +485,8 @@ def _material_dc(material: Material, audience: Audience, actor: User | None) -> 
         else:
             interview_visible = actor is None or policy.shown_interview_id(actor, interview_id) is not None
         if interview_visible:
+            interview = db.session.get(Interview, interview_id)
+            _dc(root, "language", interview.language if interview is not None else None)
             _dc(root, "relation", record_url("interview", interview_id, audience) or f"interview:{interview_id}")
     for person_id in sorted(persons):
         _dc(root, "relation", record_url("person", person_id, audience) or f"person:{person_id}")
@@ -529,9 +540,7 @@ def _interview_dc(interview: Interview, audience: Audience, actor: User | None) 
     elif actor is not None:
         material_ids = [material_id for material_id in material_ids
                         if policy.shown_material_id(actor, material_id) is not None]
-    languages = _transcript_languages(material_ids, audience)
-    for language in languages or ([interview.language] if interview.language else []):
-        _dc(root, "language", language)
+    _dc(root, "language", interview.language)
     for material_id in material_ids:
         _dc(root, "relation", record_url("material", material_id, audience) or f"material:{material_id}")
     for person in interviewees:

@@ -359,6 +359,11 @@ def material_is_public(today: date | None = None) -> ColumnElement[bool]:
     )
 
 
+def interview_is_public(today: date | None = None) -> ColumnElement[bool]:
+    """An interview is public while one of its materials is (which makes all its interviewees public too)."""
+    return exists().where(Material.interview_id == Interview.id, material_is_public(today))
+
+
 # --- publication: what only an archivist may make public -----------------------------------------------------------
 #
 # Whatever the public sees got there through an archivist: opening a material (access level), publishing a profile,

@@ -1,7 +1,7 @@
 """preservation packages (exports): BagIt bags with METS/PREMIS for persons, interviews or projects
 
 Revision ID: b7c4e2d91a30
-Revises: b3d5f0a1c2e8
+Revises: 3b8e5d1c7a20
 Create Date: 2026-12-02 15:00:00.000000
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'b7c4e2d91a30'
-down_revision = 'b3d5f0a1c2e8'
+down_revision = '3b8e5d1c7a20'
 branch_labels = None
 depends_on = None
 
