@@ -110,7 +110,7 @@ class Report:
                              for i in self.items.values() if i.property == prop]}
                   for prop, label in PROPERTIES]
         return {"title": "电子档案四性检测报告", "standard": "DA/T 70-2018", **header,
-                "generated_at": utcnow().isoformat(), "archive": crosswalks.archive_name(),
+                "generated_at": utcnow().replace(microsecond=0).isoformat(), "archive": crosswalks.archive_name(),
                 "software": packages.software_name(),
                 "result": FAILED if counts[FAILED] else PASSED,
                 "summary": {result: counts.get(result, 0) for result in (PASSED, FAILED, NOT_CHECKED)},
