@@ -18,12 +18,14 @@ from backend.services import jobs, policy
 from backend.services import material_text
 from backend.services import persons as person_service
 from backend.services import materials as material_service
+from backend.services import oai as oai_service
 from backend.services import users as user_service
 
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, text, archival, worker_command, config_table_command, permissions_table_command):
+    for command in (users, fixity, text, archival, oai, worker_command, config_table_command,
+                    permissions_table_command):
         app.cli.add_command(command)
 
 
@@ -117,6 +119,23 @@ def text_read_command(material_ids: tuple[int, ...], engine: str | None) -> None
     with transaction.atomic():
         queued = material_text.queue_reading(list(material_ids) or None, engine)
     click.echo(f"queued {len(queued)} OCR jobs")
+
+
+@click.group()
+def oai() -> None:
+    """The OAI-PMH provider's ledger of published records."""
+
+
+@oai.command("refresh")
+@with_appcontext
+def oai_refresh_command() -> None:
+    """Bring the ledger up to date now (otherwise the next harvest does it): worth running once before the first
+    harvest of a large archive, when every public record is read."""
+    with transaction.atomic():
+        oai_service.refresh()
+    with transaction.atomic():
+        live, deleted = oai_service.totals()
+    click.echo(f"OAI-PMH ledger up to date: {live} records, {deleted} deleted")
 
 
 @click.group("archival-codes")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 import string
 from dataclasses import dataclass
@@ -60,6 +61,42 @@ def _parse_choice(*choices: str) -> Callable[[str], str]:
 def _parse_secure(raw: str) -> bool | str:
     """``auto`` (Secure exactly when the request came over HTTPS) or a boolean."""
     return "auto" if raw.strip().lower() == "auto" else _parse_bool(raw)
+
+
+_AGENCY_CODE = re.compile(r"^(([A-Z]{2})|([a-zA-Z]{1})|([a-zA-Z]{3,4}))(-[a-zA-Z0-9:/\-]{1,11})$")
+
+
+def _parse_agency_code(raw: str) -> str:
+    """An ISIL-shaped agency code (EAC-CPF ``agencyCode``): ``CN-320700``, ``CN-LYGDA``."""
+    text = raw.strip()
+    if not _AGENCY_CODE.match(text):
+        raise ValueError("expected an ISIL-shaped code such as CN-320700 (country, hyphen, up to 11 characters)")
+    return text
+
+
+def _parse_url(raw: str) -> str:
+    text = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", text):
+        raise ValueError("expected an http(s) URL such as https://archive.example.org")
+    return text
+
+
+_DOMAIN = re.compile(r"^[a-zA-Z][a-zA-Z0-9\-]*(\.[a-zA-Z][a-zA-Z0-9\-]*)+$")
+
+
+def _parse_repository_identifier(raw: str) -> str:
+    """A domain-name-shaped repositoryIdentifier (the oai-identifier scheme): ``archive.example.org``."""
+    text = raw.strip()
+    if not _DOMAIN.match(text):
+        raise ValueError("expected a domain name such as archive.example.org (letters first in every label)")
+    return text
+
+
+def _parse_email(raw: str) -> str:
+    text = raw.strip()
+    if not re.match(r"^\S+@(\S+\.)+\S+$", text):
+        raise ValueError("expected an e-mail address")
+    return text
 
 
 def _parse_seconds(raw: str) -> timedelta:
@@ -185,6 +222,23 @@ SETTINGS: tuple[Setting, ...] = (
             "person=RW,interview=KS[,person.good_person=HR,person.notable=MJ,person.local_worthy=XX]."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
+    Setting("LIUFANG_ARCHIVE_NAME", "ARCHIVE_NAME", str, "留芳档案馆",
+            "The archive's name: maintenance agency of EAC-CPF records, publisher in Dublin Core, the OAI-PMH "
+            "repositoryName."),
+    Setting("LIUFANG_ARCHIVE_CODE", "ARCHIVE_CODE", _parse_agency_code, None,
+            "The archive's ISIL-shaped agency code (EAC-CPF agencyCode), e.g. CN-320700. Default: none given."),
+    Setting("LIUFANG_PUBLIC_URL", "PUBLIC_URL", _parse_url, None,
+            "Where the archive is reached from outside (https://archive.example.org): the base of record URLs in "
+            "EAC-CPF, Dublin Core and OAI-PMH. Default: the URL of the request."),
+    Setting("LIUFANG_OAI_REPOSITORY_IDENTIFIER", "OAI_REPOSITORY_IDENTIFIER", _parse_repository_identifier,
+            "liufang.local", "OAI-PMH repositoryIdentifier, a domain name of the archive (identifiers are "
+            "oai:THIS:person/12): set it before the first harvest and never change it."),
+    Setting("LIUFANG_OAI_ADMIN_EMAIL", "OAI_ADMIN_EMAIL", _parse_email, None,
+            "OAI-PMH adminEmail (Identify). Default: oai-admin@ the repository identifier."),
+    Setting("LIUFANG_OAI_PAGE_SIZE", "OAI_PAGE_SIZE", _parse_count(1), 100,
+            "Records (or headers) per OAI-PMH list response; a resumption token fetches the next page."),
+    Setting("LIUFANG_OAI_TOKEN_HOURS", "OAI_TOKEN_LIFETIME", lambda v: timedelta(hours=float(v)), timedelta(hours=24),
+            "How long an OAI-PMH resumption token stays valid (its expirationDate)."),
 )
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from backend.api import (audit, auth, consents, errors, health, interviews, jobs, jwt_hooks, material_text,
-                         materials, notifications, persons, projects, public, redactions, stats, sync,
+from backend.api import (audit, auth, consents, errors, exports, health, interviews, jobs, jwt_hooks, material_text,
+                         materials, notifications, oai, persons, projects, public, redactions, stats, sync,
                          transcript_review, transcripts, unit_of_work, uploads, users)
 from backend.api.base import init_request_hooks, use_int64_ids
 from backend.api.request_body import SmallBodiesFirst
@@ -14,7 +14,7 @@ from backend.extensions import jwt
 from backend.schemas.common import ErrorSchema
 
 BLUEPRINTS = (health, auth, users, persons, materials, material_text, interviews, jobs, uploads, transcripts, audit,
-              consents, notifications, public, redactions, stats, transcript_review, sync, projects)
+              consents, notifications, public, redactions, stats, transcript_review, sync, projects, exports)
 
 
 def init_app(app: Flask, api: Api) -> None:
@@ -26,6 +26,7 @@ def init_app(app: Flask, api: Api) -> None:
     jwt_hooks.init_jwt(jwt)
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    app.register_blueprint(oai.blp)  # XML, outside the JSON API and its OpenAPI document
     init_request_hooks(app)
     unit_of_work.init_app(app)
     app.wsgi_app = SmallBodiesFirst(app.wsgi_app, app.config)  # type: ignore[method-assign]

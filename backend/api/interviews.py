@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from backend.services.policy import Permission
 from backend.api import materials as material_api
 from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
+from backend.api.xml import xml_response
 from backend.models import Interview
 from backend.schemas.materials import (
     InterviewInputSchema,
@@ -20,6 +21,8 @@ from backend.schemas.materials import (
     MaterialListArgsSchema,
     MaterialPageSchema,
 )
+from backend.schemas.interop import RecordFormatArgsSchema, xml_alternative
+from backend.services import crosswalks
 from backend.services import interviews as interview_service
 from backend.services import materials as material_service
 from backend.services import persons as person_service
@@ -64,11 +67,18 @@ def create_interview(data: dict[str, Any]) -> Response:
 
 
 @blp.route("/interviews/<int:interview_id>", methods=["GET"])
+@blp.arguments(RecordFormatArgsSchema, location="query")
 @blp.response(200, InterviewSchema)
+@blp.doc(**xml_alternative(InterviewSchema, "The interview: JSON, or Dublin Core (oai_dc) XML with `format=dc`",
+                            etag=True))
 @login_required()
-def get_interview(interview_id: int) -> Response:
-    """One interview."""
-    return _answer(interview_service.get_interview(current_user, interview_id))
+def get_interview(args: dict[str, Any], interview_id: int) -> Response:
+    """One interview (`format=dc`: Dublin Core)."""
+    interview = interview_service.get_interview(current_user, interview_id)
+    if args["format"] == "dc":
+        return xml_response(crosswalks.dublin_core_document(interview, audience="staff", actor=current_user),
+                            f"interview-{interview.id}.dc.xml")
+    return _answer(interview)
 
 
 @blp.route("/interviews/<int:interview_id>", methods=["PATCH"])

@@ -17,6 +17,7 @@ from backend.services.policy import Permission
 from backend.api.base import (accepts_body, expected_version, if_match_doc, login_required, skip_idempotency,
                               versioned_json)
 from backend.api.streaming import send_stored
+from backend.api.xml import xml_response
 from backend.errors import PayloadTooLarge, ValidationFailed
 from backend.models import Material
 from backend.schemas.materials import (
@@ -32,6 +33,8 @@ from backend.schemas.materials import (
     MaterialUpdateSchema,
     UnlinkArgsSchema,
 )
+from backend.schemas.interop import RecordFormatArgsSchema, xml_alternative
+from backend.services import crosswalks
 from backend.services import materials as material_service
 from backend.services import policy
 from backend.services.pagination import Page
@@ -134,11 +137,18 @@ def _form_fields(upload: FileStorage | None) -> dict[str, Any]:
 
 
 @blp.route("/<int:material_id>", methods=["GET"])
+@blp.arguments(RecordFormatArgsSchema, location="query")
 @blp.response(200, MaterialSchema)
+@blp.doc(**xml_alternative(MaterialSchema, "The material: JSON, or Dublin Core (oai_dc) XML with `format=dc`",
+                            etag=True))
 @login_required()
-def get_material(material_id: int) -> Response:
-    """One material with its media info, processing status and linked persons."""
-    return _answer(material_service.get_material(current_user, material_id))
+def get_material(args: dict[str, Any], material_id: int) -> Response:
+    """One material with its media info, processing status and linked persons (`format=dc`: Dublin Core)."""
+    material = material_service.get_material(current_user, material_id)
+    if args["format"] == "dc":
+        return xml_response(crosswalks.dublin_core_document(material, audience="staff", actor=current_user),
+                            f"material-{material.id}.dc.xml")
+    return _answer(material)
 
 
 @blp.route("/<int:material_id>", methods=["PATCH"])

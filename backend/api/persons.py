@@ -10,6 +10,8 @@ from flask_smorest import Blueprint
 
 from backend.services.policy import Permission
 from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
+from backend.api.xml import xml_response
+from backend.schemas.interop import PersonFormatArgsSchema, xml_alternative
 from backend.models import Person
 from backend.schemas.projects import ReceiptArgsSchema
 from backend.schemas.persons import (
@@ -22,7 +24,7 @@ from backend.schemas.persons import (
     TransitionSchema,
 )
 from backend.services import persons as person_service
-from backend.services import policy, publication
+from backend.services import crosswalks, policy, publication
 from backend.services import receipts as receipt_service
 from media.storage.base import content_disposition
 from backend.services.identity import mask_address, mask_id_number, mask_phone
@@ -82,11 +84,21 @@ def create_person(data: dict[str, Any]) -> Response:
 
 
 @blp.route("/<int:person_id>", methods=["GET"])
+@blp.arguments(PersonFormatArgsSchema, location="query")
 @blp.response(200, PersonSchema, headers={"ETag": {"schema": {"type": "string"}}})
+@blp.doc(**xml_alternative(PersonSchema, "The profile: JSON, or EAC-CPF 2010 / Dublin Core XML as `format` asks",
+                            etag=True))
 @login_required()
-def get_person(person_id: int) -> Response:
-    """One profile; its version is the ETag."""
-    return _answer(person_service.get_person(current_user, person_id))
+def get_person(args: dict[str, Any], person_id: int) -> Response:
+    """One profile; its version is the ETag. `format=eac-cpf` gives its EAC-CPF record (no personal data: made to
+    leave the archive), `format=dc` a Dublin Core summary."""
+    person = person_service.get_person(current_user, person_id)
+    if args["format"] == "eac-cpf":
+        return xml_response(crosswalks.eac_cpf_document(person, audience="staff", actor=current_user),
+                            f"person-{person.id}.eac-cpf.xml")
+    if args["format"] == "dc":
+        return xml_response(crosswalks.dublin_core_document(person, audience="staff"), f"person-{person.id}.dc.xml")
+    return _answer(person)
 
 
 @blp.route("/<int:person_id>", methods=["PATCH"])

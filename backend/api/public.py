@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from flask import current_app, url_for
+from flask import Response, current_app, url_for
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -15,9 +15,13 @@ from backend import transaction
 from backend.api.base import client_address
 from backend.api.streaming import send_stored
 from backend.errors import TooManyRequests
-from backend.schemas.public import (PublicContentArgsSchema, PublicPersonListArgsSchema, PublicPersonPageSchema,
-                                    PublicPersonSchema, PublicProjectListArgsSchema, PublicProjectPageSchema,
-                                    PublicProjectSchema, PublicTranscriptSchema)
+from backend.api.xml import xml_response
+from backend.schemas.interop import PersonFormatArgsSchema, RecordFormatArgsSchema, xml_alternative
+from backend.schemas.public import (PublicContentArgsSchema, PublicInterviewSchema, PublicMaterialDetailSchema,
+                                    PublicPersonListArgsSchema, PublicPersonPageSchema, PublicPersonSchema,
+                                    PublicProjectListArgsSchema, PublicProjectPageSchema, PublicProjectSchema,
+                                    PublicTranscriptSchema)
+from backend.services import crosswalks
 from backend.services import public as public_service
 from backend.services import rate_limits
 from backend.services.storage import get_storage
@@ -95,16 +99,61 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
 
 
 @blp.route("/persons/<int:person_id>", methods=["GET"])
+@blp.arguments(PersonFormatArgsSchema, location="query")
 @blp.response(200, PublicPersonSchema)
 @blp.alt_response(404, description="No such public profile (missing, unpublished or without public consent)")
-@blp.doc(**NO_AUTH)
-def get_person(person_id: int) -> dict[str, Any]:
-    """A public profile with biography, honours and its public materials (proxies and pictures, never originals)."""
+@blp.doc(**NO_AUTH, **xml_alternative(PublicPersonSchema,
+                                     "The profile: JSON, or EAC-CPF 2010 / Dublin Core XML as `format` asks"))
+def get_person(args: dict[str, Any], person_id: int) -> dict[str, Any] | Response:
+    """A public profile with biography, honours and its public materials (proxies and pictures, never originals);
+    `format=eac-cpf` gives its EAC-CPF record, `format=dc` a Dublin Core summary."""
     person = public_service.get_person(person_id)
+    if args["format"] == "eac-cpf":
+        return xml_response(crosswalks.eac_cpf_document(person, audience="public"), f"person-{person.id}.eac-cpf.xml")
+    if args["format"] == "dc":
+        return xml_response(crosswalks.dublin_core_document(person, audience="public"), f"person-{person.id}.dc.xml")
     return {**_person_summary(person), "gender": person.gender, "ethnicity": person.ethnicity,
             "birth_date": person.birth_date, "death_date": person.death_date, "native_place": person.native_place,
             "honours": person.honours or [], "biography": person.biography, "published_at": person.published_at,
             "materials": [_material(item) for item in public_service.materials_of(person)]}
+
+
+@blp.route("/materials/<int:material_id>", methods=["GET"])
+@blp.arguments(RecordFormatArgsSchema, location="query")
+@blp.response(200, PublicMaterialDetailSchema)
+@blp.alt_response(404, description="No such public material")
+@blp.doc(**NO_AUTH, **xml_alternative(PublicMaterialDetailSchema,
+                                     "The material: JSON, or Dublin Core (oai_dc) XML with `format=dc`"))
+def get_material(args: dict[str, Any], material_id: int) -> dict[str, Any] | Response:
+    """A public material: what it is, the public profiles it belongs to, its public versions and transcripts."""
+    material = public_service.get_material(material_id)
+    if args["format"] == "dc":
+        return xml_response(crosswalks.dublin_core_document(material, audience="public"),
+                            f"material-{material.id}.dc.xml")
+    interview_id = public_service.public_interview_id(material)
+    return {**_material(public_service.material_item(material)),
+            "persons": [_person_summary(person) for person in public_service.persons_of_material(material)],
+            "interview": None if interview_id is None else {
+                "id": interview_id, "url": url_for("public.get_interview", interview_id=interview_id)},
+            "url": url_for("public.get_material", material_id=material.id)}
+
+
+@blp.route("/interviews/<int:interview_id>", methods=["GET"])
+@blp.arguments(RecordFormatArgsSchema, location="query")
+@blp.response(200, PublicInterviewSchema)
+@blp.alt_response(404, description="No such public interview (none of its materials is public)")
+@blp.doc(**NO_AUTH, **xml_alternative(PublicInterviewSchema,
+                                     "The interview: JSON, or Dublin Core (oai_dc) XML with `format=dc`"))
+def get_interview(args: dict[str, Any], interview_id: int) -> dict[str, Any] | Response:
+    """A public interview (one with a public material): title, date, language, interviewees, public materials."""
+    interview = public_service.get_interview(interview_id)
+    if args["format"] == "dc":
+        return xml_response(crosswalks.dublin_core_document(interview, audience="public"),
+                            f"interview-{interview.id}.dc.xml")
+    return {"id": interview.id, "title": interview.title, "date": interview.date, "language": interview.language,
+            "interviewees": [_person_summary(person) for person in public_service.interviewees_of(interview)],
+            "materials": [_material(item) for item in public_service.materials_of_interview(interview)],
+            "url": url_for("public.get_interview", interview_id=interview.id)}
 
 
 def _project_summary(project: Any) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from backend.models.archival import ArchivalCounter
 from backend.models.audit import AuditEvent
+from backend.models.export import EXPORT_FORMATS, EXPORT_SCOPES, EXPORT_STATUSES, Export
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.job import JOB_STATUSES, Job
 from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS, Derivative,
                                      FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
 from backend.models.material_text import TEXT_SOURCES, MaterialTextPage, MaterialTextRevision
+from backend.models.oai import OAI_ENTITY_TYPES, OaiRecord, OaiRecordSet, OaiState
 from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm, PersonTag
 from backend.models.project import METHODS, PROJECT_STATUSES, Project, ProjectCollector, ProjectPerson
 from backend.models.rate_limit import RateLimitCounter
@@ -16,7 +18,13 @@ from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, Transcrip
 from backend.models.upload import UPLOAD_STATUSES, Upload
 from backend.models.user import ROLES, LoginFailure, RefreshToken, RevokedToken, Role, TokenFamily, User
 
-__all__ = ["ArchivalCounter", "METHODS", "PROJECT_STATUSES", "Project", "ProjectCollector", "ProjectPerson", "CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
-           "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
-           "MATERIAL_STATUSES", "Material", "MaterialTextPage", "MaterialTextRevision", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RateLimitCounter", "RefreshToken", "RevokedToken", "Role",
-           "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TEXT_SOURCES", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]
+__all__ = ["ACCESS_LEVELS", "ArchivalCounter", "AuditEvent", "CATEGORIES", "CONSENT_SCOPES", "Consent",
+           "Derivative", "EXPORT_FORMATS", "EXPORT_SCOPES", "EXPORT_STATUSES", "Export", "FixityEvent",
+           "IdempotencyRecord", "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES",
+           "LoginFailure", "MATERIAL_STATUSES", "METHODS", "Material", "MaterialTextPage",
+           "MaterialTextRevision", "Notification", "OAI_ENTITY_TYPES", "OaiRecord", "OaiRecordSet",
+           "OaiState", "PROJECT_STATUSES", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag",
+           "Project", "ProjectCollector", "ProjectPerson", "REDACTION_REASONS", "ROLES", "RateLimitCounter",
+           "Redaction", "RefreshToken", "RevokedToken", "Role", "STATUSES", "SYNCED_TYPES", "SyncChange",
+           "SyncState", "TEXT_SOURCES", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript",
+           "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

@@ -65,6 +65,22 @@ class PublicPersonSchema(PublicPersonSummarySchema):
     materials = fields.List(fields.Nested(PublicMaterialSchema))
 
 
+class PublicMaterialDetailSchema(PublicMaterialSchema):
+    persons = fields.List(fields.Nested(PublicPersonSummarySchema), metadata={"description": "Public profiles linked"})
+    interview = fields.Nested(PublicLinkSchema, allow_none=True, metadata={"description": "Its public interview"})
+    url = fields.Str(metadata={"description": "This material in the public API"})
+
+
+class PublicInterviewSchema(Schema):
+    id = Int64()
+    title = fields.Str()
+    date = fields.Str(allow_none=True, metadata={"description": "YYYY, YYYY-MM or YYYY-MM-DD"})
+    language = fields.Str(allow_none=True)
+    interviewees = fields.List(fields.Nested(PublicPersonSummarySchema))
+    materials = fields.List(fields.Nested(PublicMaterialSchema))
+    url = fields.Str(metadata={"description": "This interview in the public API"})
+
+
 PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema", cursor=True)
 
 

@@ -56,6 +56,7 @@ class Permission(StrEnum):
     JOB_READ_ALL = "job.read_all"
     AUDIT_READ = "audit.read"
     STATS_READ = "stats.read"
+    EXPORT_CREATE = "export.create"                        # preservation packages and four-property reports
     USER_MANAGE = "user.manage"
 
 
@@ -68,7 +69,7 @@ _ARCHIVIST = _STAFF | {P.PERSON_READ_PERSONAL_DATA, P.PERSON_EDIT_UNAPPROVED, P.
                        P.PERSON_PUBLISH, P.MATERIAL_SET_ACCESS, P.MATERIAL_READ_FIXITY, P.TRANSCRIPT_APPROVE,
                        P.INTERVIEW_APPROVE, P.PROJECT_MANAGE, P.RECEIPT_ISSUE,
                        P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.PUBLICATION_DECIDE, P.AUDIT_READ,
-                       P.STATS_READ}
+                       P.STATS_READ, P.EXPORT_CREATE}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.COLLECTOR: _EVERYONE,
@@ -370,6 +371,11 @@ def material_is_public(today: date | None = None) -> ColumnElement[bool]:
         ~exists().where(interviewee.interview_id == Material.interview_id,
                         ~_public_person_id(interviewee.person_id)),
     )
+
+
+def interview_is_public(today: date | None = None) -> ColumnElement[bool]:
+    """An interview is public while one of its materials is (which makes all its interviewees public too)."""
+    return exists().where(Material.interview_id == Interview.id, material_is_public(today))
 
 
 # --- publication: what only an archivist may make public -----------------------------------------------------------

@@ -18,7 +18,8 @@ from sqlalchemy import exists, or_, select
 
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
-from backend.models import Derivative, Material, Person, PersonMaterial, Project, Transcript
+from backend.models import (Derivative, Interview, InterviewPerson, Material, Person, PersonMaterial, Project,
+                            Transcript)
 from backend.models.person import CATEGORY_LABELS
 from backend.services import policy
 from backend.services import persons as person_service
@@ -109,6 +110,26 @@ def _available_variants(material: Material) -> list[str]:
     return [variant for variant in PUBLIC_VARIANTS.get(material.kind, ()) if variant in have]
 
 
+def material_item(material: Material) -> PublicMaterial:
+    """A public material as the public sees it (``material`` from ``get_material``)."""
+    return _public_materials(Material.id == material.id)[0]
+
+
+def persons_of_material(material: Material) -> list[Person]:
+    """The public profiles linked to a public material, by pinyin."""
+    linked = exists().where(PersonMaterial.person_id == Person.id, PersonMaterial.material_id == material.id)
+    return list(db.session.scalars(select(Person).where(linked, policy.person_is_public())
+                                   .order_by(Person.name_pinyin, Person.id)))
+
+
+def public_interview_id(material: Material) -> int | None:
+    """The id of the material's interview when that interview is public."""
+    if material.interview_id is None:
+        return None
+    return db.session.scalar(select(Interview.id).where(Interview.id == material.interview_id,
+                                                        policy.interview_is_public()))
+
+
 def get_material(material_id: int) -> Material:
     material = db.session.scalar(select(Material).where(Material.id == material_id, policy.material_is_public()))
     if material is None:
@@ -136,6 +157,27 @@ def public_download_name(material: Material, derivative: Derivative) -> str:
     extension = derivative.storage_key.rsplit(".", 1)[-1] if "." in derivative.storage_key else "bin"
     variant = "proxy" if derivative.variant == redaction_service.PUBLIC_PROXY else derivative.variant
     return f"material-{material.id}-{variant}.{extension}"
+
+
+# --- interviews -------------------------------------------------------------------------------------------------
+
+def get_interview(interview_id: int) -> Interview:
+    """A public interview: one with at least one public material (whose interviewees are all public)."""
+    interview = db.session.scalar(select(Interview).where(Interview.id == interview_id,
+                                                          policy.interview_is_public()))
+    if interview is None:
+        raise NotFound("访谈不存在", code="interview_not_found")
+    return interview
+
+
+def interviewees_of(interview: Interview) -> list[Person]:
+    interviewed = exists().where(InterviewPerson.person_id == Person.id, InterviewPerson.interview_id == interview.id)
+    return list(db.session.scalars(select(Person).where(interviewed, policy.person_is_public())
+                                   .order_by(Person.name_pinyin, Person.id)))
+
+
+def materials_of_interview(interview: Interview) -> list[PublicMaterial]:
+    return _public_materials(Material.interview_id == interview.id)
 
 
 # --- projects (themed collections) -------------------------------------------------------------------------------

@@ -149,6 +149,16 @@ def a_notification(client: Any, auth: Any, app: Any) -> dict[str, Any]:
 
 
 # (name, method, path template, json body, setup, expected status per role in ROLES order)
+def an_export(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+    """A finished preservation package of a profile with one photo (tests/packages)."""
+    person = make_person(client, auth("collector"), name="封装人物")
+    upload_png(client, auth("collector"), 77, person_id=str(person["id"]))
+    response = client.post("/api/v1/exports", json={"scope": "person", "ids": [person["id"]]},
+                           headers=auth("archivist"))
+    assert response.status_code == 202, response.get_json()
+    return {"export_id": response.get_json()["id"], "person_id": person["id"]}
+
+
 MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("me", "GET", "/api/v1/auth/me", None, None, (401, 200, 200, 200, 200, 200)),
     ("logout", "POST", "/api/v1/auth/logout", None, None, (401, 204, 204, 204, 204, 204)),
@@ -297,6 +307,16 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("upload chunk", "PATCH", "/api/v1/uploads/{id}", tus_request(chunk=True, Upload_Offset="0"), an_upload,
      (401, 204, 404, 404, 404, 404)),
     ("terminate upload", "DELETE", "/api/v1/uploads/{id}", tus_request(), an_upload, (401, 204, 404, 404, 404, 404)),
+    # preservation packages and four-property reports (tests/packages): archivists and admins only
+    ("create export", "POST", "/api/v1/exports", lambda ids: {"json": {"scope": "person", "ids": [ids["person_id"]]}},
+     an_export, (401, 403, 403, 403, 202, 202)),
+    ("list exports", "GET", "/api/v1/exports", None, None, (401, 403, 403, 403, 200, 200)),
+    ("get export", "GET", "/api/v1/exports/{export_id}", None, an_export, (401, 403, 403, 403, 200, 200)),
+    ("download export", "GET", "/api/v1/exports/{export_id}/download", None, an_export,
+     (401, 403, 403, 403, 200, 200)),
+    ("export report", "GET", "/api/v1/exports/{export_id}/report", None, an_export, (401, 403, 403, 403, 200, 200)),
+    ("scope report", "GET", "/api/v1/reports?scope=person&ids={person_id}", None, an_export,
+     (401, 403, 403, 403, 200, 200)),
 ]
 
 CASES = [pytest.param(name, method, path, body, setup, role, expected[i], id=f"{name}-{role}")
