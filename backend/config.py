@@ -129,6 +129,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT", str, "120/minute",
             "Requests per client address to /api/public (120/minute, 10/30s; off: none), in fixed windows counted in "
             "the database: shared by all API processes."),
+    Setting("LIUFANG_IMPORT_ROOT", "IMPORT_ROOT", str, None,
+            "Folder on the server under which archivists may name a directory to import through the API (copy a "
+            "legacy collection there). Default: instance/import."),
+    Setting("LIUFANG_IMPORT_MAX_ARCHIVE", "IMPORT_MAX_ARCHIVE", _parse_size, 2 * 1024**3,
+            "Largest zip archive accepted by POST /api/v1/imports (bigger collections: a directory under "
+            "LIUFANG_IMPORT_ROOT)."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
 )

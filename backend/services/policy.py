@@ -51,6 +51,7 @@ class Permission(StrEnum):
     JOB_READ_ALL = "job.read_all"
     AUDIT_READ = "audit.read"
     STATS_READ = "stats.read"
+    IMPORT_RUN = "import.run"                              # bulk imports of legacy collections
     USER_MANAGE = "user.manage"
 
 
@@ -62,7 +63,7 @@ _STAFF = _EVERYONE | {P.PERSON_READ_ALL, P.PERSON_SUBMIT_ANY, P.MATERIAL_READ_AL
 _ARCHIVIST = _STAFF | {P.PERSON_READ_PERSONAL_DATA, P.PERSON_EDIT_UNAPPROVED, P.PERSON_EDIT_ANY, P.PERSON_APPROVE,
                        P.PERSON_PUBLISH, P.MATERIAL_SET_ACCESS, P.MATERIAL_READ_FIXITY, P.TRANSCRIPT_APPROVE,
                        P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.PUBLICATION_DECIDE, P.AUDIT_READ,
-                       P.STATS_READ}
+                       P.STATS_READ, P.IMPORT_RUN}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.COLLECTOR: _EVERYONE,
