@@ -6,7 +6,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
 import zipfile
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -241,3 +247,82 @@ def test_only_an_archivist_may_import(app, collection, run_import, tmp_path):
     result = run_import(collection, write_csv(tmp_path / "清单.csv", good_rows()), user="editor")
     assert result.exit_code != 0 and "allowed to import" in result.output
     assert counts(app)["persons"] == 0
+
+
+def _liufang(env: dict[str, str], *args: str, **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    liufang = Path(sys.executable).parent / "liufang"
+    return subprocess.run([str(liufang), *args], env=env, capture_output=True, text=True, timeout=300, **kwargs)
+
+
+def test_an_import_killed_mid_run_resumes_and_creates_nothing_twice(tmp_path):
+    """A real `liufang import` process is killed (SIGKILL) while it imports; the same command run again finishes
+    the job, and every row exists exactly once."""
+    env = {**os.environ, "LIUFANG_INSTANCE_PATH": str(tmp_path / "inst"), "LIUFANG_AUTO_TRANSCRIBE": "false",
+           "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+    env.pop("DATABASE_URL", None)
+    assert _liufang(env, "db", "upgrade").returncode == 0
+    assert _liufang(env, "users", "create", "danganyuan", "--role", "archivist", "--password-stdin",
+                    input="archive-pass-2026\n").returncode == 0
+    folder = tmp_path / "照片"
+    folder.mkdir()
+    rows = [{"类型/type": "人物", "编号/ref": "P1", "姓名/name": "周老师", "类别/category": "乡贤"}]
+    for number in range(24):
+        (folder / f"第{number:02d}张.png").write_bytes(tiny_png(1000 + number))
+        rows.append({"类型/type": "文件", "编号/ref": f"F{number}", "文件/path": f"第{number:02d}张.png",
+                     "人物/persons": "P1"})
+    manifest = write_csv(tmp_path / "照片.csv", rows)
+    database = tmp_path / "inst" / "liufang.db"
+    liufang = Path(sys.executable).parent / "liufang"
+    process = subprocess.Popen([str(liufang), "import", str(folder), "--manifest", str(manifest), "--as",
+                                "danganyuan"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+    def materials_stored() -> int:
+        with sqlite3.connect(database, timeout=30) as connection:
+            return connection.execute("SELECT count(*) FROM materials").fetchone()[0]
+
+    try:
+        deadline = time.monotonic() + 120
+        while materials_stored() < 4:
+            assert process.poll() is None, "the import ended before it could be killed"
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    killed_at = materials_stored()
+    assert 4 <= killed_at < 24
+
+    resumed = _liufang(env, "import", str(folder), "--manifest", str(manifest), "--as", "danganyuan")
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "新建人物 0" in resumed.stdout and f"资料 {24 - killed_at}；" in resumed.stdout
+    with sqlite3.connect(database) as connection:
+        assert connection.execute("SELECT count(*) FROM persons").fetchone()[0] == 1
+        assert connection.execute("SELECT count(*), count(DISTINCT sha256) FROM materials").fetchone() == (24, 24)
+        assert connection.execute("SELECT count(*) FROM import_keys").fetchone()[0] == 25
+        assert connection.execute("SELECT count(*) FROM person_materials").fetchone()[0] == 24
+
+
+def test_the_example_manifest_in_the_repository_imports_clean(app, run_import, import_samples, tmp_path):
+    """examples/import/manifest.csv (every column, as the README documents them) with files of its names."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "import" / "manifest.csv"
+    folder = tmp_path / "示例"
+    for relative, sample in (("录音/剪纸生涯（一）.wav", "tone.wav"), ("证书/李德明 江苏好人证书.pdf", "three_pages.pdf"),
+                             ("老照片/王秀英与李德明 1985.jpg", "photo_gps.jpg")):
+        (folder / relative).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(import_samples(sample), folder / relative)
+    checked = run_import(folder, example, "--dry-run")
+    assert checked.exit_code == 0 and "错误 0，提示 0" in checked.output, checked.output
+    assert run_import(folder, example).exit_code == 0
+    with app.app_context():
+        wang = db.session.scalar(select(Person).where(Person.name == "王秀英"))
+        assert wang.honours[0] == {"title": "江苏省非物质文化遗产代表性传承人", "year": 2009, "conferred_by": None}
+        assert (wang.area, wang.aliases, wang.tags) == (
+            {"district": "海州区", "town": "新坝镇", "village": "新坝村"}, ["剪纸奶奶"], ["剪纸", "非遗"])
+        levels = {m.title: (m.access_level, m.embargo_until) for m in db.session.scalars(select(Material))}
+        assert levels == {"剪纸生涯口述（一）": ("restricted", None), "王秀英与李德明合影": ("open", None),
+                          "江苏好人证书": ("restricted", date(2030, 1, 1))}
+        interview = db.session.scalar(select(Interview))
+        assert (interview.interviewers, interview.language) == (["张敏", "刘洋"], "连云港方言")
