@@ -21,14 +21,15 @@ from backend.errors import LiufangError
 from backend.extensions import queue
 from backend.extensions import db
 from backend.models import ROLES, Import, User
-from backend.services import imports, jobs, policy
+from backend.services import archival_codes, imports, jobs, policy
 from backend.services import materials as material_service
 from backend.services import users as user_service
 
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, worker_command, config_table_command, permissions_table_command, import_command):
+    for command in (users, fixity, archival, worker_command, config_table_command, permissions_table_command,
+                    import_command):
         app.cli.add_command(command)
 
 
@@ -104,6 +105,23 @@ def fixity_check_command(material_ids: tuple[int, ...]) -> None:
     click.echo(f"checked {len(events)} originals: {len(events) - len(bad)} ok, {len(bad)} with problems")
     if bad:
         raise SystemExit(1)
+
+
+@click.group("archival-codes")
+def archival() -> None:
+    """Archival reference codes (档号)."""
+
+
+@archival.command("assign-missing")
+@with_appcontext
+def assign_missing_command() -> None:
+    """Give approved profiles and interviews that have no 档号 yet (approved before codes existed) their codes,
+    oldest approval first, each in the series of its approval's year."""
+    with transaction.atomic():
+        assigned = archival_codes.assign_missing()
+    for kind, record_id, code in assigned:
+        click.echo(f"{kind} {record_id}: {code}")
+    click.echo(f"{len(assigned)} codes assigned")
 
 
 @click.command("worker")

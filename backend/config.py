@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import string
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -51,8 +53,56 @@ def _parse_secure(raw: str) -> bool | str:
     return "auto" if raw.strip().lower() == "auto" else _parse_bool(raw)
 
 
+_AGENCY_CODE = re.compile(r"^(([A-Z]{2})|([a-zA-Z]{1})|([a-zA-Z]{3,4}))(-[a-zA-Z0-9:/\-]{1,11})$")
+
+
+def _parse_agency_code(raw: str) -> str:
+    """An ISIL-shaped agency code (EAC-CPF ``agencyCode``): ``CN-320700``, ``CN-LYGDA``."""
+    text = raw.strip()
+    if not _AGENCY_CODE.match(text):
+        raise ValueError("expected an ISIL-shaped code such as CN-320700 (country, hyphen, up to 11 characters)")
+    return text
+
+
+def _parse_url(raw: str) -> str:
+    text = raw.strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+(/\S*)?$", text):
+        raise ValueError("expected an http(s) URL such as https://archive.example.org")
+    return text
+
+
 def _parse_seconds(raw: str) -> timedelta:
     return timedelta(seconds=float(raw))
+
+
+ARCHIVAL_CODE_FIELDS = ("fonds", "series", "year", "seq")
+
+
+def _parse_code_pattern(raw: str) -> str:
+    """A 档号 pattern in Python's format syntax over {fonds}, {series}, {year} and {seq} (which it must hold)."""
+    names = [name for _text, name, _spec, _conv in string.Formatter().parse(raw) if name is not None]
+    unknown = sorted({name for name in names if name not in ARCHIVAL_CODE_FIELDS})
+    if unknown or names.count("seq") != 1:
+        raise ValueError(f"use {{fonds}}, {{series}}, {{year}} and exactly one {{seq}} (e.g. "
+                         f"{{fonds}}-{{series}}-{{year}}-{{seq:04d}}); unknown: {unknown}")
+    sample = raw.format(fonds="LYG", series="KS", year=2026, seq=1)
+    if not sample or len(sample) > 48:
+        raise ValueError("the codes it makes must be 1 to 48 characters")
+    return raw
+
+
+def _parse_series(raw: str) -> dict[str, str]:
+    """``person=RW,interview=KS,person.notable=MJ`` → {kind or kind.category: series code}."""
+    series: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value or len(value) > 16:
+            raise ValueError(f"expected kind=CODE or kind.category=CODE, got {item.strip()!r}")
+        series[key] = value
+    return series
 
 
 @dataclass(frozen=True)
@@ -129,6 +179,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT", str, "120/minute",
             "Requests per client address to /api/public (120/minute, 10/30s; off: none), in fixed windows counted in "
             "the database: shared by all API processes."),
+    Setting("LIUFANG_ARCHIVAL_CODE_PATTERN", "ARCHIVAL_CODE_PATTERN", _parse_code_pattern,
+            "{fonds}-{series}-{year}-{seq:04d}",
+            "档号 pattern over {fonds}, {series}, {year} (of the approval, China time) and {seq} (the number in its "
+            "series, from 1, without gaps); a series is everything but {seq}, e.g. LYG-KS-2026-0001."),
+    Setting("LIUFANG_ARCHIVAL_FONDS", "ARCHIVAL_FONDS", str.strip, "LYG", "The archive's fonds code (全宗号) in 档号."),
+    Setting("LIUFANG_ARCHIVAL_SERIES", "ARCHIVAL_SERIES", _parse_series, {"person": "RW", "interview": "KS"},
+            "Series codes (类别号) per kind, and optionally per profile category: "
+            "person=RW,interview=KS[,person.good_person=HR,person.notable=MJ,person.local_worthy=XX]."),
     Setting("LIUFANG_IMPORT_ROOT", "IMPORT_ROOT", str, None,
             "Folder on the server under which archivists may name a directory to import through the API (copy a "
             "legacy collection there). Default: instance/import."),
@@ -137,6 +195,14 @@ SETTINGS: tuple[Setting, ...] = (
             "LIUFANG_IMPORT_ROOT)."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
+    Setting("LIUFANG_ARCHIVE_NAME", "ARCHIVE_NAME", str, "留芳档案馆",
+            "The archive's name: maintenance agency of EAC-CPF records, publisher in Dublin Core, the OAI-PMH "
+            "repositoryName."),
+    Setting("LIUFANG_ARCHIVE_CODE", "ARCHIVE_CODE", _parse_agency_code, None,
+            "The archive's ISIL-shaped agency code (EAC-CPF agencyCode), e.g. CN-320700. Default: none given."),
+    Setting("LIUFANG_PUBLIC_URL", "PUBLIC_URL", _parse_url, None,
+            "Where the archive is reached from outside (https://archive.example.org): the base of record URLs in "
+            "EAC-CPF, Dublin Core and OAI-PMH. Default: the URL of the request."),
 )
 
 
@@ -177,5 +243,7 @@ def settings_table_markdown() -> str:
         if isinstance(default, timedelta):  # shown in the unit the variable is named in
             unit = {"_MINUTES": 60, "_HOURS": 3600, "_DAYS": 86400}.get("_" + s.env.rsplit("_", 1)[-1], 1)
             default = f"{default.total_seconds() / unit:g}"
+        elif isinstance(default, dict):
+            default = ",".join(f"{key}={value}" for key, value in default.items())
         lines.append(f"| `{s.env}` | {'—' if default is None else f'`{default}`'} | {s.help} |")
     return "\n".join(lines)

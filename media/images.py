@@ -216,3 +216,13 @@ def make_thumbnail(
             options["optimize"] = True
         upright.save(tmp, format=fmt, **options)
     return {"width": upright.width, "height": upright.height}
+
+
+def decode_image(path: str | os.PathLike[str], *, max_pixels: int = MAX_PIXELS) -> tuple[int, int]:
+    """Decode every pixel of the image at ``path`` (CorruptMedia if it cannot be); its stored size."""
+    with _open(path, max_pixels) as image:
+        try:
+            image.load()
+        except (OSError, SyntaxError, ValueError, EOFError) as exc:
+            raise CorruptMedia(f"damaged image data: {exc}") from None
+        return image.size

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from backend.api import (audit, auth, consents, errors, health, imports, interviews, jobs, jwt_hooks, materials,
+from backend.api import (audit, auth, consents, errors, exports, health, imports, interviews, jobs, jwt_hooks, materials,
                          notifications, persons, public, redactions, stats, sync, transcript_review, transcripts,
                          unit_of_work, uploads, users)
 from backend.api.base import init_request_hooks, use_int64_ids
@@ -14,7 +14,7 @@ from backend.extensions import jwt
 from backend.schemas.common import ErrorSchema
 
 BLUEPRINTS = (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit, consents,
-              notifications, public, redactions, stats, transcript_review, sync, imports)
+              notifications, public, redactions, stats, transcript_review, sync, exports, imports)
 
 
 def init_app(app: Flask, api: Api) -> None:

@@ -65,7 +65,7 @@ def _person_summary(person: Any) -> dict[str, Any]:
     return {"id": person.id, "category": person.category,
             "category_label": public_service.category_label(person.category), "name": person.name,
             "name_pinyin": person.name_pinyin, "aliases": person.aliases or [], "area": person.area,
-            "occupation": person.occupation, "tags": person.tags,
+            "occupation": person.occupation, "tags": person.tags, "archival_code": person.archival_code,
             "url": url_for("public.get_person", person_id=person.id)}
 
 

@@ -1,6 +1,8 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
+from backend.models.archival import ArchivalCounter
 from backend.models.audit import AuditEvent
+from backend.models.export import EXPORT_FORMATS, EXPORT_SCOPES, EXPORT_STATUSES, Export
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.imports import IMPORT_STATUSES, Import, ImportKey
 from backend.models.job import JOB_STATUSES, Job
@@ -14,7 +16,7 @@ from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, Transcrip
 from backend.models.upload import UPLOAD_STATUSES, Upload
 from backend.models.user import ROLES, LoginFailure, RefreshToken, RevokedToken, Role, TokenFamily, User
 
-__all__ = ["CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord", "IMPORT_STATUSES", "Import", "ImportKey",
+__all__ = ["ArchivalCounter", "CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "EXPORT_FORMATS", "EXPORT_SCOPES", "EXPORT_STATUSES", "Export", "FixityEvent", "IdempotencyRecord", "IMPORT_STATUSES", "Import", "ImportKey",
            "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
            "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RateLimitCounter", "RefreshToken", "RevokedToken", "Role",
            "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

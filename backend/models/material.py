@@ -9,6 +9,7 @@ from sqlalchemy import (JSON, BigInteger, Date, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
+from backend.models.archival import CODE_TYPE
 from backend.models.types import UTCDateTime, utcnow
 
 KINDS = ("audio", "video", "image", "document")
@@ -116,6 +117,11 @@ class Interview(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Accepted into the archive by an archivist: directly, or by approving a transcript of one of its recordings.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # 档号: given once, at the first approval (backend.services.archival_codes); never changed.
+    archival_code: Mapped[str | None] = mapped_column(CODE_TYPE, nullable=True, unique=True)
 
     interviewee_rows: Mapped[list["InterviewPerson"]] = relationship(
         back_populates="interview", cascade="all, delete-orphan", lazy="selectin")

@@ -132,6 +132,10 @@ class InterviewSchema(Schema):
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     version = Int64()
+    approved_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Accepted into the archive: by an archivist, or with the first approved transcript"})
+    archival_code = fields.Str(allow_none=True, metadata={
+        "description": "档号, given at the first approval and never changed, e.g. LYG-KS-2026-0001"})
 
 
 InterviewPageSchema = page_of(InterviewSchema, "InterviewPageSchema")
@@ -152,6 +156,8 @@ class InterviewInputSchema(StrictSchema):
 class InterviewListArgsSchema(PageArgsSchema):
     person_id = Int64()
     q = fields.Str(validate=validate.Length(max=64))
+    archival_code = fields.Str(validate=validate.Length(min=1, max=64), metadata={
+        "description": "档号 or its start: a whole code, or a series such as LYG-KS-2026"})
 
 
 class JobSchema(Schema):

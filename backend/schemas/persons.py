@@ -88,6 +88,7 @@ class PersonSchema(Schema):
     actions = fields.List(fields.Str(validate=validate.OneOf(PERSON_ACTIONS)), metadata={
         "description": "What you may do with the profile now: edit, submit, approve, return, publish, withdraw, "
                        "delete, record_consent, withdraw_consent (publish still needs the checklist)"})
+    archival_code = fields.Str(allow_none=True, metadata={"description": "档号, given when first approved and never changed, e.g. LYG-RW-2026-0001"})
     return_comment = fields.Str(allow_none=True)
     created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()
@@ -107,7 +108,10 @@ class PersonListArgsSchema(PageArgsSchema):
     area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})
     created_by = Int64()
     tag = fields.Str(validate=validate.Length(max=64))
-    q = fields.Str(validate=validate.Length(max=64), metadata={"description": "Name, alias, pinyin or initials"})
+    q = fields.Str(validate=validate.Length(max=64),
+                   metadata={"description": "Name, alias, pinyin or initials; or the start of a 档号"})
+    archival_code = fields.Str(validate=validate.Length(min=1, max=64), metadata={
+        "description": "档号 or its start: a whole code, or a series such as LYG-RW-2026"})
     sort = fields.Str(load_default="-updated", validate=validate.OneOf(list(SORTS)))
 
 

@@ -32,6 +32,7 @@ class PublicPersonSummarySchema(Schema):
     area = fields.Nested(AreaSchema)
     occupation = fields.Str(allow_none=True)
     tags = fields.List(fields.Str())
+    archival_code = fields.Str(allow_none=True, metadata={"description": "档号 (archival reference code)"})
     url = fields.Str(metadata={"description": "This profile in the public API"})
 
 

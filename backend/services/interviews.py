@@ -4,17 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
-from backend.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.models import Interview, InterviewPerson, Material, Person, User
-from backend.services import audit, policy
+from backend.models import Interview, InterviewPerson, Material, Person, Transcript, User
+from backend.models.types import utcnow
+from backend.services import archival_codes, audit, policy
 from backend.services import consents as consent_service
 from backend.services import persons as person_service
 from backend.services.identity import validate_partial_date
 from backend.services.pagination import Page, paginate
-from backend.services.versioning import check_version, record_edit
+from backend.services.policy import Permission
+from backend.services.versioning import advance, check_version, record_edit
 
 FIELDS = ("title", "date", "place", "interviewers", "language", "consent_material_id", "notes", "interviewee_ids")
 
@@ -24,8 +27,10 @@ def get_interview(actor: User, interview_id: int) -> Interview:
 
 
 def list_interviews(actor: User, *, person_id: int | None = None, q: str | None = None,
-                    page: int = 1, per_page: int = 20) -> Page[Interview]:
+                    archival_code: str | None = None, page: int = 1, per_page: int = 20) -> Page[Interview]:
     query = select(Interview).where(policy.visible_interviews(actor))
+    if archival_code and archival_code.strip():
+        query = query.where(archival_codes.matches(Interview.archival_code, archival_code))
     if person_id:
         # a profile the actor cannot see filters like a missing one (no totals about hidden persons)
         query = query.where(Interview.id.in_(
@@ -103,7 +108,51 @@ def delete_interview(actor: User, interview_id: int) -> None:
         raise Forbidden("只有创建者或管理员可以删除访谈", code="interview_not_deletable")
     if db.session.scalar(select(Material.id).where(Material.interview_id == interview.id).limit(1)) is not None:
         raise Conflict("访谈已有资料，不能删除", code="interview_has_materials")
+    if interview.archival_code:
+        raise Conflict(f"访谈已归档（档号 {interview.archival_code}），不能删除", code="interview_archived",
+                       details={"archival_code": interview.archival_code})
     consent_service.withdraw_for_deleted_interview(actor, interview.id)
     audit.record("interview", interview.id, "delete", actor, changes=audit.diff(_snapshot(interview), {}))
     db.session.delete(interview)
     db.session.flush()
+
+
+# --- approval: the interview is accepted into the archive and gets its 档号 -------------------------------------
+
+def _approve(actor: User | None, interview: Interview, comment: str) -> None:
+    interview.approved_at, interview.approved_by_id = utcnow(), actor.id if actor else None
+    code = archival_codes.assign(interview)
+    audit.record("interview", interview.id, "approve", actor,
+                 changes={"approved_at": {"before": None, "after": interview.approved_at.isoformat()},
+                          "archival_code": {"before": None, "after": code}}, comment=comment)
+
+
+def approve_interview(actor: User, interview_id: int, *, expected_version: int | None) -> Interview:
+    """An archivist accepts the interview into the archive (under If-Match): it gets its 档号."""
+    if not policy.can(actor, Permission.INTERVIEW_APPROVE):
+        raise Forbidden("只有档案员可以审核访谈", code="transition_forbidden", details={"action": "approve"})
+    interview = get_interview(actor, interview_id)
+    version = check_version(interview, expected_version)
+    if interview.approved_at is not None:
+        raise InvalidTransition("访谈已审核归档", details={"action": "approve", "archival_code": interview.archival_code})
+    advance(interview, version)
+    _approve(actor, interview, "档案员审核访谈")
+    db.session.flush()
+    return interview
+
+
+def approve_with_transcript(actor: User, transcript: Transcript) -> Interview | None:
+    """Approving a transcript of one of an interview's recordings approves the interview too (once): its version
+    moves on, since what its GET shows (approved_at, archival_code) changed."""
+    material = db.session.get(Material, transcript.material_id)
+    interview = db.session.get(Interview, material.interview_id) if material and material.interview_id else None
+    if interview is None or interview.approved_at is not None:
+        return None
+    db.session.execute(update(Interview).where(Interview.id == interview.id)
+                       .values(version=Interview.version + 1, updated_at=utcnow())
+                       .execution_options(synchronize_session=False))
+    set_committed_value(interview, "version",
+                        db.session.scalar(select(Interview.version).where(Interview.id == interview.id)))
+    _approve(actor, interview, f"转写稿 {transcript.id} 审定，访谈随之审核归档")
+    db.session.flush()
+    return interview

@@ -40,6 +40,7 @@ class Permission(StrEnum):
     INTERVIEW_CREATE = "interview.create"
     INTERVIEW_READ_ALL = "interview.read_all"
     INTERVIEW_DELETE_ANY = "interview.delete_any"
+    INTERVIEW_APPROVE = "interview.approve"                # accept into the archive (gives its 档号)
     TRANSCRIPT_REQUEST_ANY = "transcript.request_any"      # transcribe materials others uploaded
     TRANSCRIPT_EDIT = "transcript.edit"                    # claim, edit, revert, mark reviewed; the review queue
     TRANSCRIPT_APPROVE = "transcript.approve"              # approve or return a reviewed transcript
@@ -51,6 +52,7 @@ class Permission(StrEnum):
     JOB_READ_ALL = "job.read_all"
     AUDIT_READ = "audit.read"
     STATS_READ = "stats.read"
+    EXPORT_CREATE = "export.create"                        # preservation packages and four-property reports
     IMPORT_RUN = "import.run"                              # bulk imports of legacy collections
     USER_MANAGE = "user.manage"
 
@@ -62,8 +64,9 @@ _STAFF = _EVERYONE | {P.PERSON_READ_ALL, P.PERSON_SUBMIT_ANY, P.MATERIAL_READ_AL
                       P.JOB_READ_ALL}
 _ARCHIVIST = _STAFF | {P.PERSON_READ_PERSONAL_DATA, P.PERSON_EDIT_UNAPPROVED, P.PERSON_EDIT_ANY, P.PERSON_APPROVE,
                        P.PERSON_PUBLISH, P.MATERIAL_SET_ACCESS, P.MATERIAL_READ_FIXITY, P.TRANSCRIPT_APPROVE,
+                       P.INTERVIEW_APPROVE,
                        P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.PUBLICATION_DECIDE, P.AUDIT_READ,
-                       P.STATS_READ, P.IMPORT_RUN}
+                       P.STATS_READ, P.EXPORT_CREATE, P.IMPORT_RUN}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.COLLECTOR: _EVERYONE,

@@ -1,7 +1,7 @@
 """bulk imports and their key ledger
 
 Revision ID: f54058b0748d
-Revises: 5e1f0c2a9b7d
+Revises: b7c4e2d91a30
 Create Date: 2026-12-02 14:50:17.517444
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = 'f54058b0748d'
-down_revision = '5e1f0c2a9b7d'
+down_revision = 'b7c4e2d91a30'
 branch_labels = None
 depends_on = None
 

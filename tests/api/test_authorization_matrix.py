@@ -202,6 +202,8 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("patch interview without If-Match", "PATCH", "/api/v1/interviews/{id}", {"place": "连岛"}, an_interview,
      (401, 428, 404, 428, 428, 428)),
     ("delete interview", "DELETE", "/api/v1/interviews/{id}", None, an_interview, (401, 204, 404, 403, 403, 204)),
+    ("approve interview", "POST", "/api/v1/interviews/{id}/approve", with_etag(None), an_interview,
+     (401, 403, 403, 403, 200, 200)),
     ("get job", "GET", "/api/v1/jobs/{id}", None, a_job("succeeded"), (401, 200, 404, 200, 200, 200)),
     ("cancel job", "POST", "/api/v1/jobs/{id}/cancel", None, a_job("queued"), (401, 200, 404, 200, 200, 200)),
     # a photo cannot be transcribed: who passes the gate gets 422, who may not see it 404

@@ -1,0 +1,1 @@
+"""Interop: EAC-CPF, Dublin Core and OAI-PMH."""
