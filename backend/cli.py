@@ -201,8 +201,9 @@ class _Ticker:
 
 @click.command("import")
 @click.argument("directory", type=click.Path(exists=True, path_type=Path))
-@click.option("--manifest", "manifest", required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="清单 manifest: .csv (UTF-8 or GB18030) or .xlsx (first sheet).")
+@click.option("--manifest", "manifest", default=None, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="清单 manifest: .csv (UTF-8 or GB18030) or .xlsx (first sheet). Leave it out to import a Liufang "
+                   "preservation package (its bag folder or zip).")
 @click.option("--dry-run", is_flag=True, help="Only check: report every problem, write nothing.")
 @click.option("--as", "username", required=True, help="The archivist the import is done as (audit, owner).")
 @click.option("--batch", default=None, help="Batch name: with each row's ref, its import key (default: the "
@@ -210,9 +211,10 @@ class _Ticker:
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Also write the problems to this file (.json or .csv).")
 @with_appcontext
-def import_command(directory: Path, manifest: Path, dry_run: bool, username: str, batch: str | None,
+def import_command(directory: Path, manifest: Path | None, dry_run: bool, username: str, batch: str | None,
                    report_path: Path | None) -> None:
-    """Import a legacy collection: DIRECTORY (or a .zip) holds the files the MANIFEST's rows name.
+    """Import a legacy collection: DIRECTORY (or a .zip) holds the files the MANIFEST's rows name; or a Liufang
+    preservation package (a bag, as a folder or zip) without a manifest.
 
     Rows of persons, interviews and files (see the README's “Bulk import”). The real run checks first and
     imports nothing if the manifest has errors; it is resumable: run it again after an interruption and rows
@@ -220,6 +222,8 @@ def import_command(directory: Path, manifest: Path, dry_run: bool, username: str
     actor = db.session.scalar(select(User).where(User.username == username))
     if actor is None or not actor.is_active or not policy.can(actor, policy.Permission.IMPORT_RUN):
         raise click.ClickException(f"{username}: no active account allowed to import (archivist or admin)")
+    if manifest is None and not imports.is_liufang_package(directory):
+        raise click.ClickException("--manifest is needed (only a Liufang preservation package comes without one)")
     ticker = _Ticker()
     if dry_run:
         steps = imports.check_local(actor, source=directory, manifest=manifest, batch=batch,

@@ -29,8 +29,9 @@ _FILES = ("manifest", "archive")
 @blp.alt_response(413, description="Larger than LIUFANG_IMPORT_MAX_ARCHIVE")
 @blp.alt_response(415, description="The archive is not a zip file")
 @blp.doc(requestBody={"content": {"multipart/form-data": {"schema": {
-    "type": "object", "required": ["manifest"],
-    "properties": {"manifest": {"type": "string", "format": "binary", "description": "清单: .csv or .xlsx"},
+    "type": "object",
+    "properties": {"manifest": {"type": "string", "format": "binary",
+                                "description": "清单: .csv or .xlsx (none for a Liufang preservation package)"},
                    "archive": {"type": "string", "format": "binary", "description": "the files, as a .zip"},
                    "directory": {"type": "string", "maxLength": 1024},
                    "batch": {"type": "string", "maxLength": 128},
@@ -40,7 +41,8 @@ _FILES = ("manifest", "archive")
 @login_required(Permission.IMPORT_RUN)
 def create_import(**_kwargs: Any) -> Any:
     """Check (dry_run, the default) or import a manifest of persons, interviews and files; the files come as a zip
-    (`archive`) or are already on the server (`directory` under LIUFANG_IMPORT_ROOT)."""
+    (`archive`) or are already on the server (`directory` under LIUFANG_IMPORT_ROOT). A Liufang preservation
+    package (its bag as a zip, or its folder) needs no manifest."""
     limit = int(current_app.config.get("IMPORT_MAX_ARCHIVE") or 0) + MANIFEST_MAX_BYTES + 64 * 1024
     if (request.content_length or 0) > limit:
         raise PayloadTooLarge("压缩包过大：较大的馆藏请放到服务器导入目录后按目录导入", code="file_too_large",
@@ -48,10 +50,11 @@ def create_import(**_kwargs: Any) -> Any:
     request.max_content_length = limit
     transaction.end_read_only()  # the zip streams in next: no connection or snapshot is held meanwhile
     form = _form()
-    manifest: FileStorage = request.files["manifest"]
+    manifest: FileStorage | None = request.files.get("manifest")
     archive: FileStorage | None = request.files.get("archive")
     record = import_service.create_import(
-        current_user, manifest=manifest.stream, manifest_name=manifest.filename, directory=form.get("directory"),
+        current_user, manifest=manifest.stream if manifest is not None else None,
+        manifest_name=manifest.filename if manifest is not None else None, directory=form.get("directory"),
         archive=archive.stream if archive is not None else None,
         archive_name=archive.filename if archive is not None else None,
         batch=form.get("batch"), dry_run=form["dry_run"])
@@ -71,7 +74,8 @@ def _form() -> dict[str, Any]:
             errors[name] = ["须为文件"]
         elif len(request.form.getlist(name)) > 1:
             errors[name] = ["字段重复"]
-    if "manifest" not in request.files and "manifest" not in errors:
+    if "manifest" not in request.files and "archive" not in request.files and "directory" not in request.form \
+            and "manifest" not in errors:
         errors["manifest"] = ["required"]
     form: dict[str, Any] = {"dry_run": True}
     try:

@@ -31,6 +31,8 @@ class Import(db.Model):
     # What the archivist named (a directory under LIUFANG_IMPORT_ROOT, or the zip's name): a label only.
     source_label: Mapped[str] = mapped_column(String(1024), default="")
     manifest_name: Mapped[str] = mapped_column(String(255), default="")
+    # No manifest: the source is a Liufang preservation package, read through its METS, EAC-CPF and Dublin Core.
+    package: Mapped[bool] = mapped_column(Boolean, default=False)
     manifest_sha256: Mapped[str] = mapped_column(String(64), default="")
     progress: Mapped[float] = mapped_column(Float, default=0.0)
     phase: Mapped[str] = mapped_column(String(16), default="queued")

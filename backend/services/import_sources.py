@@ -83,6 +83,11 @@ class DirectorySource:
             return Entry(name=parts[-1], size=real.stat().st_size, locator=str(real))
         raise CellError("missing_file", "目录中找不到该文件")
 
+    def names(self) -> list[str]:
+        """Every regular file under the folder, as a relative path with ``/``."""
+        return sorted(path.relative_to(self.root).as_posix() for path in self.root.rglob("*")
+                      if path.is_file() and not path.is_symlink())
+
     def open(self, entry: Entry) -> BinaryIO:
         assert isinstance(entry.locator, str)
         return open(entry.locator, "rb")
@@ -129,7 +134,8 @@ class ZipSource:
         self._prefix = f"{tops.pop()}/" if len(tops) == 1 and all("/" in n for n in self._members) else ""
 
     def names(self) -> list[str]:
-        return sorted(self._members)
+        """Every member's name (without the folder a zip of one folder holds everything in)."""
+        return sorted(name.removeprefix(self._prefix) for name in self._members)
 
     def locate(self, manifest_path: str) -> Entry:
         name = "/".join(clean_parts(manifest_path))

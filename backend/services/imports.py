@@ -32,6 +32,7 @@ from backend.services.import_manifest import (ACCESS_NAMES, CATEGORY_NAMES, COLU
                                               ROLE_NAMES, TYPE_NAMES, CellError, ManifestRow, ManifestUnreadable,
                                               Report, choice, full_date, honours, id_number, moment, partial_date,
                                               phone, read_manifest, sha256, shown_value, text, text_list)
+from backend.services.import_packages import is_package, package_rows
 from backend.services.import_sources import DirectorySource, Entry, Source, ZipSource, open_source
 from backend.services.pagination import Page, paginate
 from backend.services.policy import Permission
@@ -276,7 +277,7 @@ def _hash_and_sniff(source: Source, planned: PlannedFile, scratch: Path, report:
                        f"文件已损坏，将原样保存并标记为处理失败：{exc.message}", planned.path)
 
 
-def check(actor: User, source: Source, manifest: Path, batch: str, scratch: Path
+def check(actor: User, source: Source, manifest: Path | None, batch: str, scratch: Path
           ) -> Generator[float, None, Plan]:
     """Check the manifest and every file it names (read once each, as streams). Yields the fraction of bytes read
     so far (a caller may commit its progress there; nothing else is written); returns the plan with its report.
@@ -285,11 +286,12 @@ def check(actor: User, source: Source, manifest: Path, batch: str, scratch: Path
     failing the GB 11643 check digit, unknown categories and other choices, refs that are repeated or name no row
     (or a row of the wrong type), missing, empty, unsupported or altered files, and duplicate files: the same
     bytes twice in the manifest (error) or bytes already archived (warning: the row's persons are linked to that
-    material). Rows an earlier run of the same batch imported are counted, not reported."""
+    material). Rows an earlier run of the same batch imported are counted, not reported. Without a manifest the
+    source is a Liufang package, whose metadata stands for the rows."""
     report = Report()
     plan = Plan(batch=batch, report=report)
     try:
-        rows = read_manifest(manifest, report)
+        rows = read_manifest(manifest, report) if manifest is not None else package_rows(source, report)
     except ManifestUnreadable as exc:
         report.error(None, None, "unreadable_manifest", str(exc))
         return plan
@@ -543,7 +545,9 @@ def resolve_directory(relative: str) -> Path:
     return target
 
 
-def _manifest_path(record: Import) -> Path:
+def _manifest_path(record: Import) -> Path | None:
+    if record.package:
+        return None
     return _work_dir(record.id) / ("manifest.xlsx" if record.manifest_name.lower().endswith((".xlsx", ".xlsm"))
                                    else "manifest.csv")
 
@@ -557,7 +561,10 @@ def _open_record_source(record: Import) -> Source:
     except (OSError, zipfile.BadZipFile) as exc:
         raise ImportFailed("导入来源已不存在或无法读取", code="source_unavailable",
                            details={"source": record.source_label}) from exc
-    return DirectorySource(resolve_directory(record.source_label))
+    try:
+        return DirectorySource(resolve_directory(record.source_label))
+    except ValidationFailed as exc:  # the folder went away after the import was queued
+        raise ImportFailed(exc.message, code="source_unavailable", details={"source": record.source_label}) from exc
 
 
 def _report_dict(report: Report) -> list[dict[str, Any]]:
@@ -697,28 +704,40 @@ def create_import(actor: User, *, manifest: Any, manifest_name: str | None, dire
     if (directory is None) == (archive is None):
         raise ValidationFailed("请提供压缩包 archive 或服务器目录 directory（二选一）", code="invalid_import",
                                details={"fields": {"archive": ["archive or directory, not both"]}})
-    name = _label(manifest_name, "manifest.csv")
+    name = _label(manifest_name, "manifest.csv") if manifest is not None else ""
     staged = Path(current_app.instance_path) / "imports" / f"staged-{uuid.uuid4().hex}"
+    manifest_sha256, package = "", manifest is None
     try:
-        manifest_file = staged / ("manifest.xlsx" if name.lower().endswith((".xlsx", ".xlsm")) else "manifest.csv")
-        size, manifest_sha256 = _store_stream(manifest, manifest_file, MANIFEST_MAX_BYTES, "清单")
-        if size == 0:
-            raise ValidationFailed("清单文件为空", code="empty_file", details={"fields": {"manifest": ["empty"]}})
+        if manifest is not None:
+            manifest_file = staged / ("manifest.xlsx" if name.lower().endswith((".xlsx", ".xlsm"))
+                                      else "manifest.csv")
+            size, manifest_sha256 = _store_stream(manifest, manifest_file, MANIFEST_MAX_BYTES, "清单")
+            if size == 0:
+                raise ValidationFailed("清单文件为空", code="empty_file", details={"fields": {"manifest": ["empty"]}})
         if directory is not None:
-            resolve_directory(directory)
             kind, label = "directory", directory.strip()
+            folder = resolve_directory(directory)
+            if package and not is_package(DirectorySource(folder)):
+                raise _manifest_required()
         else:
             limit = int(current_app.config.get("IMPORT_MAX_ARCHIVE") or 2 * 1024**3)
             _store_stream(archive, staged / "archive.zip", limit, "压缩包")
             if not zipfile.is_zipfile(staged / "archive.zip"):
                 raise UnsupportedMediaType("压缩包须为 zip 文件", code="unsupported_archive")
+            if package:
+                opened = ZipSource(staged / "archive.zip")
+                try:
+                    if not is_package(opened):
+                        raise _manifest_required()
+                finally:
+                    opened.close()
             kind, label = "archive", _label(archive_name, "archive.zip")
-        record = _new_record(actor, dry_run=dry_run, batch=batch, source_kind=kind, source_label=label,
-                             manifest_name=name)
+        record = _new_record(actor, dry_run=dry_run, batch=batch or (_package_batch(label) if package else None),
+                             source_kind=kind, source_label=label, manifest_name=name)
     except BaseException:
         shutil.rmtree(staged, ignore_errors=True)
         raise
-    record.manifest_sha256 = manifest_sha256
+    record.manifest_sha256, record.package = manifest_sha256, package
     _install_files(record, staged)
     audit.record("import", record.id, "create", actor, changes={
         "dry_run": {"before": None, "after": dry_run}, "batch": {"before": None, "after": record.batch},
@@ -727,20 +746,36 @@ def create_import(actor: User, *, manifest: Any, manifest_name: str | None, dire
     return record
 
 
+def _manifest_required() -> ValidationFailed:
+    return ValidationFailed("缺少清单 manifest（只有留芳的保存包可以不带清单导入）", code="validation_error",
+                            details={"fields": {"manifest": ["required unless the archive is a Liufang package"]}})
+
+
+def _package_batch(label: str) -> str:
+    """A package's batch: its bag's name (liufang-<uuid>), so the same package is never imported twice."""
+    return default_batch(label)
+
+
 def _queue(actor: User, record: Import) -> None:
     job = jobs.submit("import", params={"import_id": record.id}, actor=actor, max_attempts=3)
     record.job_id = job.id
     db.session.flush()
 
 
-def create_local_import(actor: User, *, source: Path, manifest: Path, batch: str | None) -> Import:
-    """An import from the command line: any directory or zip the operator names; the manifest is copied."""
-    record = _new_record(actor, dry_run=False, batch=batch, source_kind="path",
-                         source_label=str(source.resolve()), manifest_name=_label(manifest.name, "manifest.csv"))
+def create_local_import(actor: User, *, source: Path, manifest: Path | None, batch: str | None) -> Import:
+    """An import from the command line: any directory or zip the operator names; the manifest is copied (none for
+    a Liufang package)."""
+    if manifest is None:
+        batch = batch or _package_batch(source.name)
+    record = _new_record(actor, dry_run=False, batch=batch, source_kind="path", source_label=str(source.resolve()),
+                         manifest_name=_label(manifest.name, "manifest.csv") if manifest is not None else "")
+    record.package = manifest is None
     staged = Path(current_app.instance_path) / "imports" / f"staged-{uuid.uuid4().hex}"
-    with open(manifest, "rb") as stream:
-        _, record.manifest_sha256 = _store_stream(stream, staged / _manifest_path(record).name,
-                                                  MANIFEST_MAX_BYTES, "清单")
+    staged.mkdir(parents=True, exist_ok=True)
+    target = _manifest_path(record)
+    if manifest is not None and target is not None:
+        with open(manifest, "rb") as stream:
+            _, record.manifest_sha256 = _store_stream(stream, staged / target.name, MANIFEST_MAX_BYTES, "清单")
     _install_files(record, staged)
     audit.record("import", record.id, "create", actor, changes={
         "dry_run": {"before": None, "after": False}, "batch": {"before": None, "after": record.batch},
@@ -749,13 +784,25 @@ def create_local_import(actor: User, *, source: Path, manifest: Path, batch: str
     return record
 
 
-def check_local(actor: User, *, source: Path, manifest: Path, batch: str | None, scratch: Path
+def check_local(actor: User, *, source: Path, manifest: Path | None, batch: str | None, scratch: Path
                 ) -> Generator[float, None, Plan]:
     """The command line's dry run: the check alone, nothing recorded."""
     opened = open_source(source)
     try:
-        return (yield from check(actor, opened, manifest, (batch or "").strip() or default_batch(manifest.name),
-                                 scratch))
+        chosen = (batch or "").strip() or (default_batch(manifest.name) if manifest is not None
+                                           else _package_batch(source.name))
+        return (yield from check(actor, opened, manifest, chosen, scratch))
+    finally:
+        opened.close()
+
+
+def is_liufang_package(path: Path) -> bool:
+    try:
+        opened = open_source(path)
+    except (OSError, zipfile.BadZipFile):
+        return False
+    try:
+        return is_package(opened)
     finally:
         opened.close()
 
