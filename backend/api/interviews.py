@@ -35,6 +35,7 @@ def serialise(interview: Interview) -> dict[str, Any]:
     data = _schema.dump(interview)
     data["interviewee_ids"] = policy.visible_person_ids(current_user, interview.interviewee_ids)
     data["consent_material_id"] = policy.shown_material_id(current_user, interview.consent_material_id)
+    data["project_id"] = policy.shown_project_id(current_user, interview.project_id)
     return data
 
 

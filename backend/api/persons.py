@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from backend.services.policy import Permission
 from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
 from backend.models import Person
+from backend.schemas.projects import ReceiptArgsSchema
 from backend.schemas.persons import (
     ChecklistSchema,
     PersonInputSchema,
@@ -22,6 +23,8 @@ from backend.schemas.persons import (
 )
 from backend.services import persons as person_service
 from backend.services import policy, publication
+from backend.services import receipts as receipt_service
+from media.storage.base import content_disposition
 from backend.services.identity import mask_address, mask_id_number, mask_phone
 
 # Changes that may be made without If-Match (person_service.needs_if_match).
@@ -131,3 +134,16 @@ _transition_view("approve", "Approve a submitted profile (archivist).")
 _transition_view("return", "Return a profile to its collector with a comment (archivist).")
 _transition_view("publish", "Publish an approved profile (archivist).")
 _transition_view("withdraw", "Withdraw a profile from use; it is kept, never destroyed (archivist).")
+
+
+@blp.route("/<int:person_id>/receipt", methods=["GET"])
+@blp.arguments(ReceiptArgsSchema, location="query")
+@blp.response(200, description="征集接收清单 as printable HTML (text/html) or PDF (application/pdf)")
+@blp.alt_response(404, description="No such person")
+@login_required(Permission.RECEIPT_ISSUE)
+def person_receipt(args: dict[str, Any], person_id: int) -> Response:
+    """The collection receipt (征集接收清单) of a narrator or donor: the materials linked to the person and those of their interviews: every material received with its 档号, kind, size or
+    duration, dates and fixity, counts per kind, signature lines; `format=html` (default) or `pdf` (archivist)."""
+    body, content_type, filename = receipt_service.for_person(current_user, person_id, args["format"])
+    return Response(body, content_type=content_type,
+                    headers={"Content-Disposition": content_disposition(filename, "inline")})

@@ -55,6 +55,7 @@ class Material(db.Model):
     embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id", ondelete="SET NULL"),
                                                      nullable=True, index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True, index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -113,6 +114,7 @@ class Interview(db.Model):
     consent_material_id: Mapped[int | None] = mapped_column(
         ForeignKey("materials.id", ondelete="SET NULL", use_alter=True), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True, index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

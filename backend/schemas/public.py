@@ -68,6 +68,28 @@ class PublicPersonSchema(PublicPersonSummarySchema):
 PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema")
 
 
+class PublicProjectSummarySchema(Schema):
+    id = Int64()
+    title = fields.Str(metadata={"description": "主题"})
+    content = fields.Str(metadata={"description": "内容"})
+    background = fields.Str(metadata={"description": "历史背景"})
+    place = fields.Str(allow_none=True)
+    planned_start = fields.Date(allow_none=True)
+    planned_end = fields.Date(allow_none=True)
+    methods = fields.List(fields.Str(), metadata={"description": "audio, video, photo, document"})
+    url = fields.Str(metadata={"description": "This project in the public API"})
+
+
+class PublicProjectSchema(PublicProjectSummarySchema):
+    persons = fields.List(fields.Nested(PublicPersonSummarySchema),
+                          metadata={"description": "Its public profiles: narrators and persons of its materials"})
+    materials = fields.List(fields.Nested(PublicMaterialSchema), metadata={"description": "Its public materials"})
+
+
+PublicProjectPageSchema = page_of(PublicProjectSummarySchema, "PublicProjectPageSchema")
+PublicProjectListArgsSchema = PageArgsSchema
+
+
 class PublicContentArgsSchema(StrictSchema):
     variant = fields.Str(required=True, validate=validate.OneOf(REQUESTABLE_VARIANTS),
                          metadata={"description": "proxy (audio/video playback), poster (video), thumbnail "

@@ -45,6 +45,8 @@ COLUMNS: tuple[Column, ...] = (
     Column("type", "类型", _ALL, "人物/person, 访谈/interview or 文件/file", ("行类型", "row_type")),
     Column("ref", "编号", _ALL, "the row's own reference, unique in the manifest (e.g. P001); other rows name it",
            ("序号", "档案编号", "id")),
+    Column("project", "项目", ("interview", "file"), "collection project (采集项目): its id or its exact title",
+           ("采集项目", "专题")),
     # persons
     Column("name", "姓名", ("person",), "full name", ("名字",)),
     Column("category", "类别", ("person",), "好人/good_person, 名家/notable, 乡贤/local_worthy", ("分类", "人物类别")),

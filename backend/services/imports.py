@@ -23,10 +23,11 @@ from sqlalchemy import select
 from backend import transaction
 from backend.errors import Conflict, Forbidden, NotFound, PayloadTooLarge, UnsupportedMediaType, ValidationFailed
 from backend.extensions import db
-from backend.models import Import, ImportKey, Interview, Job, Material, Person, User
+from backend.models import Import, ImportKey, Interview, Job, Material, Person, Project, User
 from backend.models.types import utcnow
 from backend.services import audit, jobs, materials, policy
 from backend.services import interviews as interview_service
+from backend.services import projects as project_service
 from backend.services import persons as person_service
 from backend.services.import_manifest import (ACCESS_NAMES, CATEGORY_NAMES, COLUMNS_BY_KEY, GENDER_NAMES,
                                               ROLE_NAMES, TYPE_NAMES, CellError, ManifestRow, ManifestUnreadable,
@@ -36,6 +37,7 @@ from backend.services.import_packages import is_package, package_rows
 from backend.services.import_sources import DirectorySource, Entry, Source, ZipSource, open_source
 from backend.services.pagination import Page, paginate
 from backend.services.policy import Permission
+from backend.services.text import parse_int64
 from media.errors import CorruptMedia, UnsupportedMedia
 from media.hashing import HashingReader
 from media.sniff import sniff
@@ -133,6 +135,7 @@ _INTERVIEW_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "language": ("language", lambda c: text(c, 64)),
     "notes": ("notes", lambda c: text(c, 20_000)),
     "interviewees": ("interviewees", lambda c: text_list(c, 128, 50)),
+    "project": ("project", lambda c: text(c, 255)),
 }
 _FILE_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "path": ("path", lambda c: text(c, 1024)),
@@ -147,6 +150,7 @@ _FILE_FIELDS: dict[str, tuple[str, Callable[[Any], Any]]] = {
     "access_level": ("access_level", lambda c: choice(c, ACCESS_NAMES, "access_level")),
     "embargo_until": ("embargo_until", full_date),
     "sha256": ("sha256", sha256),
+    "project": ("project", lambda c: text(c, 255)),
 }
 _FIELDS_BY_TYPE = {"person": _PERSON_FIELDS, "interview": _INTERVIEW_FIELDS, "file": _FILE_FIELDS}
 
@@ -207,16 +211,37 @@ def _person(row: ManifestRow, ref: str, batch: str, report: Report) -> PlannedRo
     return PlannedRow(row.number, ref, key, values, _known_key(key, Person))
 
 
-def _interview(row: ManifestRow, ref: str, batch: str, report: Report) -> PlannedInterview:
+def _project(actor: User, row: ManifestRow, values: dict[str, Any], report: Report) -> None:
+    """The project named by id or title becomes ``project_id``: one the actor may see and file into."""
+    named = values.pop("project", None)
+    if not named:
+        return
+    number = parse_int64(named.removeprefix("#")) if named.removeprefix("#").isascii() else None
+    found = [number] if number is not None and db.session.get(Project, number) is not None else \
+        list(db.session.scalars(select(Project.id).where(Project.title == named).limit(2)))
+    if len(found) != 1:
+        report.error(row.number, row.header("project"), "unknown_project" if not found else "ambiguous_project",
+                     "没有这个采集项目（填项目编号或完整的主题）" if not found else "有多个同名的采集项目：请填项目编号",
+                     named)
+        return
+    try:
+        values["project_id"] = project_service.project_for_filing(actor, found[0]).id
+    except (ValidationFailed, Forbidden) as exc:
+        report.error(row.number, row.header("project"), exc.code, exc.message, named)
+
+
+def _interview(row: ManifestRow, ref: str, batch: str, report: Report, actor: User) -> PlannedInterview:
     values = _parse(row, "interview", report)
+    _project(actor, row, values, report)
     refs = values.pop("interviewees", [])
     key = import_key(batch, "interview", ref)
     from_key = _known_key(key, Interview)
     return PlannedInterview(row.number, ref, key, values, from_key, interviewee_refs=refs)
 
 
-def _file(row: ManifestRow, ref: str, source: Source, report: Report) -> PlannedFile:
+def _file(row: ManifestRow, ref: str, source: Source, report: Report, actor: User) -> PlannedFile:
     values = _parse(row, "file", report)
+    _project(actor, row, values, report)
     planned = PlannedFile(row.number, ref, "", {}, path=values.pop("path", ""),
                           person_refs=values.pop("persons", []), interview_ref=values.pop("interview", None),
                           role=values.pop("role", "subject"), expected_sha256=values.pop("sha256", None))
@@ -324,9 +349,9 @@ def check(actor: User, source: Source, manifest: Path | None, batch: str, scratc
         if row_type == "person":
             plan.persons.append(_person(row, ref, batch, report))
         elif row_type == "interview":
-            plan.interviews.append(_interview(row, ref, batch, report))
+            plan.interviews.append(_interview(row, ref, batch, report, actor))
         else:
-            plan.files.append(_file(row, ref, source, report))
+            plan.files.append(_file(row, ref, source, report, actor))
     _check_references(plan, headers, report, types)
     _check_id_numbers(plan, headers, report)
 

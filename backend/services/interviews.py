@@ -9,17 +9,19 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from backend.errors import Conflict, Forbidden, InvalidTransition, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.models import Interview, InterviewPerson, Material, Person, Transcript, User
+from backend.models import Interview, InterviewPerson, Material, Person, Project, Transcript, User
 from backend.models.types import utcnow
 from backend.services import archival_codes, audit, policy
 from backend.services import consents as consent_service
 from backend.services import persons as person_service
+from backend.services import projects as project_service
 from backend.services.identity import validate_partial_date
 from backend.services.pagination import Page, paginate
 from backend.services.policy import Permission
 from backend.services.versioning import advance, check_version, record_edit
 
-FIELDS = ("title", "date", "place", "interviewers", "language", "consent_material_id", "notes", "interviewee_ids")
+FIELDS = ("title", "date", "place", "interviewers", "language", "consent_material_id", "notes", "interviewee_ids",
+          "project_id")
 
 
 def get_interview(actor: User, interview_id: int) -> Interview:
@@ -27,8 +29,11 @@ def get_interview(actor: User, interview_id: int) -> Interview:
 
 
 def list_interviews(actor: User, *, person_id: int | None = None, q: str | None = None,
-                    archival_code: str | None = None, page: int = 1, per_page: int = 20) -> Page[Interview]:
+                    archival_code: str | None = None, project_id: int | None = None, page: int = 1,
+                    per_page: int = 20) -> Page[Interview]:
     query = select(Interview).where(policy.visible_interviews(actor))
+    if project_id:
+        query = query.where(Interview.project_id == (policy.shown_project_id(actor, project_id) or -1))
     if archival_code and archival_code.strip():
         query = query.where(archival_codes.matches(Interview.archival_code, archival_code))
     if person_id:
@@ -69,6 +74,14 @@ def _apply(actor: User, interview: Interview, data: dict[str, Any]) -> None:
                 actor, "该访谈有已开放的资料：去掉受访人可能使资料未经其授权即公开，须由档案员操作",
                 "interviewee_of_open_material", person_ids=sorted(removed))
         interview.interviewee_rows = [InterviewPerson(person_id=pid) for pid in ids]
+    if "project_id" in data and data["project_id"] != interview.project_id:
+        if data["project_id"] is not None:
+            project_service.project_for_filing(actor, data["project_id"])
+        if interview.project_id is not None:
+            old = db.session.get(Project, interview.project_id)
+            if old is not None and not policy.can_file_into_project(actor, old):
+                raise Forbidden("该采集项目已结项，只有档案员可以移出访谈", code="project_closed",
+                                details={"project_id": old.id, "status": old.status})
     consent_id = data.get("consent_material_id")
     if consent_id is not None:
         try:

@@ -1,7 +1,7 @@
 """bulk imports (imports: report, progress) and their key ledger (import_keys: one row per imported manifest row)
 
 Revision ID: 8dacdd44f425
-Revises: b7c4e2d91a30
+Revises: b7c4e2d91a30, b3d5f0a1c2e8
 Create Date: 2026-12-02 15:16:34.851429
 
 """
@@ -11,7 +11,8 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '8dacdd44f425'
-down_revision = 'b7c4e2d91a30'
+# Also the merge point of the two issue-14 branches (exports and collection projects) until the lead re-chains.
+down_revision = ('b7c4e2d91a30', 'b3d5f0a1c2e8')
 branch_labels = None
 depends_on = None
 

@@ -4,10 +4,12 @@ the list filters and the name search; on SQLite and PostgreSQL (the counter row'
 
 from __future__ import annotations
 
+import io
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import docx
 import pytest
 
 from backend.extensions import db
@@ -118,6 +120,13 @@ def test_an_interview_is_coded_when_approved_directly_or_with_its_first_transcri
     assert after.get_json()["archival_code"] == f"LYG-KS-{YEAR}-0001"
     assert after.get_json()["approved_at"] is not None
     assert after.headers["ETag"] != before.headers["ETag"], "what its GET shows changed"
+    # the transcript's exports carry the interview's 档号
+    exported = client.get(f"/api/v1/transcripts/{transcript_id}/export?format=json", headers=auth("editor"))
+    assert f"LYG-KS-{YEAR}-0001" in exported.get_data(as_text=True)
+    document = docx.Document(io.BytesIO(client.get(f"/api/v1/transcripts/{transcript_id}/export?format=docx",
+                                                   headers=auth("editor")).data))
+    cells = [cell.text for table in document.tables for row in table.rows for cell in row.cells]
+    assert "档号" in cells and f"LYG-KS-{YEAR}-0001" in cells
 
     # approved directly by an archivist (If-Match), once
     url = f"/api/v1/interviews/{direct['id']}"

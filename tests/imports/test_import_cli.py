@@ -326,3 +326,26 @@ def test_the_example_manifest_in_the_repository_imports_clean(app, run_import, i
                           "江苏好人证书": ("restricted", date(2030, 1, 1))}
         interview = db.session.scalar(select(Interview))
         assert (interview.interviewers, interview.language) == (["张敏", "刘洋"], "连云港方言")
+
+
+def test_interviews_and_files_go_into_a_collection_project(app, client, auth, collection, run_import, tmp_path):
+    project = client.post("/api/v1/projects", json={"title": "连云港剪纸记忆"}, headers=auth("archivist"))
+    assert project.status_code == 201, project.get_json()
+    rows = good_rows()
+    header = HEADER + ["项目/project"]
+    rows[2]["项目/project"] = "连云港剪纸记忆"               # the interview, by title
+    rows[5]["项目/project"] = f"#{project.get_json()['id']}"  # a photo, by id
+    rows[6]["项目/project"] = "不存在的项目"
+    checked = run_import(collection, write_csv(tmp_path / "清单.csv", rows, header), "--dry-run",
+                         "--report", str(tmp_path / "r.json"))
+    report = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert checked.exit_code == 1 and problems_of(report) == {(8, "项目/project", "unknown_project")}
+    rows[6]["项目/project"] = ""
+    assert run_import(collection, write_csv(tmp_path / "清单.csv", rows, header)).exit_code == 0
+    with app.app_context():
+        project_id = project.get_json()["id"]
+        assert db.session.scalar(select(Interview.project_id)) == project_id
+        filed = {m.original_filename: m.project_id for m in db.session.scalars(select(Material))}
+        # the recording of the interview follows its interview into the project, as an upload does
+        assert filed == {"剪纸生涯（一）.wav": project_id, "王秀英 1985.png": None, "李德明.png": project_id,
+                         "荣誉证书.pdf": None}
