@@ -618,7 +618,8 @@ def run_record(import_id: int) -> Generator[float, None, dict[str, Any]]:
     batch, dry_run = record.batch, record.dry_run
     record.status, record.phase, record.started_at, record.error = "running", "checking", utcnow(), None
     record.progress, record.rows_done, record.bytes_done = 0.0, 0, 0
-    scratch = scratch_dir()
+    scratch = scratch_dir() / str(import_id)
+    shutil.rmtree(scratch, ignore_errors=True)  # copies an interrupted attempt left behind
     source = _open_record_source(record)
     try:
         checking = check(actor, source, _manifest_path(record), batch, scratch)
@@ -662,6 +663,7 @@ def run_record(import_id: int) -> Generator[float, None, dict[str, Any]]:
         return record.counts
     finally:
         source.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 # --- import records: created by the API or the command line, run as a job or in the command ---------------------
@@ -794,6 +796,12 @@ def create_local_import(actor: User, *, source: Path, manifest: Path | None, bat
         batch = batch or _package_batch(source.name)
     record = _new_record(actor, dry_run=False, batch=batch, source_kind="path", source_label=str(source.resolve()),
                          manifest_name=_label(manifest.name, "manifest.csv") if manifest is not None else "")
+    # A command-line run of this batch still marked running was interrupted (killed, power cut): this one resumes it.
+    for stale in db.session.scalars(select(Import).where(Import.batch == record.batch, Import.id != record.id,
+                                                         Import.source_kind == "path", Import.job_id.is_(None),
+                                                         Import.status == "running")):
+        mark_ended(stale, "failed", f"中断：导入 #{record.id} 从中断处继续")
+        shutil.rmtree(scratch_dir() / str(stale.id), ignore_errors=True)
     record.package = manifest is None
     staged = Path(current_app.instance_path) / "imports" / f"staged-{uuid.uuid4().hex}"
     staged.mkdir(parents=True, exist_ok=True)

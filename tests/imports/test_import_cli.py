@@ -303,6 +303,8 @@ def test_an_import_killed_mid_run_resumes_and_creates_nothing_twice(tmp_path):
         assert connection.execute("SELECT count(*), count(DISTINCT sha256) FROM materials").fetchone() == (24, 24)
         assert connection.execute("SELECT count(*) FROM import_keys").fetchone()[0] == 25
         assert connection.execute("SELECT count(*) FROM person_materials").fetchone()[0] == 24
+        assert connection.execute("SELECT status FROM imports ORDER BY id").fetchall() == [("failed",), ("succeeded",)]
+    assert not any((tmp_path / "inst" / "uploads" / "imports").glob("*")), "no temporary copy is left behind"
 
 
 def test_the_example_manifest_in_the_repository_imports_clean(app, run_import, import_samples, tmp_path):
