@@ -220,6 +220,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_ARCHIVAL_SERIES", "ARCHIVAL_SERIES", _parse_series, {"person": "RW", "interview": "KS"},
             "Series codes (类别号) per kind, and optionally per profile category: "
             "person=RW,interview=KS[,person.good_person=HR,person.notable=MJ,person.local_worthy=XX]."),
+    Setting("LIUFANG_IMPORT_ROOT", "IMPORT_ROOT", str, None,
+            "Folder on the server under which archivists may name a directory to import through the API (copy a "
+            "legacy collection there). Default: instance/import."),
+    Setting("LIUFANG_IMPORT_MAX_ARCHIVE", "IMPORT_MAX_ARCHIVE", _parse_size, 2 * 1024**3,
+            "Largest zip archive accepted by POST /api/v1/imports (bigger collections: a directory under "
+            "LIUFANG_IMPORT_ROOT)."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
     Setting("LIUFANG_ARCHIVE_NAME", "ARCHIVE_NAME", str, "留芳档案馆",

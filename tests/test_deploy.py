@@ -122,6 +122,9 @@ def test_nginx_streams_upload_bodies_and_forwards_the_client():
         assert location["proxy_pass"] == ["http://liufang_api"]
     assert _size(uploads["client_max_body_size"][0]) >= defaults["LIUFANG_TUS_MAX_SIZE"]
     assert _size(materials["client_max_body_size"][0]) > defaults["LIUFANG_MULTIPART_MAX_SIZE"]
+    imports = locations[("=", "/api/v1/imports")]
+    assert imports["proxy_request_buffering"] == ["off"] and imports["proxy_pass"] == ["http://liufang_api"]
+    assert _size(imports["client_max_body_size"][0]) > defaults["LIUFANG_IMPORT_MAX_ARCHIVE"]
     assert "proxy_request_buffering" not in rest and rest["proxy_pass"] == ["http://liufang_api"]
     # what nginx refuses as too large is answered in the API's error format
     assert ["413", "=", "@payload_too_large"] in [args for name, args, _ in server if name == "error_page"]

@@ -114,18 +114,46 @@ def run(job_id: str, handlers: Mapping[str, JobHandler]) -> None:
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     try:
-        with transaction.atomic(), _Heartbeat(app, job_id):
-            job = db.session.get(Job, job_id)
-            with db.session.no_autoflush:
-                result = handler.run(job, _Progress(job_id))
-            job.status, job.progress, job.finished_at, job.result = "succeeded", 100.0, utcnow(), result or {}
+        if handler.steps is not None:
+            with _Heartbeat(app, job_id):
+                _run_steps(job_id, handler)
+        else:
+            with transaction.atomic(), _Heartbeat(app, job_id):
+                job = db.session.get(Job, job_id)
+                assert handler.run is not None
+                with db.session.no_autoflush:
+                    result = handler.run(job, _Progress(job_id))
+                job.status, job.progress, job.finished_at, job.result = "succeeded", 100.0, utcnow(), result or {}
     except JobCancelled:
-        _finish(job_id, "cancelled", "已取消", None)
+        _finish(job_id, "cancelled", "已取消", handler)
     except PermanentFailure as exc:
         _finish(job_id, "failed", str(exc), handler)
     except Exception as exc:  # noqa: BLE001 - every failure must end in the job row, never vanish
         log.exception("job %s attempt failed", job_id)
         _finish(job_id, "retry", f"{type(exc).__name__}: {exc}", handler)
+
+
+def _run_steps(job_id: str, handler: JobHandler) -> None:
+    """Run a stepwise handler: each step (up to the generator's next ``yield``) is a unit of work of its own,
+    committed with the job's progress; a cancel request is seen at the start of the next step."""
+    assert handler.steps is not None
+    with transaction.atomic():
+        steps = handler.steps(db.session.get(Job, job_id))
+    while True:
+        with transaction.atomic():
+            job = db.session.get(Job, job_id, populate_existing=True)
+            if job is None:
+                steps.close()
+                return
+            if job.cancel_requested:
+                steps.close()
+                raise JobCancelled()
+            try:
+                percent = next(steps)
+            except StopIteration as done:
+                job.status, job.progress, job.finished_at, job.result = "succeeded", 100.0, utcnow(), done.value or {}
+                return
+            job.progress, job.heartbeat_at = round(max(job.progress, min(100.0, percent)), 1), utcnow()
 
 
 def _finish(job_id: str, outcome: str, reason: str, handler: JobHandler | None) -> None:
@@ -142,3 +170,5 @@ def _finish(job_id: str, outcome: str, reason: str, handler: JobHandler | None) 
         job.status, job.finished_at = ("cancelled" if outcome == "cancelled" else "failed"), utcnow()
         if job.status == "failed" and handler is not None and handler.on_failure is not None:
             handler.on_failure(job, reason)
+        if job.status == "cancelled" and handler is not None and handler.on_cancel is not None:
+            handler.on_cancel(job)

@@ -7,8 +7,8 @@ from flask import Flask
 from backend import transaction
 from backend.jobs import runner
 from backend.task_queue import TaskQueue
-from backend.services import (housekeeping, jobs, material_text, materials, packages, processing, redactions,
-                              transcripts, uploads)
+from backend.services import (housekeeping, imports, jobs, material_text, materials, packages, processing,
+                              redactions, transcripts, uploads)
 from backend.services.jobs import JobHandler
 
 HANDLERS: dict[str, JobHandler] = {
@@ -17,6 +17,7 @@ HANDLERS: dict[str, JobHandler] = {
     "render_public_proxy": redactions.RENDER_PUBLIC_PROXY,
     material_text.OCR_JOB: material_text.OCR_MATERIAL,
     packages.BUILD_KIND: packages.BUILD_PACKAGE,
+    "import": imports.RUN_IMPORT,
 }
 
 

@@ -4,6 +4,7 @@ from backend.models.archival import ArchivalCounter
 from backend.models.audit import AuditEvent
 from backend.models.export import EXPORT_FORMATS, EXPORT_SCOPES, EXPORT_STATUSES, Export
 from backend.models.idempotency import IdempotencyRecord
+from backend.models.imports import IMPORT_STATUSES, Import, ImportKey
 from backend.models.job import JOB_STATUSES, Job
 from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS, Derivative,
                                      FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
@@ -20,11 +21,12 @@ from backend.models.user import ROLES, LoginFailure, RefreshToken, RevokedToken,
 
 __all__ = ["ACCESS_LEVELS", "ArchivalCounter", "AuditEvent", "CATEGORIES", "CONSENT_SCOPES", "Consent",
            "Derivative", "EXPORT_FORMATS", "EXPORT_SCOPES", "EXPORT_STATUSES", "Export", "FixityEvent",
-           "IdempotencyRecord", "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES",
-           "LoginFailure", "MATERIAL_STATUSES", "METHODS", "Material", "MaterialTextPage",
-           "MaterialTextRevision", "Notification", "OAI_ENTITY_TYPES", "OaiRecord", "OaiRecordSet",
-           "OaiState", "PROJECT_STATUSES", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag",
-           "Project", "ProjectCollector", "ProjectPerson", "REDACTION_REASONS", "ROLES", "RateLimitCounter",
-           "Redaction", "RefreshToken", "RevokedToken", "Role", "STATUSES", "SYNCED_TYPES", "SyncChange",
-           "SyncState", "TEXT_SOURCES", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript",
-           "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]
+           "IMPORT_STATUSES", "IdempotencyRecord", "Import", "ImportKey", "Interview", "InterviewPerson",
+           "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure", "MATERIAL_STATUSES", "METHODS",
+           "Material", "MaterialTextPage", "MaterialTextRevision", "Notification", "OAI_ENTITY_TYPES",
+           "OaiRecord", "OaiRecordSet", "OaiState", "PROJECT_STATUSES", "Person", "PersonMaterial",
+           "PersonSearchTerm", "PersonTag", "Project", "ProjectCollector", "ProjectPerson",
+           "REDACTION_REASONS", "ROLES", "RateLimitCounter", "Redaction", "RefreshToken", "RevokedToken",
+           "Role", "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TEXT_SOURCES",
+           "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision", "TranscriptSegment",
+           "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

@@ -13,7 +13,7 @@ import re
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, Callable
+from typing import Any, Callable, Generator
 
 from flask import current_app
 from sqlalchemy import select
@@ -45,12 +45,18 @@ Progress = Callable[[float], None]
 @dataclass(frozen=True)
 class JobHandler:
     """What a job kind does: ``run`` does the work in the job's unit of work (reading while it computes, writing at
-    the end); ``on_start`` marks what the job is working on, committed before the work; ``on_failure`` records the
-    final failure (after the work was rolled back)."""
+    the end), or ``steps`` does it in several; ``on_start`` marks what the job is working on, committed before the
+    work; ``on_failure`` records the final failure (after the work was rolled back)."""
 
-    run: Callable[[Job, Progress], dict[str, Any] | None]
+    run: Callable[[Job, Progress], dict[str, Any] | None] | None = None
     on_start: Callable[[Job], None] | None = None
     on_failure: Callable[[Job, str], None] | None = None
+    # A job too long for one transaction (a bulk import): a generator whose every ``yield`` (of the progress
+    # percentage) is a commit point, so a later attempt resumes after what was committed. Its return value is
+    # the job's result. Used instead of ``run``.
+    steps: Callable[[Job], Generator[float, None, dict[str, Any] | None]] | None = None
+    # Called when a job ends cancelled (after its uncommitted step was rolled back).
+    on_cancel: Callable[[Job], None] | None = None
 
 
 def _send(job_id: str) -> None:

@@ -57,6 +57,7 @@ class Permission(StrEnum):
     AUDIT_READ = "audit.read"
     STATS_READ = "stats.read"
     EXPORT_CREATE = "export.create"                        # preservation packages and four-property reports
+    IMPORT_RUN = "import.run"                              # bulk imports of legacy collections
     USER_MANAGE = "user.manage"
 
 
@@ -69,7 +70,7 @@ _ARCHIVIST = _STAFF | {P.PERSON_READ_PERSONAL_DATA, P.PERSON_EDIT_UNAPPROVED, P.
                        P.PERSON_PUBLISH, P.MATERIAL_SET_ACCESS, P.MATERIAL_READ_FIXITY, P.TRANSCRIPT_APPROVE,
                        P.INTERVIEW_APPROVE, P.PROJECT_MANAGE, P.RECEIPT_ISSUE,
                        P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.PUBLICATION_DECIDE, P.AUDIT_READ,
-                       P.STATS_READ, P.EXPORT_CREATE}
+                       P.STATS_READ, P.EXPORT_CREATE, P.IMPORT_RUN}
 
 GRANTS: dict[Role, frozenset[Permission]] = {
     Role.COLLECTOR: _EVERYONE,

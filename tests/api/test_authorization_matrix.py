@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import re
+import zipfile
 from typing import Any, Callable
 
 import pytest
@@ -146,6 +147,40 @@ def a_notification(client: Any, auth: Any, app: Any) -> dict[str, Any]:
     person_in("submit", "return")(client, auth, app)
     items = client.get("/api/v1/me/notifications", headers=auth("collector")).get_json()["items"]
     return {"id": items[0]["id"]}
+
+
+def an_import(status: str = "succeeded") -> Callable[..., dict[str, Any]]:
+    """Setup: an archivist's import record (a passed check, or one queued with its job)."""
+
+    def setup(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+        from backend.extensions import db
+        from backend.models import Import, Job
+
+        archivist = client.get("/api/v1/auth/me", headers=auth("archivist")).get_json()["id"]
+        with app.app_context():
+            record = Import(status=status, dry_run=True, batch="旧藏", source_kind="archive", source_label="a.zip",
+                            manifest_name="清单.csv", created_by_id=archivist, counts={"errors": 0}, problems=[])
+            db.session.add(record)
+            db.session.flush()
+            if status == "queued":
+                job = Job(id=f"import{record.id}x", kind="import", status="queued", params={"import_id": record.id},
+                          created_by_id=archivist)
+                db.session.add(job)
+                record.job_id = job.id
+            db.session.commit()
+            return {"id": record.id}
+
+    return setup
+
+
+def import_form() -> dict[str, Any]:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as out:
+        out.writestr("照片.png", png_bytes())
+    manifest = "类型/type,编号/ref,文件/path\n文件,F1,照片.png\n".encode("utf-8")
+    return {"data": {"manifest": (io.BytesIO(manifest), "清单.csv"), "archive": (io.BytesIO(archive.getvalue()),
+                                                                                   "旧藏.zip")},
+            "content_type": "multipart/form-data"}
 
 
 # (name, method, path template, json body, setup, expected status per role in ROLES order)
@@ -299,6 +334,13 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
      review_setup("reviewed"), (401, 403, 403, 403, 200, 200)),
     ("checklist", "GET", "/api/v1/persons/{id}/checklist", None, person_in("submit"), (401, 200, 404, 200, 200, 200)),
     ("audit", "GET", "/api/v1/audit?entity_type=person", None, None, (401, 403, 403, 403, 200, 200)),
+    # bulk imports (tests/imports)
+    ("list imports", "GET", "/api/v1/imports", None, None, (401, 403, 403, 403, 200, 200)),
+    ("create import", "POST", "/api/v1/imports", import_form, None, (401, 403, 403, 403, 202, 202)),
+    ("get import", "GET", "/api/v1/imports/{id}", None, an_import(), (401, 403, 403, 403, 200, 200)),
+    ("run import", "POST", "/api/v1/imports/{id}/run", None, an_import(), (401, 403, 403, 403, 202, 202)),
+    ("cancel import", "POST", "/api/v1/imports/{id}/cancel", None, an_import("queued"),
+     (401, 403, 403, 403, 200, 200)),
     # uploads
     ("create upload", "POST", "/api/v1/uploads", tus_request(Upload_Length="100"), None,
      (401, 201, 201, 201, 201, 201)),
