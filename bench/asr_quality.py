@@ -38,10 +38,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from transcription.audio import probe_duration  # noqa: E402
 from transcription.base import TranscribeOptions  # noqa: E402
 from transcription.cer import cer, levenshtein, normalize_for_cer  # noqa: E402
 from transcription.chinese import postprocess, to_simplified  # noqa: E402
-from transcription.engines import get_transcriber  # noqa: E402
+from transcription.engines import get_transcriber, resolve_compute_type, resolve_device  # noqa: E402
 from transcription.models import DEFAULT_MODEL_SOURCE  # noqa: E402
 
 SHARED_AUDIO = Path(os.environ.get("LIUFANG_SHARED_DIR", ROOT.parent / "shared")) / "audio"
@@ -113,17 +114,6 @@ def options_for(prompt: str) -> TranscribeOptions:
     return options
 
 
-def resolve_device(device: str) -> tuple[str, str]:
-    if device == "auto":
-        try:
-            import ctranslate2
-
-            device = "cuda" if ctranslate2.get_cuda_device_count() > 0 else "cpu"
-        except (ImportError, RuntimeError):
-            device = "cpu"
-    return device, "float16" if device == "cuda" else "int8"
-
-
 def run_prompt(transcriber, refs: list[Reference], options: TranscribeOptions) -> list[ClipResult]:
     results = []
     for ref in refs:
@@ -169,12 +159,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quiet", action="store_true", help="only the summary table")
     args = parser.parse_args(argv)
 
-    device, compute_type = resolve_device(args.device)
-    compute_type = args.compute_type or compute_type
+    device = resolve_device(args.device)
+    compute_type = resolve_compute_type(device, args.compute_type or "auto")
     refs = load_references()
-    audio_s = 0.0
-    from transcription.audio import probe_duration
-
     audio_s = sum(probe_duration(r.path) for r in refs)
     start = time.perf_counter()
     transcriber = get_transcriber(args.engine, args.model, device=device, compute_type=compute_type)
