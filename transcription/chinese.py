@@ -139,14 +139,15 @@ def is_prompt_echo(text: str, prompt: str = INSTRUCTION_PROMPT_ZH) -> bool:
     )
 
 
-def _decoded_again_as_speech(segment: Segment) -> bool:
-    return (segment.meta.get("redecoded") or {}).get("outcome") == "speech"
+def _redecode_outcome(segment: Segment) -> str | None:
+    """transcription.echo's verdict on a segment decoded again without the prompt (speech, confirmed, no_speech)."""
+    return (segment.meta.get("redecoded") or {}).get("outcome")
 
 
 def remove_hallucinations(segments: list[Segment], prompt: str | None = None) -> None:
     """Drop known hallucinations in place, recording each in segment.meta["removed"]. Echoes of ``prompt`` (the
-    one decoded with) and of the built-in prompts are removed, except from a segment whose text came from decoding
-    again without a prompt (it cannot echo one)."""
+    one decoded with) and of the built-in prompts are removed, except from a segment whose text decoding again
+    without a prompt gave or confirmed (it was said); one that gave nothing without the prompt is removed too."""
     prompts = known_prompts(prompt)
     whole = {_compact(p) for p in HALLUCINATIONS_WHOLE_SEGMENT}
     trailing = {_compact(p) for p in HALLUCINATIONS_TRAILING}
@@ -159,7 +160,10 @@ def remove_hallucinations(segments: list[Segment], prompt: str | None = None) ->
         if _compact(segment.text) in whole:
             _blank(segment, "hallucination")
             continue
-        if not _decoded_again_as_speech(segment) and any(is_prompt_echo(segment.text, p) for p in prompts):
+        outcome = _redecode_outcome(segment)
+        if outcome == "no_speech" or (
+            outcome not in ("speech", "confirmed") and any(is_prompt_echo(segment.text, p) for p in prompts)
+        ):
             _blank(segment, "prompt_echo")
             continue
         for phrase in HALLUCINATIONS_ANYWHERE:

@@ -10,11 +10,16 @@ import numpy as np
 from transcription.audio import SAMPLE_RATE
 from transcription.base import Segment, TranscribeOptions, Word
 from transcription.chinese import compact, is_prompt_echo, prompt_clauses
+from transcription.editdistance import levenshtein
 
-#: A segment containing a clause of the prompt at least this long (spaces and punctuation ignored) is decoded again;
-#: so is one that is nearly the prompt or one of its clauses (chinese.is_prompt_echo). Decoding again costs one
-#: short decode and keeps what was really said, so the test is wide on purpose.
-ECHO_CLAUSE_MIN_CHARS = 4
+#: A segment sharing this many consecutive characters with a clause of the prompt (spaces and punctuation
+#: ignored) is decoded again; so is one that is nearly the prompt or one of its clauses (chinese.is_prompt_echo).
+#: Whisper echoes a natural prompt loosely ("今天我们今天就随便聊一段时间" for "我们今天就随便聊聊"); decoding again
+#: costs one short decode and keeps what was really said, so the test is wide on purpose.
+ECHO_SHARED_MIN_CHARS = 5
+#: Decoded again without the prompt, a text at least this similar (1 - edit distance / length) to the first one
+#: was really said: the first text stays (it may spell the context's names right, which the second may not).
+SAME_SPEECH_SIMILARITY = 0.5
 #: Audio taken around an echoed segment (seconds), never past the neighbouring segments.
 REDECODE_PAD_S = 0.5
 
@@ -23,23 +28,44 @@ Decode = Callable[[np.ndarray, TranscribeOptions], list[Segment]]
 
 
 def echoes_prompt(text: str, prompt: str | None) -> bool:
-    """Whether text is the prompt, one of its clauses, or contains a clause of ECHO_CLAUSE_MIN_CHARS or more."""
+    """Whether text is (nearly) the prompt or one of its clauses, or shares ECHO_SHARED_MIN_CHARS consecutive
+    characters with one."""
     if not prompt or not text:
         return False
     if is_prompt_echo(text, prompt):
         return True
     text = compact(text)
-    return any(len(clause) >= ECHO_CLAUSE_MIN_CHARS and clause in text for clause in prompt_clauses(prompt))
+    return any(_longest_common_run(text, clause) >= ECHO_SHARED_MIN_CHARS for clause in prompt_clauses(prompt))
+
+
+def _longest_common_run(a: str, b: str) -> int:
+    best = 0
+    previous = [0] * (len(b) + 1)
+    for char in a:
+        current = [0] * (len(b) + 1)
+        for j, other in enumerate(b, 1):
+            if char == other:
+                current[j] = previous[j - 1] + 1
+                best = max(best, current[j])
+        previous = current
+    return best
+
+
+def similarity(a: str, b: str) -> float:
+    """1 - edit distance / the longer length, on compacted text (1.0 for two empty texts)."""
+    a, b = compact(a), compact(b)
+    return 1.0 - levenshtein(a, b) / max(len(a), len(b)) if a or b else 1.0
 
 
 def redecode_prompt_echoes(
     segments: list[Segment], audio: np.ndarray, offset: float, options: TranscribeOptions, decode: Decode
 ) -> int:
     """Decode each segment of this window (``audio`` starts at ``offset`` seconds) that echoes the prompt again,
-    without any prompt, in place. A segment whose audio then gives text takes that text, its words and scores;
-    one that gives none keeps its text for the clean-up to judge (an echo over silence is blanked there).
-    segment.meta["redecoded"] records it: {reason, first_text, prompt (None), outcome: speech | no_speech}.
-    Returns how many segments were decoded again."""
+    without any prompt, in place. segment.meta["redecoded"] records it: {reason, first_text, prompt (None),
+    outcome}. The outcome is ``speech`` when the audio gives another text, which the segment takes (with its
+    words and scores): the first was the prompt read back; ``confirmed`` when it gives nearly the same text,
+    which was really said (the first text stays); ``no_speech`` when it gives none: the text came from the
+    prompt alone, and the clean-up blanks it. Returns how many segments were decoded again."""
     prompt = options.initial_prompt
     if not prompt:
         return 0
@@ -56,17 +82,23 @@ def redecode_prompt_echoes(
         start = max(0, int(round((lower - offset) * SAMPLE_RATE)))
         end = min(audio.size, max(start, int(round((upper - offset) * SAMPLE_RATE))))
         pieces = [piece for piece in decode(audio[start:end], retry) if piece.text.strip()] if end > start else []
-        note = {"reason": "prompt_echo", "first_text": segment.text, "prompt": None,
-                "outcome": "speech" if pieces else "no_speech"}
-        if pieces:
-            _take(segment, pieces, offset + start / SAMPLE_RATE, options.language)
+        sep = "" if (options.language or "zh").startswith(("zh", "yue", "ja")) else " "
+        again = sep.join(piece.text.strip() for piece in pieces)
+        if not compact(again):
+            outcome = "no_speech"
+        elif similarity(again, segment.text) >= SAME_SPEECH_SIMILARITY:
+            outcome = "confirmed"
+        else:
+            outcome = "speech"
+        note = {"reason": "prompt_echo", "first_text": segment.text, "prompt": None, "outcome": outcome}
+        if outcome == "speech":
+            _take(segment, pieces, offset + start / SAMPLE_RATE, again)
         segment.meta["redecoded"] = note
     return count
 
 
-def _take(segment: Segment, pieces: list[Segment], shift: float, language: str | None) -> None:
-    sep = "" if (language or "zh").startswith(("zh", "yue", "ja")) else " "
-    segment.text = sep.join(piece.text.strip() for piece in pieces)
+def _take(segment: Segment, pieces: list[Segment], shift: float, text: str) -> None:
+    segment.text = text
     segment.start = round(shift + pieces[0].start, 3)
     segment.end = round(max(segment.start, shift + pieces[-1].end), 3)
     segment.words = [Word(round(w.start + shift, 3), round(w.end + shift, 3), w.text, w.probability)
