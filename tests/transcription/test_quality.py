@@ -81,17 +81,17 @@ def test_words_of_the_context_said_for_real_are_kept() -> None:
     assert cleaned.segments[0].text == said and cleaned.segments[0].meta["redecoded"]["outcome"] == "confirmed"
     assert not echoes_prompt("今天天气很好。", prompt) and not echoes_prompt("王秀英", None)
     # Spelled right thanks to the context, a little wrong without it: the context's spelling stays.
-    segments = _window(Segment(0, 0.0, 3.0, "我在江苏南通长大。"))
+    segments = _window(Segment(0, 0.0, 3.0, "我的籍贯江苏南通，在那儿长大。"))
     redecode_prompt_echoes(segments, np.zeros(3 * SAMPLE_RATE, dtype=np.float32), 0.0,
                            TranscribeOptions(initial_prompt=prompt), lambda samples, options: [
-                               Segment(0, 0, 3, "我在江苏南同长大")])
-    assert segments[0].text == "我在江苏南通长大。" and segments[0].meta["redecoded"]["outcome"] == "confirmed"
+                               Segment(0, 0, 3, "我的籍贯江苏南同,在那儿长大")])
+    assert segments[0].text == "我的籍贯江苏南通，在那儿长大。" and segments[0].meta["redecoded"]["outcome"] == "confirmed"
 
 
 def test_a_loose_echo_of_a_natural_prompt_over_noise_is_blanked() -> None:
     """Over noise Whisper base paraphrased the natural prompt 我们今天就随便聊聊 as below; nothing comes back
     without the prompt, so it is no speech."""
-    prompt = build_prompt("zh", prompt_style="natural")
+    prompt = build_prompt("zh", style="natural")
     segments = _window(Segment(0, 0.0, 5.0, "今天我们今天就随便聊一段时间。"))
     redecode_prompt_echoes(segments, np.zeros(5 * SAMPLE_RATE, dtype=np.float32), 0.0,
                            TranscribeOptions(initial_prompt=prompt), lambda samples, options: [])
