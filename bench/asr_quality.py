@@ -1,6 +1,6 @@
 """ASR quality bench: CER by clip and overall, empty outputs, Traditional characters and punctuation on the shared clips.
 
-Usage:  .venv/bin/python bench/asr_quality.py [--prompt default|none|short|natural|context|"literal text" ...]
+Usage:  .venv/bin/python bench/asr_quality.py [--prompt default|none|short|natural|instruction|context|"text" ...]
                                               [--model SOURCE] [--engine faster-whisper] [--device auto] [--runs N]
 
 The clips are the Mandarin rows of ../shared/audio/references.tsv (LIUFANG_SHARED_DIR overrides ../shared). Each
@@ -44,6 +44,7 @@ from transcription.cer import cer, levenshtein, normalize_for_cer  # noqa: E402
 from transcription.chinese import postprocess, to_simplified  # noqa: E402
 from transcription.engines import get_transcriber, resolve_compute_type, resolve_device  # noqa: E402
 from transcription.models import DEFAULT_MODEL_SOURCE  # noqa: E402
+from transcription.prompts import PROMPT_STYLES, SpeechContext  # noqa: E402
 
 SHARED_AUDIO = Path(os.environ.get("LIUFANG_SHARED_DIR", ROOT.parent / "shared")) / "audio"
 
@@ -96,21 +97,16 @@ def punctuation_per_100(text: str) -> float:
 
 
 def options_for(prompt: str) -> TranscribeOptions:
-    """The job's options for a --prompt value (a preset name where for_language knows it, else literal text)."""
-    import inspect
-
-    accepts = inspect.signature(TranscribeOptions.for_language).parameters
-    if "prompt_style" in accepts:
-        if prompt == "context":
-            from transcription.prompts import SpeechContext
-
-            return TranscribeOptions.for_language("zh", context=SpeechContext(**SAMPLE_CONTEXT))
-        if prompt in ("default", "none", "short", "natural", "instruction"):
-            return TranscribeOptions.for_language("zh", prompt_style=prompt)
+    """The job's options for a --prompt value: default (what a job uses), a prompt style of transcription.prompts,
+    context (the default style with SAMPLE_CONTEXT, as for a material linked to an interview), or literal text."""
     if prompt == "default":
         return TranscribeOptions.for_language("zh")
+    if prompt == "context":
+        return TranscribeOptions.for_language("zh", context=SpeechContext(**SAMPLE_CONTEXT))
+    if prompt in PROMPT_STYLES:
+        return TranscribeOptions.for_language("zh", prompt_style=prompt)
     options = TranscribeOptions.for_language("zh")
-    options.initial_prompt = None if prompt == "none" else prompt
+    options.initial_prompt = prompt
     return options
 
 

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: A natural Simplified sentence with full-width commas and full stops, as an interview would start. Whisper
-#: continues the style of the text before the audio (script, punctuation), so a sentence like the speech it
-#: should write steers better than an instruction, which base tends to read back over short or unclear audio
-#: ("并带有标点符号。"). Measured against the other styles with bench/asr_quality.py (README, Speech recognition).
-NATURAL_PROMPT_ZH = "嗯，好的。我们今天就随便聊聊，您说吧。"
-#: A short one, common in Whisper's community for Simplified output.
+#: Whisper continues the style of the text before the audio (script, punctuation). Styles measured with
+#: bench/asr_quality.py (README, "Speech recognition quality"):
+#: - short (the default): one Simplified sentence with a full stop. Lowest CER; every clip keeps its end mark;
+#:   an echo of it is a fixed, recognisable phrase.
+#: - natural: a sentence like an interview's start, with commas. More commas, CER one edit worse; but over noise
+#:   base paraphrased it ("今天我们今天就随便聊一段时间。"), an echo an editor cannot tell from speech.
+#: - instruction: what Liufang used before; base reads it back over short or unclear speech ("并带有标点符号。").
 SHORT_PROMPT_ZH = "以下是普通话的句子。"
-#: The instruction Liufang used before; kept so its echoes are still recognised.
+NATURAL_PROMPT_ZH = "嗯，好的。我们今天就随便聊聊，您说吧。"
 INSTRUCTION_PROMPT_ZH = "以下是普通话的句子，使用简体中文，并带有标点符号。"
 
 PROMPT_STYLES: dict[str, str | None] = {
@@ -20,7 +21,7 @@ PROMPT_STYLES: dict[str, str | None] = {
     "natural": NATURAL_PROMPT_ZH,
     "instruction": INSTRUCTION_PROMPT_ZH,
 }
-DEFAULT_PROMPT_STYLE = "natural"
+DEFAULT_PROMPT_STYLE = "short"
 
 #: Whisper keeps at most 223 prompt tokens (half its context); a Chinese character is 1–3 tokens.
 MAX_CONTEXT_CHARS = 100
@@ -55,7 +56,7 @@ class SpeechContext:
                     or self.terms)
 
     def sentence(self) -> str:
-        """The context as natural Simplified sentences with punctuation (so it steers style too), e.g.
+        """The context as Simplified sentences with punctuation (so it steers style too), e.g.
         "受访人张秀英，又名张老师，籍贯江苏省扬州市，退休教师。访谈地点扬州市广陵区，主题是老城区的变迁。"."""
         first: list[str] = []
         if self.names:
