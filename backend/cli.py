@@ -1,4 +1,4 @@
-"""The project's commands on the app's CLI (users, fixity, worker, config table); each command that changes
+"""The project's commands on the app's CLI (users, fixity, text of documents, worker, config table); each command that changes
 anything is one unit of work. The ``liufang`` entry point itself is ``backend.manage``."""
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from backend.errors import LiufangError
 from backend.extensions import queue
 from backend.models import ROLES
 from backend.services import jobs, policy
+from backend.services import material_text
+from backend.services import persons as person_service
 from backend.services import materials as material_service
 from backend.services import users as user_service
 
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, worker_command, config_table_command, permissions_table_command):
+    for command in (users, fixity, text, archival, worker_command, config_table_command, permissions_table_command):
         app.cli.add_command(command)
 
 
@@ -97,6 +99,41 @@ def fixity_check_command(material_ids: tuple[int, ...]) -> None:
     click.echo(f"checked {len(events)} originals: {len(events) - len(bad)} ok, {len(bad)} with problems")
     if bad:
         raise SystemExit(1)
+
+
+@click.group()
+def text() -> None:
+    """The text of photos and PDFs (OCR, PDF text layers)."""
+
+
+@text.command("read")
+@click.option("--material", "material_ids", type=int, multiple=True,
+              help="Read these material ids again (default: every processed photo and PDF without text yet).")
+@click.option("--engine", type=click.Choice(["rapidocr", "tesseract"]), default=None,
+              help="OCR engine (default: LIUFANG_OCR_ENGINE).")
+@with_appcontext
+def text_read_command(material_ids: tuple[int, ...], engine: str | None) -> None:
+    """Queue OCR jobs (workers run them); each reading is a new revision of the material's text."""
+    with transaction.atomic():
+        queued = material_text.queue_reading(list(material_ids) or None, engine)
+    click.echo(f"queued {len(queued)} OCR jobs")
+
+
+@click.group("archival-codes")
+def archival() -> None:
+    """Archival reference codes (档号)."""
+
+
+@archival.command("assign-missing")
+@with_appcontext
+def assign_missing_command() -> None:
+    """Give approved profiles and interviews that have no 档号 yet (approved before codes existed) their codes,
+    oldest approval first, each in the series of its approval's year."""
+    with transaction.atomic():
+        assigned = person_service.assign_missing_codes()
+    for kind, record_id, code in assigned:
+        click.echo(f"{kind} {record_id}: {code}")
+    click.echo(f"{len(assigned)} codes assigned")
 
 
 @click.command("worker")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import string
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,16 @@ def _parse_count(minimum: int) -> Callable[[str], int]:
     return parse
 
 
+def _parse_choice(*choices: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        value = raw.strip().lower()
+        if value not in choices:
+            raise ValueError(f"expected one of {', '.join(choices)}, got {raw!r}")
+        return value
+
+    return parse
+
+
 def _parse_secure(raw: str) -> bool | str:
     """``auto`` (Secure exactly when the request came over HTTPS) or a boolean."""
     return "auto" if raw.strip().lower() == "auto" else _parse_bool(raw)
@@ -53,6 +64,36 @@ def _parse_secure(raw: str) -> bool | str:
 
 def _parse_seconds(raw: str) -> timedelta:
     return timedelta(seconds=float(raw))
+
+
+ARCHIVAL_CODE_FIELDS = ("fonds", "series", "year", "seq")
+
+
+def _parse_code_pattern(raw: str) -> str:
+    """A 档号 pattern in Python's format syntax over {fonds}, {series}, {year} and {seq} (which it must hold)."""
+    names = [name for _text, name, _spec, _conv in string.Formatter().parse(raw) if name is not None]
+    unknown = sorted({name for name in names if name not in ARCHIVAL_CODE_FIELDS})
+    if unknown or names.count("seq") != 1:
+        raise ValueError(f"use {{fonds}}, {{series}}, {{year}} and exactly one {{seq}} (e.g. "
+                         f"{{fonds}}-{{series}}-{{year}}-{{seq:04d}}); unknown: {unknown}")
+    sample = raw.format(fonds="LYG", series="KS", year=2026, seq=1)
+    if not sample or len(sample) > 48:
+        raise ValueError("the codes it makes must be 1 to 48 characters")
+    return raw
+
+
+def _parse_series(raw: str) -> dict[str, str]:
+    """``person=RW,interview=KS,person.notable=MJ`` → {kind or kind.category: series code}."""
+    series: dict[str, str] = {}
+    for item in raw.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not sep or not key or not value or len(value) > 16:
+            raise ValueError(f"expected kind=CODE or kind.category=CODE, got {item.strip()!r}")
+        series[key] = value
+    return series
 
 
 @dataclass(frozen=True)
@@ -124,12 +165,25 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_ASR_COMPUTE_TYPE", "ASR_COMPUTE_TYPE", str, "auto",
             "CTranslate2 compute type (int8, int8_float16, float16, float32); auto: int8 on CPU, float16 on CUDA."),
     Setting("LIUFANG_ASR_THREADS", "ASR_THREADS", int, 0, "CPU threads for the engine (0: library default)."),
+    Setting("LIUFANG_AUTO_OCR", "AUTO_OCR", _parse_bool, True,
+            "Read the text of photos and PDFs (OCR, or a PDF's own text layer) when processing finishes."),
+    Setting("LIUFANG_OCR_ENGINE", "OCR_ENGINE", _parse_choice("rapidocr", "tesseract"), "rapidocr",
+            "OCR engine: rapidocr (PP-OCRv4 models from the rapidocr-onnxruntime wheel) or tesseract (Debian's "
+            "tesseract-ocr with tesseract-ocr-chi-sim). See the README's OCR figures."),
     Setting("LIUFANG_MODEL_CACHE", "MODEL_CACHE", str, None, "Where joined/converted model files are kept. Default: instance/models."),
     Setting("LIUFANG_PRESIGNED_SECONDS", "PRESIGNED_EXPIRES", _parse_seconds, timedelta(minutes=10),
             "Lifetime of presigned S3 URLs handed to clients."),
     Setting("LIUFANG_PUBLIC_RATE_LIMIT", "PUBLIC_RATE_LIMIT", str, "120/minute",
             "Requests per client address to /api/public (120/minute, 10/30s; off: none), in fixed windows counted in "
             "the database: shared by all API processes."),
+    Setting("LIUFANG_ARCHIVAL_CODE_PATTERN", "ARCHIVAL_CODE_PATTERN", _parse_code_pattern,
+            "{fonds}-{series}-{year}-{seq:04d}",
+            "档号 pattern over {fonds}, {series}, {year} (of the approval, China time) and {seq} (the number in its "
+            "series, from 1, without gaps); a series is everything but {seq}, e.g. LYG-KS-2026-0001."),
+    Setting("LIUFANG_ARCHIVAL_FONDS", "ARCHIVAL_FONDS", str.strip, "LYG", "The archive's fonds code (全宗号) in 档号."),
+    Setting("LIUFANG_ARCHIVAL_SERIES", "ARCHIVAL_SERIES", _parse_series, {"person": "RW", "interview": "KS"},
+            "Series codes (类别号) per kind, and optionally per profile category: "
+            "person=RW,interview=KS[,person.good_person=HR,person.notable=MJ,person.local_worthy=XX]."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
 )
@@ -172,5 +226,7 @@ def settings_table_markdown() -> str:
         if isinstance(default, timedelta):  # shown in the unit the variable is named in
             unit = {"_MINUTES": 60, "_HOURS": 3600, "_DAYS": 86400}.get("_" + s.env.rsplit("_", 1)[-1], 1)
             default = f"{default.total_seconds() / unit:g}"
+        elif isinstance(default, dict):
+            default = ",".join(f"{key}={value}" for key, value in default.items())
         lines.append(f"| `{s.env}` | {'—' if default is None else f'`{default}`'} | {s.help} |")
     return "\n".join(lines)

@@ -180,6 +180,7 @@ def seed(count: int, rng: random.Random, analyze: bool, batch: int = 5000) -> di
     from backend import create_app
     from backend.extensions import db
     from backend.models import Person, PersonSearchTerm, PersonTag, User
+    from backend.services.pagination import encode_cursor
 
     app = create_app()
     with app.app_context():
@@ -212,10 +213,15 @@ def seed(count: int, rng: random.Random, analyze: bool, batch: int = 5000) -> di
         tag_rows = db.session.scalar(select(func.count()).select_from(PersonTag))
         version = db.session.scalar(text("SELECT sqlite_version()" if dialect == "sqlite" else "SHOW server_version"))
         sample = persons[rng.randrange(len(persons))]["name"]
+        # What a client holds after walking 1,999 pages of 20 by next_cursor (the default order, -updated).
+        deep_row = db.session.execute(select(Person.updated_at, Person.id)
+                                      .order_by(Person.updated_at.desc(), Person.id.desc())
+                                      .offset(1999 * 20 - 1).limit(1)).first()
+        deep_cursor = encode_cursor(list(deep_row)) if deep_row else None
         db.session.remove()
         db.engine.dispose()
     return {"rows": rows, "tag_rows": tag_rows, "distinct_names": len(derived), "dialect": dialect,
-            "db_version": version, "sample_name": sample, "analyzed": dialect == "postgresql" or analyze,
+            "db_version": version, "sample_name": sample, "deep_cursor": deep_cursor, "analyzed": dialect == "postgresql" or analyze,
             "timings": {"generate": t1 - t0, "pinyin": t2 - t1, "insert": t3 - t2, "analyze": t4 - t3}}
 
 
@@ -320,7 +326,7 @@ def measure(base: str, token: str | None, label: str, path_of, n: int, concurren
     return result
 
 
-def list_cases(full_name: str) -> list[tuple[str, dict[str, Any]]]:
+def list_cases(full_name: str, deep_cursor: str | None = None) -> list[tuple[str, dict[str, Any]]]:
     """The list queries timed (label, query parameters besides per_page=20); --explain shows their plans."""
     return [
         ("list", {}),
@@ -332,6 +338,7 @@ def list_cases(full_name: str) -> list[tuple[str, dict[str, Any]]]:
         ("q=zhang (pinyin)", {"q": "zhang"}),
         ("q=zs (initials)", {"q": "zs"}),
         ("deep page=2000", {"page": 2000}),
+        *((("deep page=2000 by cursor", {"cursor": deep_cursor}),) if deep_cursor else ()),
     ]
 
 
@@ -342,7 +349,7 @@ def endpoints(seeded: dict[str, Any], count: int, rng: random.Random) -> list[tu
         ("GET /api/health (reference)", "/api/health", False),
         ("GET /auth/me (auth only)", "/api/v1/auth/me", True),
         *((label, "/api/v1/persons?" + urlencode({"per_page": 20, **params}), True)
-          for label, params in list_cases(seeded["sample_name"])),
+          for label, params in list_cases(seeded["sample_name"], seeded.get("deep_cursor"))),
         ("detail /persons/<random id>", lambda i: f"/api/v1/persons/{ids[i % len(ids)]}", True),
     ]
 
@@ -370,6 +377,8 @@ def explain(full_name: str) -> None:
             with mock.patch.object(person_service, "paginate", return_value=Page([], 0, 1, 20)) as paginate:
                 person_service.list_persons(actor, **params)
             query, page, per_page = paginate.call_args.args
+            query = query.order_by(*paginate.call_args.kwargs.get("order", ()))
+            page = page or 1
             for kind, stmt in (("count", select(func.count()).select_from(query.order_by(None).subquery())),
                                ("page", query.limit(per_page).offset((page - 1) * per_page))):
                 sql = str(stmt.compile(db.engine, compile_kwargs={"literal_binds": True}))

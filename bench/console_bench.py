@@ -195,7 +195,7 @@ def main() -> None:
         app = create_app({"INSTANCE_PATH": str(root / "instance"), "SQLALCHEMY_DATABASE_URI": f"sqlite:///{root / 'b.db'}",
                           "SECRET_KEY": "console-bench-secret-key-long-enough-for-hs256", "QUEUE_URL": "memory",
                           "QUEUE_IMMEDIATE": True, "STORAGE_URL": str(root / "media"), "AUTO_TRANSCRIBE": False,
-                          "MULTIPART_MAX_SIZE": 512 * 1024**2})
+                          "AUTO_OCR": False, "MULTIPART_MAX_SIZE": 512 * 1024**2})
         transcript_id, setup = _seed(app, root, args.minutes, args.segments)
         print(f"set-up: {args.minutes:g} min recording made in {setup['record_s']:.1f} s, processed (ASR audio, "
               f"proxy, waveform) in {setup['process_s']:.1f} s; transcript {transcript_id}, {args.segments} segments")

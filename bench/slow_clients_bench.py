@@ -282,7 +282,7 @@ def measure(target: Target, clients: int, seconds: float) -> Run:
 def liufang(work: Path, workers: int) -> Iterator[Target]:
     instance = work / f"instance-{time.monotonic_ns()}"
     with running_liufang(instance, workers, instance.parent / "gunicorn.log",
-                         {"LIUFANG_AUTO_TRANSCRIBE": "false"}) as (port, headers, pid):
+                         {"LIUFANG_AUTO_TRANSCRIBE": "false", "LIUFANG_AUTO_OCR": "false"}) as (port, headers, pid):
         for _ in range(4):  # every worker imports and touches its code once (requests land on either)
             requests.get(f"http://127.0.0.1:{port}/api/v1/auth/me", headers=headers, timeout=30).raise_for_status()
         yield Target(f"Liufang (gunicorn gevent -w {workers})", "127.0.0.1", port, "/api/v1/uploads", headers,

@@ -35,7 +35,7 @@ ROLE_USERS = {
 }
 PASSWORD = "correct-horse-battery"
 # What a test may leave in app.extensions that the next test must not inherit (built again on first use).
-_PER_TEST_EXTENSIONS = ("liufang_storage", "liufang_upload_store")
+_PER_TEST_EXTENSIONS = ("liufang_storage", "liufang_upload_store", "liufang_count_cache")
 
 
 def _base_config(tmp_path: Any, database_url: str, model_cache: Path | None = None) -> dict[str, Any]:
@@ -50,6 +50,8 @@ def _base_config(tmp_path: Any, database_url: str, model_cache: Path | None = No
         "STORAGE_URL": str(tmp_path / "media"),
         # No Whisper run unless a test asks for one (tests/transcripts turns it on for its app).
         "AUTO_TRANSCRIBE": False,
+        # No OCR of every uploaded photo and PDF either (tests/materials/test_text.py turns it on where it reads).
+        "AUTO_OCR": False,
     }
     if model_cache is not None:
         config["MODEL_CACHE"] = str(model_cache)

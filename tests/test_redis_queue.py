@@ -63,7 +63,8 @@ def _photo(seed: int) -> io.BytesIO:
 
 def test_two_workers_on_redis_process_every_job_once(redis_url, tmp_path, monkeypatch):
     env = {"LIUFANG_INSTANCE_PATH": str(tmp_path / "instance"), "LIUFANG_QUEUE_URL": redis_url,
-           "SECRET_KEY": "redis-queue-test-" + "k" * 32, "LIUFANG_AUTO_TRANSCRIBE": "false"}
+           "SECRET_KEY": "redis-queue-test-" + "k" * 32, "LIUFANG_AUTO_TRANSCRIBE": "false",
+           "LIUFANG_AUTO_OCR": "false"}
     for key, value in env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("DATABASE_URL", raising=False)

@@ -17,6 +17,7 @@ CJK_FONT = "SimSun"  # 宋体; Word falls back to any installed CJK font
 #: Metadata fields shown in the .docx header table, in order, with their Chinese labels.
 DOCX_FIELDS: tuple[tuple[str, str], ...] = (
     ("title", "标题"),
+    ("archival_code", "档号"),
     ("interviewee", "受访者"),
     ("interviewer", "采访者"),
     ("date", "日期"),

@@ -5,16 +5,16 @@ from __future__ import annotations
 from flask import Flask
 from flask_smorest import Api
 
-from backend.api import (audit, auth, consents, errors, health, interviews, jobs, jwt_hooks, materials,
-                         notifications, persons, public, redactions, stats, sync, transcript_review, transcripts,
-                         unit_of_work, uploads, users)
+from backend.api import (audit, auth, consents, errors, health, interviews, jobs, jwt_hooks, material_text,
+                         materials, notifications, persons, projects, public, redactions, stats, sync,
+                         transcript_review, transcripts, unit_of_work, uploads, users)
 from backend.api.base import init_request_hooks, use_int64_ids
 from backend.api.request_body import SmallBodiesFirst
 from backend.extensions import jwt
 from backend.schemas.common import ErrorSchema
 
-BLUEPRINTS = (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit, consents,
-              notifications, public, redactions, stats, transcript_review, sync)
+BLUEPRINTS = (health, auth, users, persons, materials, material_text, interviews, jobs, uploads, transcripts, audit,
+              consents, notifications, public, redactions, stats, transcript_review, sync, projects)
 
 
 def init_app(app: Flask, api: Api) -> None:

@@ -35,6 +35,7 @@ def serialise(interview: Interview) -> dict[str, Any]:
     data = _schema.dump(interview)
     data["interviewee_ids"] = policy.visible_person_ids(current_user, interview.interviewee_ids)
     data["consent_material_id"] = policy.shown_material_id(current_user, interview.consent_material_id)
+    data["project_id"] = policy.shown_project_id(current_user, interview.project_id)
     return data
 
 
@@ -81,11 +82,23 @@ def update_interview(data: dict[str, Any], interview_id: int) -> Response:
                                                       expected_version=expected_version()))
 
 
+@blp.route("/interviews/<int:interview_id>/approve", methods=["POST"])
+@blp.response(200, InterviewSchema)
+@blp.alt_response(409, description="Already approved (it has its 档号)")
+@if_match_doc(blp)
+@login_required(Permission.INTERVIEW_APPROVE)
+def approve_interview(interview_id: int) -> Response:
+    """Accept the interview into the archive (archivist): it gets its 档号 (archival_code). Approving a transcript
+    of one of its recordings does the same."""
+    return _answer(interview_service.approve_interview(current_user, interview_id,
+                                                       expected_version=expected_version()))
+
+
 @blp.route("/interviews/<int:interview_id>", methods=["DELETE"])
 @blp.response(204)
 @login_required()
 def delete_interview(interview_id: int) -> None:
-    """Delete an interview that has no materials (its creator or an admin)."""
+    """Delete an interview that has no materials and no 档号 yet (its creator or an admin)."""
     interview_service.delete_interview(current_user, interview_id)
 
 

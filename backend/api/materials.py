@@ -51,6 +51,7 @@ def serialise(material: Material, visible_persons: set[int] | None = None) -> di
     else:
         data["person_ids"] = [pid for pid in material.person_ids if pid in visible_persons]
     data["interview_id"] = policy.shown_interview_id(current_user, material.interview_id)
+    data["project_id"] = policy.shown_project_id(current_user, material.project_id)
     return data
 
 

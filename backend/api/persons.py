@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 from flask import Response, jsonify
 from flask_jwt_extended import current_user
@@ -11,6 +11,7 @@ from flask_smorest import Blueprint
 from backend.services.policy import Permission
 from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
 from backend.models import Person
+from backend.schemas.projects import ReceiptArgsSchema
 from backend.schemas.persons import (
     ChecklistSchema,
     PersonInputSchema,
@@ -22,6 +23,8 @@ from backend.schemas.persons import (
 )
 from backend.services import persons as person_service
 from backend.services import policy, publication
+from backend.services import receipts as receipt_service
+from media.storage.base import content_disposition
 from backend.services.identity import mask_address, mask_id_number, mask_phone
 
 # Changes that may be made without If-Match (person_service.needs_if_match).
@@ -31,16 +34,23 @@ blp = Blueprint("persons", __name__, url_prefix="/api/v1/persons",
 _person_schema = PersonSchema()
 
 
-def serialise(person: Person) -> dict[str, Any]:
-    data = _person_schema.dump(person)
+def serialise_many(persons: Sequence[Person]) -> list[dict[str, Any]]:
+    """The profiles as the caller may see them: personal data masked unless their role needs it, and what they
+    may do with each (one schema dump for the whole page: much cheaper than one per profile)."""
     masked = not policy.sees_personal_data(current_user)
-    if masked:
-        data["id_number"] = mask_id_number(person.id_number)
-        data["phone"] = mask_phone(person.phone)
-        data["address"] = mask_address(person.address)
-    data["personal_data_masked"] = masked
-    data["actions"] = person_service.available_actions(current_user, person)
-    return data
+    items = _person_schema.dump(persons, many=True)
+    for data, person in zip(items, persons):
+        if masked:
+            data["id_number"] = mask_id_number(person.id_number)
+            data["phone"] = mask_phone(person.phone)
+            data["address"] = mask_address(person.address)
+        data["personal_data_masked"] = masked
+        data["actions"] = person_service.available_actions(current_user, person)
+    return items
+
+
+def serialise(person: Person) -> dict[str, Any]:
+    return serialise_many([person])[0]
 
 
 def _answer(person: Person, status: int = 200) -> Response:
@@ -54,8 +64,8 @@ def _answer(person: Person, status: int = 200) -> Response:
 def list_persons(args: dict[str, Any]) -> Response:
     """List profiles: collectors see their own plus published ones; staff see all."""
     page = person_service.list_persons(current_user, **args)
-    return jsonify({"items": [serialise(p) for p in page.items], "total": page.total,
-                    "page": page.page, "per_page": page.per_page})
+    return jsonify({"items": serialise_many(page.items), "total": page.total,
+                    "page": page.page, "per_page": page.per_page, "next_cursor": page.next_cursor})
 
 
 @blp.route("", methods=["POST"])
@@ -131,3 +141,16 @@ _transition_view("approve", "Approve a submitted profile (archivist).")
 _transition_view("return", "Return a profile to its collector with a comment (archivist).")
 _transition_view("publish", "Publish an approved profile (archivist).")
 _transition_view("withdraw", "Withdraw a profile from use; it is kept, never destroyed (archivist).")
+
+
+@blp.route("/<int:person_id>/receipt", methods=["GET"])
+@blp.arguments(ReceiptArgsSchema, location="query")
+@blp.response(200, description="征集接收清单 as printable HTML (text/html) or PDF (application/pdf)")
+@blp.alt_response(404, description="No such person")
+@login_required(Permission.RECEIPT_ISSUE)
+def person_receipt(args: dict[str, Any], person_id: int) -> Response:
+    """The collection receipt (征集接收清单) of a narrator or donor: the materials linked to the person and those of their interviews: every material received with its 档号, kind, size or
+    duration, dates and fixity, counts per kind, signature lines; `format=html` (default) or `pdf` (archivist)."""
+    body, content_type, filename = receipt_service.for_person(current_user, person_id, args["format"])
+    return Response(body, content_type=content_type,
+                    headers={"Content-Disposition": content_disposition(filename, "inline")})

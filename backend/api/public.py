@@ -16,7 +16,8 @@ from backend.api.base import client_address
 from backend.api.streaming import send_stored
 from backend.errors import TooManyRequests
 from backend.schemas.public import (PublicContentArgsSchema, PublicPersonListArgsSchema, PublicPersonPageSchema,
-                                    PublicPersonSchema, PublicTranscriptSchema)
+                                    PublicPersonSchema, PublicProjectListArgsSchema, PublicProjectPageSchema,
+                                    PublicProjectSchema, PublicTranscriptSchema)
 from backend.services import public as public_service
 from backend.services import rate_limits
 from backend.services.storage import get_storage
@@ -65,7 +66,7 @@ def _person_summary(person: Any) -> dict[str, Any]:
     return {"id": person.id, "category": person.category,
             "category_label": public_service.category_label(person.category), "name": person.name,
             "name_pinyin": person.name_pinyin, "aliases": person.aliases or [], "area": person.area,
-            "occupation": person.occupation, "tags": person.tags,
+            "occupation": person.occupation, "tags": person.tags, "archival_code": person.archival_code,
             "url": url_for("public.get_person", person_id=person.id)}
 
 
@@ -90,7 +91,7 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
     """Published profiles whose person consented to publication, by pinyin (filters: category, area, q)."""
     page = public_service.list_persons(**args)
     return {"items": [_person_summary(person) for person in page.items], "total": page.total,
-            "page": page.page, "per_page": page.per_page}
+            "page": page.page, "per_page": page.per_page, "next_cursor": page.next_cursor}
 
 
 @blp.route("/persons/<int:person_id>", methods=["GET"])
@@ -104,6 +105,38 @@ def get_person(person_id: int) -> dict[str, Any]:
             "birth_date": person.birth_date, "death_date": person.death_date, "native_place": person.native_place,
             "honours": person.honours or [], "biography": person.biography, "published_at": person.published_at,
             "materials": [_material(item) for item in public_service.materials_of(person)]}
+
+
+def _project_summary(project: Any) -> dict[str, Any]:
+    return {"id": project.id, "title": project.title, "content": project.content, "background": project.background,
+            "place": project.place, "planned_start": project.planned_start, "planned_end": project.planned_end,
+            "methods": project.methods or [],
+            "url": url_for("public.get_project", project_id=project.id)}
+
+
+@blp.route("/projects", methods=["GET"])
+@blp.arguments(PublicProjectListArgsSchema, location="query")
+@blp.response(200, PublicProjectPageSchema)
+@blp.alt_response(429, description="Too many requests: see Retry-After")
+@blp.doc(**NO_AUTH)
+def list_projects(args: dict[str, Any]) -> dict[str, Any]:
+    """Themed collections (专题记忆库, e.g. 红色档案专题) that the archive shows to the public, newest first."""
+    page = public_service.list_projects(**args)
+    return {"items": [_project_summary(project) for project in page.items], "total": page.total,
+            "page": page.page, "per_page": page.per_page}
+
+
+@blp.route("/projects/<int:project_id>", methods=["GET"])
+@blp.response(200, PublicProjectSchema)
+@blp.alt_response(404, description="No such public project")
+@blp.doc(**NO_AUTH)
+def get_project(project_id: int) -> dict[str, Any]:
+    """A public project with its published content only: public profiles and public materials."""
+    project = public_service.get_project(project_id)
+    materials = public_service.materials_of_project(project)
+    return {**_project_summary(project),
+            "persons": [_person_summary(person) for person in public_service.persons_of_project(project, materials)],
+            "materials": [_material(item) for item in materials]}
 
 
 @blp.route("/transcripts/<int:transcript_id>", methods=["GET"])

@@ -8,7 +8,7 @@ from flask import Response, jsonify
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
 
-from backend.api import interviews, materials, notifications, persons
+from backend.api import interviews, materials, notifications, persons, projects
 from backend.api.base import etag_for, login_required
 from backend.schemas.sync import SyncArgsSchema, SyncPageSchema
 from backend.services import sync as sync_service
@@ -21,6 +21,7 @@ SERIALISERS: dict[str, Callable[[Any], dict[str, Any]]] = {
     "material": materials.serialise,
     "interview": interviews.serialise,
     "notification": notifications.serialise,
+    "project": projects.serialise,
 }
 
 

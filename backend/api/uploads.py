@@ -115,7 +115,8 @@ class Uploads(MethodView):
     @login_required(Permission.MATERIAL_UPLOAD)
     def post(self) -> Response:
         """Create an upload (tus creation). Headers: Upload-Length, Upload-Metadata (base64 values: filename,
-        filetype, sha256, person_id, interview_id, captured_at, latitude, longitude, device, title). A body of
+        filetype, sha256, person_id, interview_id, project_id, captured_at, latitude, longitude, device, title;
+        a project the uploader cannot file into is 403 project_closed). A body of
         type application/offset+octet-stream is taken as the first chunk (creation-with-upload)."""
         tus.require_version(request.headers)
         if request.headers.get("Upload-Defer-Length") is not None:

@@ -7,13 +7,15 @@ from flask import Flask
 from backend import transaction
 from backend.jobs import runner
 from backend.task_queue import TaskQueue
-from backend.services import housekeeping, jobs, materials, processing, redactions, transcripts, uploads
+from backend.services import (housekeeping, jobs, material_text, materials, processing, redactions, transcripts,
+                              uploads)
 from backend.services.jobs import JobHandler
 
 HANDLERS: dict[str, JobHandler] = {
     "process_material": processing.PROCESS_MATERIAL,
     "transcribe": transcripts.TRANSCRIBE,
     "render_public_proxy": redactions.RENDER_PUBLIC_PROXY,
+    material_text.OCR_JOB: material_text.OCR_MATERIAL,
 }
 
 

@@ -1,11 +1,14 @@
 """SQLAlchemy models; importing this package registers every table on the metadata."""
 
+from backend.models.archival import ArchivalCounter
 from backend.models.audit import AuditEvent
 from backend.models.idempotency import IdempotencyRecord
 from backend.models.job import JOB_STATUSES, Job
 from backend.models.material import (ACCESS_LEVELS, KINDS, LINK_ROLES, MATERIAL_STATUSES, VARIANTS, Derivative,
                                      FixityEvent, Interview, InterviewPerson, Material, PersonMaterial)
+from backend.models.material_text import TEXT_SOURCES, MaterialTextPage, MaterialTextRevision
 from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm, PersonTag
+from backend.models.project import METHODS, PROJECT_STATUSES, Project, ProjectCollector, ProjectPerson
 from backend.models.rate_limit import RateLimitCounter
 from backend.models.review import CONSENT_SCOPES, REDACTION_REASONS, Consent, Notification, Redaction
 from backend.models.sync import SYNCED_TYPES, SyncChange, SyncState
@@ -13,7 +16,7 @@ from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, Transcrip
 from backend.models.upload import UPLOAD_STATUSES, Upload
 from backend.models.user import ROLES, LoginFailure, RefreshToken, RevokedToken, Role, TokenFamily, User
 
-__all__ = ["CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
+__all__ = ["ArchivalCounter", "METHODS", "PROJECT_STATUSES", "Project", "ProjectCollector", "ProjectPerson", "CONSENT_SCOPES", "Consent", "Notification", "REDACTION_REASONS", "Redaction", "ACCESS_LEVELS", "AuditEvent", "CATEGORIES", "Derivative", "FixityEvent", "IdempotencyRecord",
            "Interview", "InterviewPerson", "JOB_STATUSES", "Job", "KINDS", "LINK_ROLES", "LoginFailure",
-           "MATERIAL_STATUSES", "Material", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RateLimitCounter", "RefreshToken", "RevokedToken", "Role",
-           "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]
+           "MATERIAL_STATUSES", "Material", "MaterialTextPage", "MaterialTextRevision", "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "ROLES", "RateLimitCounter", "RefreshToken", "RevokedToken", "Role",
+           "STATUSES", "SYNCED_TYPES", "SyncChange", "SyncState", "TEXT_SOURCES", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

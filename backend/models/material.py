@@ -9,6 +9,7 @@ from sqlalchemy import (JSON, BigInteger, Date, Float, ForeignKey, Index, Intege
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
+from backend.models.archival import CODE_TYPE
 from backend.models.types import UTCDateTime, utcnow
 
 KINDS = ("audio", "video", "image", "document")
@@ -49,11 +50,16 @@ class Material(db.Model):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     storage_key: Mapped[str] = mapped_column(String(255))
     media_info: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    # The current full text (OCR, a PDF's text layer, or as an editor corrected it; None until read) and the
+    # number of its revision (backend/models/material_text.py), the ETag of GET /materials/{id}/text.
+    text_content: Mapped[str | None] = mapped_column(Text, nullable=True)
+    text_revision: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     access_level: Mapped[str] = mapped_column(String(16), default="restricted")
     embargo_until: Mapped[date | None] = mapped_column(Date, nullable=True)
     interview_id: Mapped[int | None] = mapped_column(ForeignKey("interviews.id", ondelete="SET NULL"),
                                                      nullable=True, index=True)
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True, index=True)
 
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -112,10 +118,16 @@ class Interview(db.Model):
     consent_material_id: Mapped[int | None] = mapped_column(
         ForeignKey("materials.id", ondelete="SET NULL", use_alter=True), nullable=True)
     notes: Mapped[str] = mapped_column(Text, default="")
+    project_id: Mapped[int | None] = mapped_column(ForeignKey("projects.id"), nullable=True, index=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
+    # Accepted into the archive by an archivist: directly, or by approving a transcript of one of its recordings.
+    approved_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    approved_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), nullable=True)
+    # 档号: given once, at the first approval (backend.services.archival_codes); never changed.
+    archival_code: Mapped[str | None] = mapped_column(CODE_TYPE, nullable=True, unique=True)
 
     interviewee_rows: Mapped[list["InterviewPerson"]] = relationship(
         back_populates="interview", cascade="all, delete-orphan", lazy="selectin")

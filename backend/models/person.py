@@ -9,6 +9,7 @@ from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueCon
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
+from backend.models.archival import CODE_TYPE
 from backend.models.types import UTCDateTime, utcnow
 
 CATEGORIES = ("good_person", "notable", "local_worthy")
@@ -54,6 +55,8 @@ class Person(db.Model):
     phone: Mapped[str | None] = mapped_column(String(32), nullable=True)
     address: Mapped[str | None] = mapped_column(String(255), nullable=True)
 
+    # 档号: given once, when the profile is first approved (backend.services.archival_codes); never changed.
+    archival_code: Mapped[str | None] = mapped_column(CODE_TYPE, nullable=True, unique=True)
     return_comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -11,7 +11,7 @@ from backend.extensions import db
 from backend.models.types import UTCDateTime, utcnow
 
 # The record types a phone syncs (the ``type`` of each change in GET /api/v1/sync).
-SYNCED_TYPES = ("person", "material", "interview", "notification")
+SYNCED_TYPES = ("person", "material", "interview", "notification", "project")
 CHANGE_KINDS = ("upsert", "delete")
 
 

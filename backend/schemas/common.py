@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, pre_load, validate
+from marshmallow import Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from backend.services.pagination import MAX_PAGE, MAX_PER_PAGE
 from backend.services.text import (INT64_MAX, INT64_MIN, INVALID_CHARACTER_MESSAGE, invalid_character,
@@ -63,6 +63,30 @@ class PageSchema(Schema):
     per_page = Int64(required=True)
 
 
-def page_of(item_schema: type[Schema], name: str) -> type[Schema]:
-    """A named list schema ``{"items": [...], "total", "page", "per_page"}`` for ``item_schema``."""
-    return type(name, (PageSchema,), {"items": fields.List(fields.Nested(item_schema), required=True)})
+class CursorPageArgsSchema(StrictSchema):
+    """Paging by ``page`` (1 when neither is given) or, for deep pages, by the ``next_cursor`` of the page before."""
+
+    page = Int64(load_default=None, validate=validate.Range(min=1, max=MAX_PAGE),
+                 metadata={"description": "Page number (default 1); not with cursor"})
+    per_page = Int64(load_default=20, validate=validate.Range(min=1, max=MAX_PER_PAGE))
+    cursor = fields.Str(load_default=None, validate=validate.Length(min=1, max=1024),
+                        metadata={"description": "next_cursor of the previous page: continues right after its last "
+                                                 "row, as fast on a deep page as on the first"})
+
+    @validates_schema
+    def _page_or_cursor(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if data.get("page") is not None and data.get("cursor") is not None:
+            raise ValidationError("page 与 cursor 只能用一个", "cursor")
+
+
+class CursorPageSchema(PageSchema):
+    page = Int64(required=True, allow_none=True, metadata={"description": "null when the page was asked by cursor"})
+    next_cursor = fields.Str(required=True, allow_none=True,
+                             metadata={"description": "Send as cursor for the next page; null on the last page"})
+
+
+def page_of(item_schema: type[Schema], name: str, *, cursor: bool = False) -> type[Schema]:
+    """A named list schema ``{"items": [...], "total", "page", "per_page"}`` for ``item_schema`` (with
+    ``next_cursor`` for lists paged by keyset)."""
+    base = CursorPageSchema if cursor else PageSchema
+    return type(name, (base,), {"items": fields.List(fields.Nested(item_schema), required=True)})

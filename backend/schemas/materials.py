@@ -30,6 +30,7 @@ class MaterialSchema(Schema):
     access_level = fields.Str(metadata={"enum": list(ACCESS_LEVELS)})
     embargo_until = fields.Date(allow_none=True)
     interview_id = Int64(allow_none=True)
+    project_id = Int64(allow_none=True, metadata={"description": "The collection project it was filed into"})
     person_ids = fields.List(Int64())
     variants = fields.Method("_variants", metadata={"description": "Variants available at .../content?variant="})
     created_at = fields.DateTime()
@@ -55,6 +56,7 @@ class MaterialListArgsSchema(PageArgsSchema):
     interview_id = Int64()
     collector = Int64()
     access_level = fields.Str(validate=validate.OneOf(ACCESS_LEVELS))
+    project_id = Int64()
 
 
 class MaterialUpdateSchema(StrictSchema):
@@ -68,6 +70,8 @@ class MaterialUpdateSchema(StrictSchema):
     access_level = fields.Str(validate=validate.OneOf(ACCESS_LEVELS))
     embargo_until = fields.Date(allow_none=True)
     interview_id = Int64(allow_none=True)
+    project_id = Int64(allow_none=True, metadata={"description": "File into a collection project (one you are "
+                                                                 "assigned to, not closed)"})
 
 
 class MaterialFormSchema(StrictSchema):
@@ -77,6 +81,7 @@ class MaterialFormSchema(StrictSchema):
     sha256 = fields.Str(validate=validate.Regexp(r"^[0-9a-fA-F]{64}$"))
     person_id = fields.Str()
     interview_id = fields.Str()
+    project_id = fields.Str()
     role = fields.Str(validate=validate.OneOf(LINK_ROLES))
     captured_at = fields.Str()
     latitude = fields.Str()
@@ -128,10 +133,15 @@ class InterviewSchema(Schema):
     language = fields.Str(allow_none=True)
     consent_material_id = Int64(allow_none=True)
     notes = fields.Str()
+    project_id = Int64(allow_none=True, metadata={"description": "The collection project it belongs to"})
     created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
     version = Int64()
+    approved_at = fields.DateTime(allow_none=True, metadata={
+        "description": "Accepted into the archive: by an archivist, or with the first approved transcript"})
+    archival_code = fields.Str(allow_none=True, metadata={
+        "description": "档号, given at the first approval and never changed, e.g. LYG-KS-2026-0001"})
 
 
 InterviewPageSchema = page_of(InterviewSchema, "InterviewPageSchema")
@@ -147,11 +157,16 @@ class InterviewInputSchema(StrictSchema):
                           metadata={"description": "Language or dialect, e.g. 普通话, 海州方言"})
     consent_material_id = Int64(allow_none=True)
     notes = fields.Str(validate=validate.Length(max=20000))
+    project_id = Int64(allow_none=True, metadata={"description": "File into a collection project (one you are "
+                                                                 "assigned to, not closed)"})
 
 
 class InterviewListArgsSchema(PageArgsSchema):
     person_id = Int64()
     q = fields.Str(validate=validate.Length(max=64))
+    project_id = Int64()
+    archival_code = fields.Str(validate=validate.Length(min=1, max=64), metadata={
+        "description": "档号 or its start: a whole code, or a series such as LYG-KS-2026"})
 
 
 class JobSchema(Schema):

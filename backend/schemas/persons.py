@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from backend.models.person import CATEGORIES, GENDERS, STATUSES
-from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import CursorPageArgsSchema, Int64, StrictSchema, page_of
 from backend.services.persons import MAX_ALIAS_LENGTH, MAX_ALIASES, PERSON_ACTIONS, SORTS
 
 
@@ -88,6 +88,7 @@ class PersonSchema(Schema):
     actions = fields.List(fields.Str(validate=validate.OneOf(PERSON_ACTIONS)), metadata={
         "description": "What you may do with the profile now: edit, submit, approve, return, publish, withdraw, "
                        "delete, record_consent, withdraw_consent (publish still needs the checklist)"})
+    archival_code = fields.Str(allow_none=True, metadata={"description": "档号, given when first approved and never changed, e.g. LYG-RW-2026-0001"})
     return_comment = fields.Str(allow_none=True)
     created_by = Int64(attribute="created_by_id")
     created_at = fields.DateTime()
@@ -98,16 +99,19 @@ class PersonSchema(Schema):
     withdrawn_at = fields.DateTime(allow_none=True)
 
 
-PersonPageSchema = page_of(PersonSchema, "PersonPageSchema")
+PersonPageSchema = page_of(PersonSchema, "PersonPageSchema", cursor=True)
 
 
-class PersonListArgsSchema(PageArgsSchema):
+class PersonListArgsSchema(CursorPageArgsSchema):
     category = fields.Str(validate=validate.OneOf(CATEGORIES))
     status = fields.Str(validate=validate.OneOf(STATUSES))
     area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})
     created_by = Int64()
     tag = fields.Str(validate=validate.Length(max=64))
-    q = fields.Str(validate=validate.Length(max=64), metadata={"description": "Name, alias, pinyin or initials"})
+    q = fields.Str(validate=validate.Length(max=64),
+                   metadata={"description": "Name, alias, pinyin or initials; or the start of a 档号"})
+    archival_code = fields.Str(validate=validate.Length(min=1, max=64), metadata={
+        "description": "档号 or its start: a whole code, or a series such as LYG-RW-2026"})
     sort = fields.Str(load_default="-updated", validate=validate.OneOf(list(SORTS)))
 
 

@@ -8,14 +8,14 @@ from marshmallow import Schema, fields, validate
 
 from backend.models import REDACTION_REASONS
 from backend.models.person import CATEGORIES
-from backend.schemas.common import Int64, PageArgsSchema, StrictSchema, page_of
+from backend.schemas.common import CursorPageArgsSchema, Int64, PageArgsSchema, StrictSchema, page_of
 from backend.schemas.persons import AreaSchema, HonourSchema
 from backend.services.public import REQUESTABLE_VARIANTS
 
 # --- public archive ---------------------------------------------------------------------------------------------
 
 
-class PublicPersonListArgsSchema(PageArgsSchema):
+class PublicPersonListArgsSchema(CursorPageArgsSchema):
     category = fields.Str(validate=validate.OneOf(CATEGORIES),
                           metadata={"description": "good_person 好人 / notable 名家 / local_worthy 乡贤"})
     area = fields.Str(validate=validate.Length(max=64), metadata={"description": "District, town or village"})
@@ -32,6 +32,7 @@ class PublicPersonSummarySchema(Schema):
     area = fields.Nested(AreaSchema)
     occupation = fields.Str(allow_none=True)
     tags = fields.List(fields.Str())
+    archival_code = fields.Str(allow_none=True, metadata={"description": "档号 (archival reference code)"})
     url = fields.Str(metadata={"description": "This profile in the public API"})
 
 
@@ -64,7 +65,29 @@ class PublicPersonSchema(PublicPersonSummarySchema):
     materials = fields.List(fields.Nested(PublicMaterialSchema))
 
 
-PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema")
+PublicPersonPageSchema = page_of(PublicPersonSummarySchema, "PublicPersonPageSchema", cursor=True)
+
+
+class PublicProjectSummarySchema(Schema):
+    id = Int64()
+    title = fields.Str(metadata={"description": "主题"})
+    content = fields.Str(metadata={"description": "内容"})
+    background = fields.Str(metadata={"description": "历史背景"})
+    place = fields.Str(allow_none=True)
+    planned_start = fields.Date(allow_none=True)
+    planned_end = fields.Date(allow_none=True)
+    methods = fields.List(fields.Str(), metadata={"description": "audio, video, photo, document"})
+    url = fields.Str(metadata={"description": "This project in the public API"})
+
+
+class PublicProjectSchema(PublicProjectSummarySchema):
+    persons = fields.List(fields.Nested(PublicPersonSummarySchema),
+                          metadata={"description": "Its public profiles: narrators and persons of its materials"})
+    materials = fields.List(fields.Nested(PublicMaterialSchema), metadata={"description": "Its public materials"})
+
+
+PublicProjectPageSchema = page_of(PublicProjectSummarySchema, "PublicProjectPageSchema")
+PublicProjectListArgsSchema = PageArgsSchema
 
 
 class PublicContentArgsSchema(StrictSchema):

@@ -10,7 +10,7 @@ from backend.services.sync import DEFAULT_LIMIT, MAX_LIMIT
 
 # The records' own schemas, as GET /persons/{id}, /materials/{id}, /interviews/{id} and /me/notifications answer.
 RECORD_SCHEMAS = {"person": "Person", "material": "Material", "interview": "Interview",
-                  "notification": "Notification"}
+                  "notification": "Notification", "project": "Project"}
 
 
 class SyncArgsSchema(StrictSchema):

@@ -28,7 +28,8 @@ from sqlalchemy.sql.elements import BooleanClauseList
 
 from backend.extensions import db
 from backend.models import (SYNCED_TYPES, AuditEvent, Consent, Derivative, Interview, InterviewPerson, Material,
-                            Notification, Person, PersonMaterial, PersonSearchTerm, PersonTag, SyncChange, SyncState)
+                            Notification, Person, PersonMaterial, PersonSearchTerm, PersonTag, Project,
+                            ProjectCollector, ProjectPerson, SyncChange, SyncState)
 from backend.models.types import utcnow
 
 log = logging.getLogger(__name__)
@@ -40,7 +41,7 @@ _CHUNK = 500  # rows or ids per statement (SQLite's limit on bound parameters)
 
 # Rows that ARE a synced record: their deletion is the record's.
 OWN_TYPE: dict[type, str] = {Person: "person", Material: "material", Interview: "interview",
-                             Notification: "notification"}
+                             Notification: "notification", Project: "project"}
 # Rows that are part of a synced record (its serialised fields or what it may become).
 PART_OF: dict[type, Callable[[Any], Key]] = {
     PersonTag: lambda row: ("person", row.person_id),
@@ -49,6 +50,8 @@ PART_OF: dict[type, Callable[[Any], Key]] = {
     PersonMaterial: lambda row: ("material", row.material_id),         # person_ids
     Derivative: lambda row: ("material", row.material_id),             # variants
     InterviewPerson: lambda row: ("interview", row.interview_id),      # interviewee_ids
+    ProjectPerson: lambda row: ("project", row.project_id),            # person_ids
+    ProjectCollector: lambda row: ("project", row.project_id),         # collector_ids: who sees it
 }
 # Records that name another record: when a profile changes (withdrawn, published, edited), the materials and
 # interviews that refer to it are logged as well, so whatever the policy derives for them from the profile (what
@@ -57,7 +60,11 @@ DEPENDENTS: dict[str, tuple[tuple[str, Callable[[list[int]], Select[Any]]], ...]
     "person": (
         ("material", lambda ids: select(PersonMaterial.material_id).where(PersonMaterial.person_id.in_(ids))),
         ("interview", lambda ids: select(InterviewPerson.interview_id).where(InterviewPerson.person_id.in_(ids))),
+        ("project", lambda ids: select(ProjectPerson.project_id).where(ProjectPerson.person_id.in_(ids))),
     ),
+    # who sees a project decides what the project_id of its interviews and materials shows
+    "project": (("material", lambda ids: select(Material.id).where(Material.project_id.in_(ids))),
+                ("interview", lambda ids: select(Interview.id).where(Interview.project_id.in_(ids)))),
     "interview": (("material", lambda ids: select(Material.id).where(Material.interview_id.in_(ids))),),
     "material": (("interview", lambda ids: select(Interview.id).where(Interview.consent_material_id.in_(ids))),),
 }
@@ -216,6 +223,19 @@ def _after_commit(session: Session) -> None:
 def _after_transaction_end(session: Session, transaction: Any) -> None:
     if transaction.parent is None:  # rolled back or closed: nothing of it was committed
         session.info.pop(_PENDING, None)
+
+
+def has_unlogged_changes(session: Session) -> bool:
+    """Whether this transaction has flushed changes of synced records that its commit has yet to log."""
+    pending: _Pending | None = session.info.get(_PENDING)
+    return bool(pending is not None and pending.changes)
+
+
+def position() -> tuple[str, int] | None:
+    """The log's epoch and last number as this transaction sees them: equal positions, equal synced records (what
+    list totals are cached by); None before the first change."""
+    row = db.session.execute(select(SyncState.epoch, SyncState.last_seq).where(SyncState.id == STATE_ID)).first()
+    return None if row is None else (row.epoch, int(row.last_seq))
 
 
 # --- writing the log -----------------------------------------------------------------------------------------------

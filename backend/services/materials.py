@@ -19,8 +19,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from backend.errors import Forbidden, NotFound, UnsupportedMediaType, ValidationFailed
 from backend.extensions import db
 from backend.models import (ACCESS_LEVELS, LINK_ROLES, FixityEvent, Interview, Material, Person, PersonMaterial,
-                            User)
+                            Project, User)
 from backend.services import audit, jobs, policy
+from backend.services import projects as project_service
 from backend.services import persons as person_service
 from backend.services.pagination import Page, paginate
 from backend.services.policy import Permission
@@ -33,10 +34,10 @@ from media.hashing import HashingReader
 from media.sniff import sniff
 
 log = logging.getLogger(__name__)
-METADATA_KEYS = ("filename", "filetype", "sha256", "person_id", "interview_id", "captured_at", "latitude",
-                 "longitude", "device", "title", "description", "place", "role")
+METADATA_KEYS = ("filename", "filetype", "sha256", "person_id", "interview_id", "project_id", "captured_at",
+                 "latitude", "longitude", "device", "title", "description", "place", "role")
 EDITABLE_FIELDS = ("title", "description", "captured_at", "place", "latitude", "longitude", "device",
-                   "access_level", "embargo_until", "interview_id")
+                   "access_level", "embargo_until", "interview_id", "project_id")
 _SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 
@@ -109,8 +110,20 @@ def check_upload_metadata(actor: User, meta: dict[str, str]) -> dict[str, Any]:
             raise _field_error("sha256", "sha256 应为64位十六进制")
     if "person_id" in clean:
         clean["person_id"] = _visible_person(actor, clean["person_id"]).id
-    if "interview_id" in clean:
-        clean["interview_id"] = _visible_interview(actor, clean["interview_id"]).id
+    interview = _visible_interview(actor, clean["interview_id"]) if "interview_id" in clean else None
+    if interview is not None:
+        clean["interview_id"] = interview.id
+    if "project_id" in clean:
+        number = parse_int64(str(clean["project_id"]))
+        if number is None:
+            raise _field_error("project_id", "采集项目不存在", code="unknown_project")
+        clean["project_id"] = project_service.project_for_filing(actor, number).id
+    elif interview is not None and interview.project_id is not None:
+        # a recording of an interview belongs to the interview's project, where the uploader may file into it
+        project = policy.visible_project(actor, interview.project_id) \
+            if policy.shown_project_id(actor, interview.project_id) else None
+        if project is not None and policy.can_file_into_project(actor, project):
+            clean["project_id"] = project.id
     if "role" in clean and clean["role"] not in LINK_ROLES:
         raise _field_error("role", f"关联角色应为 {', '.join(LINK_ROLES)}")
     if "captured_at" in clean:
@@ -221,7 +234,8 @@ def ingest(actor: User, path: Path, *, size: int, sha256: str, metadata: dict[st
         captured_at=datetime.fromisoformat(captured_at) if captured_at else None,
         place=metadata.get("place"), latitude=metadata.get("latitude"), longitude=metadata.get("longitude"),
         device=metadata.get("device"), collector_id=actor.id, original_filename=metadata.get("filename"),
-        interview_id=metadata.get("interview_id"), media_info={}, access_level="restricted",
+        interview_id=metadata.get("interview_id"), project_id=metadata.get("project_id"), media_info={},
+        access_level="restricted",
     )
     if material_id is None:
         # The same user's same bytes finished uploading in another request a moment ago: that material stands.
@@ -308,7 +322,8 @@ def ingest_stream(actor: User, stream: Any, *, metadata: dict[str, Any], max_siz
 
 def list_materials(actor: User, *, kind: str | None = None, status: str | None = None, sha256: str | None = None,
                    person_id: int | None = None, interview_id: int | None = None, collector: int | None = None,
-                   access_level: str | None = None, page: int = 1, per_page: int = 20) -> Page[Material]:
+                   access_level: str | None = None, project_id: int | None = None, page: int = 1,
+                   per_page: int = 20) -> Page[Material]:
     query = select(Material).where(policy.visible_materials(actor))
     if kind:
         query = query.where(Material.kind == kind)
@@ -327,7 +342,10 @@ def list_materials(actor: User, *, kind: str | None = None, status: str | None =
         query = query.where(Material.collector_id == collector)
     if access_level:
         query = query.where(Material.access_level == access_level)
-    return paginate(query.order_by(Material.created_at.desc(), Material.id.desc()), page, per_page)
+    if project_id:
+        # a project the actor cannot see filters like a missing one
+        query = query.where(Material.project_id == (policy.shown_project_id(actor, project_id) or -1))
+    return paginate(query.order_by(Material.created_at.desc(), Material.id.desc()), page, per_page, cache_total=True)
 
 
 def update_material(actor: User, material_id: int, data: dict[str, Any], *, expected_version: int | None) -> Material:
@@ -339,6 +357,13 @@ def update_material(actor: User, material_id: int, data: dict[str, Any], *, expe
     version = check_version(material, expected_version)
     if data.get("interview_id") is not None:
         _visible_interview(actor, data["interview_id"])
+    if data.get("project_id") is not None and data["project_id"] != material.project_id:
+        project_service.project_for_filing(actor, data["project_id"])
+    elif "project_id" in data and data["project_id"] is None and material.project_id is not None:
+        old = db.session.get(Project, material.project_id)
+        if old is not None and not policy.can_file_into_project(actor, old):
+            raise Forbidden("该采集项目已结项，只有档案员可以移出资料", code="project_closed",
+                            details={"project_id": old.id, "status": old.status})
     if ("interview_id" in data and material.interview_id is not None
             and data["interview_id"] != material.interview_id and policy.guards_publication(material)):
         policy.require_publication_decision(

@@ -9,7 +9,7 @@ from sqlalchemy import delete, insert, or_, select
 from backend.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from backend.extensions import db
 from backend.models import Person, PersonSearchTerm, PersonTag, User
-from backend.services import audit, notifications, policy, publication
+from backend.services import archival_codes, audit, notifications, policy, publication
 from backend.services.identity import normalise_id_number, normalise_phone, validate_partial_date
 from backend.services.pagination import Page, paginate
 from backend.services.pinyin import MAX_TERM_LENGTH, index_terms, name_pinyin
@@ -60,8 +60,11 @@ def get_person(actor: User, person_id: int) -> Person:
 
 def list_persons(actor: User, *, category: str | None = None, status: str | None = None, area: str | None = None,
                  created_by: int | None = None, tag: str | None = None, q: str | None = None,
-                 sort: str = "-updated", page: int = 1, per_page: int = 20) -> Page[Person]:
+                 archival_code: str | None = None, sort: str = "-updated", page: int | None = 1,
+                 per_page: int = 20, cursor: str | None = None) -> Page[Person]:
     query = select(Person).where(policy.visible_persons(actor))
+    if archival_code and archival_code.strip():
+        query = query.where(archival_codes.matches(Person.archival_code, archival_code))
     if category:
         query = query.where(Person.category == category)
     if status:
@@ -74,12 +77,12 @@ def list_persons(actor: User, *, category: str | None = None, status: str | None
         query = query.where(Person.id.in_(select(PersonTag.person_id).where(PersonTag.tag == tag)))
     if q and q.strip():
         query = query.where(matches_search(q))
-    query = query.order_by(*SORTS[sort])
-    return paginate(query, page, per_page)
+    return paginate(query, page, per_page, order=SORTS[sort], cursor=cursor, cache_total=True)
 
 
 def matches_search(q: str) -> Any:
-    """Condition: the profile's name or an alias contains ``q`` (characters, full pinyin or initials).
+    """Condition: the profile's name or an alias contains ``q`` (characters, full pinyin or initials), or its 档号
+    starts with ``q``.
 
     Terms are stored per suffix, so "contains" is a prefix range on an indexed column, not a table scan.
     """
@@ -149,6 +152,8 @@ def _index(person: Person) -> None:
     added or removed costs its own terms, not the whole profile's), as plain statements: thousands of ORM
     objects would cost far more than working out the terms."""
     terms = index_terms(person.name, person.aliases or [])
+    if person.archival_code:
+        terms.add(person.archival_code.lower()[:MAX_TERM_LENGTH])
     table = PersonSearchTerm.__table__
     current = set(db.session.scalars(select(table.c.term).where(table.c.person_id == person.id)))
     removed, added = sorted(current - terms), sorted(terms - current)
@@ -197,13 +202,29 @@ def update_person(actor: User, person_id: int, data: dict[str, Any], *, expected
         publication.check_publishable(person)  # the edit goes public as it is saved: it must pass the checklist
     changes = record_edit("person", person, actor, before, _snapshot(person), version,
                           comment=EDIT_IS_APPROVAL[person.status] if approving else None)
+    new_code = False
     if approving and changes:
         # Only archivists may change an approved or published profile; their edit is itself the approval.
         person.approved_at, person.approved_by_id = person.updated_at, actor.id
+        code = archival_codes.assign(person)  # approved before 档号 existed: this approval gives it one
+        archival_codes.record_assignment(person, actor, code)
+        new_code = code is not None
     db.session.flush()
-    if "name" in data or "aliases" in data:
+    if "name" in data or "aliases" in data or new_code:
         _index(person)
     return person
+
+
+def assign_missing_codes(actor: User | None = None) -> list[tuple[str, int, str]]:
+    """Give approved records without a 档号 their codes (archival_codes.assign_missing), and make the profiles'
+    new codes searchable."""
+    assigned = archival_codes.assign_missing(actor)
+    for kind, record_id, _code in assigned:
+        if kind == "person":
+            person = db.session.get(Person, record_id)
+            if person is not None:
+                _index(person)
+    return assigned
 
 
 def needs_if_match(actor: User, person: Person) -> bool:
@@ -262,10 +283,16 @@ def transition(actor: User, person_id: int, action: str, *, comment: str | None 
     now = person.updated_at
     before = person.status
     person.status = target
+    changes: dict[str, Any] = {"status": {"before": before, "after": target}}
     if action == "submit":
         person.submitted_at = now
     elif action == "approve":
         person.approved_at, person.approved_by_id, person.return_comment = now, actor.id, None
+        # the first approval gives the profile its 档号; one approved again after a return keeps it
+        code = archival_codes.assign(person)
+        if code is not None:
+            changes["archival_code"] = {"before": None, "after": code}
+            _index(person)
     elif action == "return":
         person.return_comment = comment
         notifications.notify(person.created_by_id, "person_returned", "person", person.id,
@@ -274,7 +301,6 @@ def transition(actor: User, person_id: int, action: str, *, comment: str | None 
         person.published_at = now
     elif action == "withdraw":
         person.withdrawn_at = now
-    audit.record("person", person.id, action, actor, changes={"status": {"before": before, "after": target}},
-                 comment=comment)
+    audit.record("person", person.id, action, actor, changes=changes, comment=comment)
     db.session.flush()
     return person

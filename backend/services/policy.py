@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 from collections.abc import Iterable
 from typing import Any
 
@@ -15,8 +16,8 @@ from sqlalchemy.orm import aliased
 from backend.clock import clock
 from backend.errors import Forbidden, NotFound
 from backend.extensions import db
-from backend.models import (Consent, Interview, InterviewPerson, Job, Material, Person, PersonMaterial, Role,
-                            Transcript, User)
+from backend.models import (Consent, Interview, InterviewPerson, Job, Material, Person, PersonMaterial, Project,
+                            ProjectCollector, Role, Transcript, User)
 
 
 class Permission(StrEnum):
@@ -40,11 +41,15 @@ class Permission(StrEnum):
     INTERVIEW_CREATE = "interview.create"
     INTERVIEW_READ_ALL = "interview.read_all"
     INTERVIEW_DELETE_ANY = "interview.delete_any"
+    INTERVIEW_APPROVE = "interview.approve"                # accept into the archive (gives its 档号)
     TRANSCRIPT_REQUEST_ANY = "transcript.request_any"      # transcribe materials others uploaded
     TRANSCRIPT_EDIT = "transcript.edit"                    # claim, edit, revert, mark reviewed; the review queue
     TRANSCRIPT_APPROVE = "transcript.approve"              # approve or return a reviewed transcript
     TRANSCRIPT_BREAK_LOCK = "transcript.break_lock"        # release another editor's claim
     TRANSCRIPT_REDACT = "transcript.redact"
+    PROJECT_READ_ALL = "project.read_all"                  # every collection project (others: those assigned to)
+    PROJECT_MANAGE = "project.manage"                      # create and edit projects, their status and collectors
+    RECEIPT_ISSUE = "receipt.issue"                        # print collection receipts (征集接收清单)
     CONSENT_RECORD_ANY = "consent.record_any"              # record consents for profiles of others
     CONSENT_WITHDRAW = "consent.withdraw"
     PUBLICATION_DECIDE = "publication.decide"              # changes that could make something newly public
@@ -58,9 +63,10 @@ P = Permission
 _EVERYONE = frozenset({P.PERSON_CREATE, P.MATERIAL_UPLOAD, P.MATERIAL_READ_ORIGINAL, P.INTERVIEW_CREATE})
 _STAFF = _EVERYONE | {P.PERSON_READ_ALL, P.PERSON_SUBMIT_ANY, P.MATERIAL_READ_ALL, P.MATERIAL_EDIT_ANY,
                       P.INTERVIEW_READ_ALL, P.TRANSCRIPT_REQUEST_ANY, P.TRANSCRIPT_EDIT, P.TRANSCRIPT_REDACT,
-                      P.JOB_READ_ALL}
+                      P.JOB_READ_ALL, P.PROJECT_READ_ALL}
 _ARCHIVIST = _STAFF | {P.PERSON_READ_PERSONAL_DATA, P.PERSON_EDIT_UNAPPROVED, P.PERSON_EDIT_ANY, P.PERSON_APPROVE,
                        P.PERSON_PUBLISH, P.MATERIAL_SET_ACCESS, P.MATERIAL_READ_FIXITY, P.TRANSCRIPT_APPROVE,
+                       P.INTERVIEW_APPROVE, P.PROJECT_MANAGE, P.RECEIPT_ISSUE,
                        P.CONSENT_RECORD_ANY, P.CONSENT_WITHDRAW, P.PUBLICATION_DECIDE, P.AUDIT_READ,
                        P.STATS_READ}
 
@@ -80,9 +86,16 @@ def roles_of(actor: User) -> set[Role]:
     return {Role(name) for name in actor.roles if name in Role.__members__.values()}
 
 
+@lru_cache(maxsize=64)
+def _granted(role_names: tuple[str, ...]) -> frozenset[Permission]:
+    """Everything these role names grant together (a list page asks ``can`` a few hundred times)."""
+    known = [Role(name) for name in role_names if name in Role.__members__.values()]
+    return frozenset().union(*(GRANTS[role] for role in known))
+
+
 def can(actor: User | None, permission: Permission) -> bool:
     """Whether any of ``actor``'s roles holds ``permission``."""
-    return actor is not None and any(permission in GRANTS[role] for role in roles_of(actor))
+    return actor is not None and permission in _granted(tuple(actor.roles))
 
 
 def permissions_of(actor: User) -> list[str]:
@@ -198,6 +211,12 @@ def can_edit_material(actor: User, material: Material) -> bool:
     return can(actor, P.MATERIAL_EDIT_ANY) or material.collector_id == actor.id
 
 
+def can_edit_material_text(actor: User, material: Material) -> bool:
+    """Correcting a material's OCR text, or having it read again: whoever may edit the material (editors and
+    archivists any, a collector their own uploads); reading it follows the material's own visibility."""
+    return can_edit_material(actor, material)
+
+
 def can_transcribe(actor: User, material: Material) -> bool:
     return can(actor, P.TRANSCRIPT_REQUEST_ANY) or material.collector_id == actor.id
 
@@ -236,6 +255,42 @@ def visible_interview(actor: User, interview_id: int) -> Interview:
     if interview is None or not can_view_interview(actor, interview):
         raise NotFound("访谈不存在", code="interview_not_found")
     return interview
+
+
+# --- collection projects -------------------------------------------------------------------------------------------
+
+def can_view_project(actor: User, project: Project) -> bool:
+    """Staff see every project; a collector the projects they are assigned to."""
+    return can(actor, P.PROJECT_READ_ALL) or actor.id in project.collector_ids
+
+
+def visible_projects(actor: User) -> ColumnElement[bool]:
+    if can(actor, P.PROJECT_READ_ALL):
+        return true()
+    return Project.id.in_(select(ProjectCollector.project_id).where(ProjectCollector.user_id == actor.id))
+
+
+def visible_project(actor: User, project_id: int) -> Project:
+    project = db.session.get(Project, project_id)
+    if project is None or not can_view_project(actor, project):
+        raise NotFound("采集项目不存在", code="project_not_found")
+    return project
+
+
+def shown_project_id(actor: User, project_id: int | None) -> int | None:
+    """``project_id`` as a nested field shows it: the id of a project ``actor`` may see, else None."""
+    if project_id is None or can(actor, P.PROJECT_READ_ALL):
+        return project_id
+    project = db.session.get(Project, project_id)
+    return project_id if project is not None and can_view_project(actor, project) else None
+
+
+def can_file_into_project(actor: User, project: Project) -> bool:
+    """Who may put an interview or a material into a project: its managers always; while it is not closed, staff
+    and the collectors assigned to it."""
+    if can(actor, P.PROJECT_MANAGE):
+        return True
+    return project.status != "closed" and can_view_project(actor, project)
 
 
 # --- transcripts, consents, jobs -------------------------------------------------------------------------------------
@@ -288,6 +343,11 @@ def has_public_consent(person_id: int, interview_id: int | None = None) -> bool:
 def person_is_public(person: Any = Person) -> ColumnElement[bool]:
     """Published with an active public consent (``person`` is the Person entity or an alias of it)."""
     return and_(person.status == "published", active_public_consent(person.id))
+
+
+def project_is_public() -> ColumnElement[bool]:
+    """A collection project shown to the public (its published content only: the public rules of each record)."""
+    return Project.is_public.is_(True)
 
 
 def _public_person_id(person_id: Any) -> ColumnElement[bool]:

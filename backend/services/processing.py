@@ -15,7 +15,7 @@ from flask import current_app
 from backend.extensions import db
 from backend.models import Derivative, Job, Material
 from backend.models.types import utcnow
-from backend.services import jobs, redactions
+from backend.services import jobs, material_text, redactions
 from backend.services.storage import derivative_key, get_storage
 from media import ffmpeg, images, pdf
 from media.errors import CorruptMedia, UnsupportedMedia
@@ -131,9 +131,10 @@ PROCESS_MATERIAL = jobs.JobHandler(run=_process, on_start=_mark_processing, on_f
 
 def _after_ready(material: Material) -> None:
     """What follows processing: the public proxy is made again if ranges are redacted (its source just changed),
-    and audio and video are transcribed automatically."""
+    audio and video are transcribed automatically, and the text of photos and PDFs is read (OCR or text layer)."""
     if redactions.material_ranges(material.id):
         redactions.queue_public_proxy(material.id, None)
     if material.kind in ("audio", "video") and material.derivative("asr") is not None \
             and current_app.config.get("AUTO_TRANSCRIBE", True):
         jobs.submit("transcribe", material_id=material.id, params={"automatic": True})
+    material_text.queue_after_processing(material)

@@ -18,8 +18,7 @@ from sqlalchemy import exists, or_, select
 
 from backend.errors import Conflict, NotFound
 from backend.extensions import db
-from backend.models import (Derivative, Material, Person, PersonMaterial,
-                            Transcript)
+from backend.models import Derivative, Material, Person, PersonMaterial, Project, Transcript
 from backend.models.person import CATEGORY_LABELS
 from backend.services import policy
 from backend.services import persons as person_service
@@ -34,12 +33,13 @@ REQUESTABLE_VARIANTS = ("proxy", "thumbnail", "poster")
 _PERSON_NOT_FOUND = ("人物档案不存在", "person_not_found")
 _MATERIAL_NOT_FOUND = ("资料不存在", "material_not_found")
 _TRANSCRIPT_NOT_FOUND = ("转写稿不存在", "transcript_not_found")
+_PROJECT_NOT_FOUND = ("采集项目不存在", "project_not_found")
 
 
 # --- persons ----------------------------------------------------------------------------------------------------
 
 def list_persons(*, category: str | None = None, area: str | None = None, q: str | None = None,
-                 page: int = 1, per_page: int = 20) -> Page[Person]:
+                 page: int | None = 1, per_page: int = 20, cursor: str | None = None) -> Page[Person]:
     query = select(Person).where(policy.person_is_public())
     if category:
         query = query.where(Person.category == category)
@@ -47,7 +47,8 @@ def list_persons(*, category: str | None = None, area: str | None = None, q: str
         query = query.where(or_(Person.area_district == area, Person.area_town == area, Person.area_village == area))
     if q and q.strip():
         query = query.where(person_service.matches_search(q))  # the same matching as the internal list
-    return paginate(query.order_by(Person.name_pinyin.asc(), Person.id.asc()), page, per_page)
+    return paginate(query, page, per_page, order=(Person.name_pinyin.asc(), Person.id.asc()), cursor=cursor,
+                    cache_total=True)
 
 
 def get_person(person_id: int) -> Person:
@@ -84,7 +85,11 @@ class PublicMaterial:
 def materials_of(person: Person) -> list[PublicMaterial]:
     """The public materials linked to a public profile, oldest recording first."""
     linked = exists().where(PersonMaterial.material_id == Material.id, PersonMaterial.person_id == person.id)
-    materials = db.session.scalars(select(Material).where(linked, policy.material_is_public())
+    return _public_materials(linked)
+
+
+def _public_materials(condition: Any) -> list[PublicMaterial]:
+    materials = db.session.scalars(select(Material).where(condition, policy.material_is_public())
                                    .order_by(Material.captured_at.is_(None), Material.captured_at.asc(),
                                              Material.id.asc())).all()
     ids = [material.id for material in materials]
@@ -131,6 +136,35 @@ def public_download_name(material: Material, derivative: Derivative) -> str:
     extension = derivative.storage_key.rsplit(".", 1)[-1] if "." in derivative.storage_key else "bin"
     variant = "proxy" if derivative.variant == redaction_service.PUBLIC_PROXY else derivative.variant
     return f"material-{material.id}-{variant}.{extension}"
+
+
+# --- projects (themed collections) -------------------------------------------------------------------------------
+
+def list_projects(*, page: int = 1, per_page: int = 20) -> Page[Project]:
+    """The projects shown to the public (``is_public``), newest first."""
+    return paginate(select(Project).where(policy.project_is_public()).order_by(Project.created_at.desc(),
+                                                                                Project.id.desc()), page, per_page)
+
+
+def get_project(project_id: int) -> Project:
+    project = db.session.scalar(select(Project).where(Project.id == project_id, policy.project_is_public()))
+    if project is None:
+        raise NotFound(_PROJECT_NOT_FOUND[0], code=_PROJECT_NOT_FOUND[1])
+    return project
+
+
+def materials_of_project(project: Project) -> list[PublicMaterial]:
+    """The public materials filed into a public project, oldest recording first."""
+    return _public_materials(Material.project_id == project.id)
+
+
+def persons_of_project(project: Project, materials: list[PublicMaterial]) -> list[Person]:
+    """The public profiles of the project: its narrators and the persons of its public materials, by pinyin."""
+    material_ids = [item.material.id for item in materials]
+    linked = select(PersonMaterial.person_id).where(PersonMaterial.material_id.in_(material_ids))
+    return list(db.session.scalars(
+        select(Person).where(or_(Person.id.in_(project.person_ids), Person.id.in_(linked)), policy.person_is_public())
+        .order_by(Person.name_pinyin.asc(), Person.id.asc())))
 
 
 # --- transcripts ------------------------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, and_, case, exists, false, or_, select
 
 from backend.errors import Gone, ValidationFailed
 from backend.extensions import db
-from backend.models import Interview, Material, Notification, Person, SyncChange, SyncState, User
+from backend.models import Interview, Material, Notification, Person, Project, SyncChange, SyncState, User
 from backend.services import change_log, notifications, policy
 
 DEFAULT_LIMIT = 100
@@ -37,6 +37,7 @@ VISIBLE: dict[str, tuple[Any, Callable[[User], ColumnElement[bool]]]] = {
     "material": (Material, policy.visible_materials),
     "interview": (Interview, policy.visible_interviews),
     "notification": (Notification, notifications.mine),
+    "project": (Project, policy.visible_projects),
 }
 
 

@@ -11,6 +11,7 @@ from backend.extensions import db
 from backend.models import InterviewPerson, Material, PersonMaterial, Transcript, User
 from backend.models.types import utcnow
 from backend.services import audit, notifications
+from backend.services import interviews as interview_service
 from backend.services.pagination import Page
 from backend.services.policy import Permission
 from backend.services.transcript_edits import bump_version
@@ -103,5 +104,7 @@ def transition(actor: User, transcript_id: int, action: str, *, comment: str | N
                  changes={"status": {"before": before, "after": target},
                           "version": {"before": transcript.version - 1, "after": transcript.version}},
                  comment=comment if action == "return" else None)
+    if action == "approve":
+        interview_service.approve_with_transcript(actor, transcript)  # the interview's 档号, the first time
     db.session.flush()
     return transcript

@@ -229,6 +229,7 @@ def _export_metadata(actor: User, transcript: Transcript) -> dict[str, Any]:
     interviewees = [db.session.get(Person, pid).name for pid in policy.visible_person_ids(actor, person_ids)]
     return {
         "title": (interview.title if interview and interview.title else None) or material.title or f"资料 {material.id}",
+        "archival_code": interview.archival_code if interview else None,
         "interviewee": "、".join(interviewees) or None,
         "interviewer": "、".join(interview.interviewers) if interview else None,
         "date": interview.date if interview and interview.date else

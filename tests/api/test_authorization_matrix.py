@@ -77,6 +77,15 @@ def an_interview(client: Any, auth: Any, app: Any) -> dict[str, Any]:
     return {"id": interview_id, "etag": etag_of(client, auth, f"/api/v1/interviews/{interview_id}")}
 
 
+def a_project(client: Any, auth: Any, app: Any) -> dict[str, Any]:
+    """Setup: a collection project that `collector` (not `other_collector`) is assigned to."""
+    collector = client.get("/api/v1/auth/me", headers=auth("collector")).get_json()["id"]
+    response = client.post("/api/v1/projects", json={"title": "连云港保卫战", "collector_ids": [collector]},
+                           headers=auth("archivist"))
+    project_id = response.get_json()["id"]
+    return {"id": project_id, "etag": etag_of(client, auth, f"/api/v1/projects/{project_id}")}
+
+
 def a_transcript(client: Any, auth: Any, app: Any) -> dict[str, Any]:
     """Setup: a stored machine transcript of a material uploaded by `collector` (authorisation only; the
     transcription itself is tested in tests/transcripts)."""
@@ -202,6 +211,18 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("patch interview without If-Match", "PATCH", "/api/v1/interviews/{id}", {"place": "连岛"}, an_interview,
      (401, 428, 404, 428, 428, 428)),
     ("delete interview", "DELETE", "/api/v1/interviews/{id}", None, an_interview, (401, 204, 404, 403, 403, 204)),
+    ("approve interview", "POST", "/api/v1/interviews/{id}/approve", with_etag(None), an_interview,
+     (401, 403, 403, 403, 200, 200)),
+    ("list projects", "GET", "/api/v1/projects", None, a_project, (401, 200, 200, 200, 200, 200)),
+    ("create project", "POST", "/api/v1/projects", {"title": "渔村记忆"}, None, (401, 403, 403, 403, 201, 201)),
+    ("get project", "GET", "/api/v1/projects/{id}", None, a_project, (401, 200, 404, 200, 200, 200)),
+    ("patch project", "PATCH", "/api/v1/projects/{id}", with_etag({"place": "连岛"}), a_project,
+     (401, 403, 403, 403, 200, 200)),
+    ("patch project without If-Match", "PATCH", "/api/v1/projects/{id}", {"place": "连岛"}, a_project,
+     (401, 403, 403, 403, 428, 428)),
+    ("project receipt", "GET", "/api/v1/projects/{id}/receipt", None, a_project, (401, 403, 403, 403, 200, 200)),
+    ("person receipt", "GET", "/api/v1/persons/{id}/receipt", None, person_in("submit"),
+     (401, 403, 403, 403, 200, 200)),
     ("get job", "GET", "/api/v1/jobs/{id}", None, a_job("succeeded"), (401, 200, 404, 200, 200, 200)),
     ("cancel job", "POST", "/api/v1/jobs/{id}/cancel", None, a_job("queued"), (401, 200, 404, 200, 200, 200)),
     # a photo cannot be transcribed: who passes the gate gets 422, who may not see it 404

@@ -170,6 +170,14 @@ def archive(app, client, auth, media) -> dict[str, Any]:
         restricted_transcript = _transcript(restricted, "approved", [(0.0, 3.0, HIDDEN_TRANSCRIPT_WORDS)])
         withdrawn_transcript = _transcript(withdrawn_consent, "approved", [(0.0, 3.0, HIDDEN_TRANSCRIPT_WORDS)])
         originals = {row.id: (row.sha256, row.storage_key) for row in db.session.scalars(db.select(Material))}
+        # a public themed collection holding everything, and an internal project the public never sees
+        every_person = [public, second_public, *hidden.values()]
+        collection = client.post("/api/v1/projects", headers=auth("archivist"), json={
+            "title": "海岛记忆", "person_ids": every_person, "budget": "项目经费保密", "is_public": True}).get_json()
+        internal = client.post("/api/v1/projects", headers=auth("archivist"), json={
+            "title": "内部项目勿公开", "person_ids": every_person}).get_json()
+        for material_id in originals:
+            _patch(client, auth, material_id, project_id=collection["id"])
         internal_proxy = db.session.get(Material, interview).derivative("proxy").sha256
 
     redaction = client.post(f"/api/v1/transcripts/{approved}/redactions", headers=auth("editor"),
@@ -184,6 +192,7 @@ def archive(app, client, auth, media) -> dict[str, Any]:
         "hidden_transcripts": {reviewed, restricted_transcript, withdrawn_transcript},
         "interview": interview, "video": video, "approved": approved, "secrets": secrets,
         "originals": originals, "internal_proxy": internal_proxy,
+        "project": collection["id"], "internal_project": internal["id"],
     }
 
 
@@ -208,7 +217,8 @@ def crawl(client: Any) -> dict[str, Any]:
     """Breadth-first over every public list page, filter and returned link; returns {url: response}."""
     seeds = ["/api/public/persons?per_page=1", "/api/public/persons?per_page=100",
              "/api/public/persons?category=good_person", "/api/public/persons?category=notable",
-             "/api/public/persons?area=连岛街道", "/api/public/persons?q=lhs", "/api/public/persons?q=林"]
+             "/api/public/persons?area=连岛街道", "/api/public/persons?q=lhs", "/api/public/persons?q=林",
+             "/api/public/projects"]
     seen: dict[str, Any] = {}
     queue = list(seeds)
     while queue:
@@ -221,10 +231,14 @@ def crawl(client: Any) -> dict[str, Any]:
         if response.mimetype == "application/json":
             body = response.get_json()
             queue += _links(body)
-            if {"items", "total", "page", "per_page"} <= set(body) and body["page"] * body["per_page"] < body["total"]:
-                parts = urlsplit(url)
+            parts = urlsplit(url)
+            if ({"items", "total", "page", "per_page"} <= set(body) and body["page"] is not None
+                    and body["page"] * body["per_page"] < body["total"]):
                 query = {**dict(parse_qsl(parts.query)), "page": str(body["page"] + 1)}
                 queue.append(f"{parts.path}?{urlencode(query)}")
+            if body.get("next_cursor"):  # the keyset walk too, from the cursor each page hands out
+                query = {key: value for key, value in parse_qsl(parts.query) if key != "page"}
+                queue.append(f"{parts.path}?{urlencode({**query, 'cursor': body['next_cursor']})}")
     return seen
 
 
@@ -248,12 +262,13 @@ def test_crawler_finds_only_what_may_be_published_on_both_databases(client, auth
     json_bodies = {url: seen[url].get_json() for url in seen if seen[url].mimetype == "application/json"}
 
     persons = {body["id"] for url, body in json_bodies.items() if url.startswith("/api/public/persons/")}
-    listed = {item["id"] for url, body in json_bodies.items() if "items" in body for item in body["items"]}
+    listed = {item["id"] for url, body in json_bodies.items() if "items" in body and url.startswith("/api/public/persons")
+              for item in body["items"]}
     assert persons == listed == archive["public_persons"]
     first, second = sorted(archive["public_persons"])
     for url, expected in (("/api/public/persons?category=notable", {second}), ("/api/public/persons?q=lhs", {first}),
                           ("/api/public/persons?q=林", {first}), ("/api/public/persons?area=连岛街道", {first})):
-        assert set(json_bodies[url]) == {"items", "total", "page", "per_page"}
+        assert set(json_bodies[url]) == {"items", "total", "page", "per_page", "next_cursor"}
         assert {item["id"] for item in json_bodies[url]["items"]} == expected, url
         assert json_bodies[url]["total"] == len(expected)
     materials = {int(url.split("/")[4]) for url in seen if url.startswith("/api/public/materials/")}
@@ -263,13 +278,19 @@ def test_crawler_finds_only_what_may_be_published_on_both_databases(client, auth
     # every public material is offered, with its playback proxy or picture
     offered = {m["id"]: m for body in json_bodies.values() for m in body.get("materials", [])}
     assert set(offered) == archive["public_materials"]
+    # the public project shows its public profiles and materials only; the internal one is not there
+    projects = {body["id"]: body for url, body in json_bodies.items() if url.startswith("/api/public/projects/")}
+    assert set(projects) == {archive["project"]}
+    assert {p["id"] for p in projects[archive["project"]]["persons"]} == archive["public_persons"]
+    assert {m["id"] for m in projects[archive["project"]]["materials"]} == archive["public_materials"]
     assert set(offered[archive["video"]]["content"]) == {"proxy", "poster"}
     assert set(offered[archive["interview"]]["content"]) == {"proxy"}
     assert offered[archive["interview"]]["title"] == ""  # the title was only the secret file name
 
     everything = b"".join(bodies.values())
     for secret in archive["secrets"] + [SECRET_FILENAME, "机密文件名", *REDACTED_WORDS, UNAPPROVED_WORDS,
-                                        HIDDEN_TRANSCRIPT_WORDS, "涉及邻居隐私", "草稿人", "撤回授权", "无授权"]:
+                                        HIDDEN_TRANSCRIPT_WORDS, "涉及邻居隐私", "草稿人", "撤回授权", "无授权",
+                                        "项目经费保密", "内部项目勿公开"]:
         assert secret.encode() not in everything, secret
     with app.app_context():
         for sha256, key in archive["originals"].values():
@@ -306,6 +327,8 @@ def check_hidden_answers_like_a_missing_id(client: Any, archive: dict[str, Any])
     missing = {kind: assert_error(client.get(url), 404) for kind, url in (
         ("persons", "/api/public/persons/999999"), ("transcripts", "/api/public/transcripts/999999"),
         ("materials", "/api/public/materials/999999/content?variant=proxy"))}
+    assert assert_error(client.get(f"/api/public/projects/{archive['internal_project']}"), 404) == \
+        assert_error(client.get("/api/public/projects/999999"), 404)
     for kind, ids in (("persons", archive["hidden_persons"]), ("transcripts", archive["hidden_transcripts"])):
         for hidden_id in ids:
             assert assert_error(client.get(f"/api/public/{kind}/{hidden_id}"), 404) == missing[kind], (kind, hidden_id)

@@ -15,7 +15,7 @@ from backend.jobs import tasks
 
 # What a second app shares with the test's app: its database, secret key, storage and the test profile.
 _SHARED_KEYS = ("SQLALCHEMY_DATABASE_URI", "SECRET_KEY", "STORAGE_URL", "PASSWORD_HASH_PROFILE", "QUEUE_URL",
-                "QUEUE_IMMEDIATE", "AUTO_TRANSCRIBE", "TESTING", "PUBLIC_RATE_LIMIT", "LOGIN_WINDOW",
+                "QUEUE_IMMEDIATE", "AUTO_TRANSCRIBE", "AUTO_OCR", "TESTING", "PUBLIC_RATE_LIMIT", "LOGIN_WINDOW",
                 "LOGIN_MAX_FAILURES", "LOGIN_CLIENT_MAX_FAILURES")
 
 
