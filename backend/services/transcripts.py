@@ -163,9 +163,12 @@ def _transcribe(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
         progress(min(99.0, 100.0 * position / duration) if duration > 0 else 0.0)
 
     context, context_sources = speech_context(material)
+    options = _options(job.params, context)
+    if context is None or context.sentence() not in (options.initial_prompt or ""):
+        context_sources = {}  # not a Chinese transcription: the context was not used
     with get_storage().local_path(asr.storage_key) as audio:
         try:
-            result = transcriber.transcribe(Path(audio), _options(job.params, context), progress=on_position)
+            result = transcriber.transcribe(Path(audio), options, progress=on_position)
         except TranscriptionCancelled:
             raise jobs.JobCancelled() from None
         except TranscriptionError as exc:
