@@ -125,9 +125,12 @@ def _project_sets(project_ids: Select[Any]) -> list[str]:
     return [f"{PROJECT_SET}:{project_id}" for project_id in sorted(public)]
 
 
-def set_specs_of(kind: str, entity: Any) -> list[str]:
+def set_specs_of(kind: str, entity: Any, any_public_project: bool = True) -> list[str]:
     """A profile is in its category's set and in the public projects of its public materials and interviews; a
-    material or interview in the category sets of its public persons and in its project's set, if public."""
+    material or interview in the category sets of its public persons and in its project's set, if public.
+    (``any_public_project=False`` skips looking for projects when the caller knows none is public.)"""
+    if kind == "person" and not any_public_project:
+        return [f"{CATEGORY_SET}:{entity.category}"]
     if kind == "person":
         linked = select(PersonMaterial.material_id).where(PersonMaterial.person_id == entity.id)
         interviewed = select(InterviewPerson.interview_id).where(InterviewPerson.person_id == entity.id)
@@ -156,9 +159,9 @@ def metadata_element(kind: str, entity: Any, prefix: str) -> etree._Element:
     return crosswalks.dublin_core_element(entity, audience="public")
 
 
-def snapshot(kind: str, entity: Any) -> Snapshot:
+def snapshot(kind: str, entity: Any, any_public_project: bool = True) -> Snapshot:
     """What harvesters get of a public record, as a fingerprint (independent of the host it is asked on)."""
-    specs = set_specs_of(kind, entity)
+    specs = set_specs_of(kind, entity, any_public_project)
     digest = hashlib.sha256(json.dumps(specs).encode())
     with crosswalks.base_url_as(FINGERPRINT_BASE_URL):
         for prefix in FORMATS_OF[kind]:
@@ -282,23 +285,29 @@ def _expand(candidates: dict[str, set[int]]) -> dict[str, set[int]]:
 
 def _apply(candidates: dict[str, set[int]]) -> None:
     stamp = now()
+    any_public_project = bool(public_projects())
     for kind, ids in candidates.items():
         ordered = sorted(ids)
         public = _public_ids(kind, ordered)
+        model = {"person": Person, "material": Material, "interview": Interview}[kind]
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start:start + _CHUNK]
             existing = {record.entity_id: record for record in db.session.scalars(
                 select(OaiRecord).where(OaiRecord.entity_type == kind, OaiRecord.entity_id.in_(chunk)))}
+            shown = [entity_id for entity_id in chunk if entity_id in public]
+            loaded = {entity.id: entity for entity in db.session.scalars(select(model).where(model.id.in_(shown)))} \
+                if shown else {}
             for entity_id in chunk:
-                _settle(kind, entity_id, existing.get(entity_id), entity_id in public, stamp)
+                entity = loaded.get(entity_id)
+                state = snapshot(kind, entity, any_public_project) if entity is not None else None
+                _settle(kind, entity_id, existing.get(entity_id), state, stamp)
 
 
-def _settle(kind: str, entity_id: int, record: OaiRecord | None, public: bool, stamp: datetime) -> None:
-    if not public:
+def _settle(kind: str, entity_id: int, record: OaiRecord | None, state: Snapshot | None, stamp: datetime) -> None:
+    if state is None:
         if record is not None and not record.deleted:
             record.deleted, record.datestamp = True, stamp
         return
-    state = snapshot(kind, load(kind, entity_id))
     if record is None:
         record = OaiRecord(entity_type=kind, entity_id=entity_id, deleted=False, fingerprint=state.fingerprint,
                            datestamp=stamp)
