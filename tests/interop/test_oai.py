@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from backend.extensions import db
-from backend.models import Material
 from backend.services import crosswalks
 from backend.services import oai as oai_service
 from tests.api.helpers import if_match, make_person, upload_png
-from tests.interop.conftest import SECRETS, open_material, published_person
+from tests.interop.conftest import SECRETS, published_person
 
 pytestmark = pytest.mark.both_databases  # the ledger's queries and its lock
 
