@@ -386,3 +386,13 @@ def test_public_projects_are_sets(app, client, auth, harvester, archive):
     harvester.error("noRecordsMatch", verb="ListIdentifiers", metadataPrefix="oai_dc", set=f"project:{project['id']}")
     header = harvester(verb="GetRecord", metadataPrefix="oai_dc", identifier=ident("material", lin["photo_id"]))
     assert [node.text for node in header.findall(".//o:setSpec", NS)] == ["category:good_person"]
+
+
+def test_odd_arguments_are_never_echoed_invalidly(harvester, archive):
+    """What the request element echoes must itself be valid: odd values are left out, never the answer broken."""
+    harvester.error("idDoesNotExist", verb="GetRecord", metadataPrefix="oai_dc", identifier='oai:x:<"a b">')
+    harvester.error("idDoesNotExist", verb="GetRecord", metadataPrefix="oai_dc", identifier="林海生")
+    harvester.error("badArgument", verb="ListRecords", metadataPrefix="no such format", **{"from": "2026-13-01"})
+    harvester.error("cannotDisseminateFormat", verb="ListRecords", metadataPrefix="no such format")
+    harvester.error("badArgument", verb="ListRecords", metadataPrefix="oai_dc", set="not a set")
+    harvester.error("badResumptionToken", verb="ListRecords", resumptionToken="令牌 with spaces")
