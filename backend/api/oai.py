@@ -38,7 +38,8 @@ VERBS: dict[str, tuple[frozenset[str], frozenset[str], str | None]] = {
     "GetRecord": (frozenset({"identifier", "metadataPrefix"}), frozenset(), None),
 }
 # What the <request> element may echo (the schema's types for its attributes).
-_ECHO = {"identifier": re.compile(r"^\S+$"), "metadataPrefix": re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$"),
+_ECHO = {"identifier": re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[A-Za-z0-9\-_.!~*'();/?:@&=+$,%]+$"),
+         "metadataPrefix": re.compile(r"^[A-Za-z0-9\-_.!~*'()]+$"),
          "from": re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}Z)?$"),
          "until": re.compile(r"^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}:\d{2}Z)?$"),
          "set": re.compile(r"^[A-Za-z0-9\-_.!~*'()]+(:[A-Za-z0-9\-_.!~*'()]+)*$"),
@@ -122,9 +123,7 @@ def _parse_date(value: str, *, end: bool) -> tuple[datetime, str]:
 
 
 def _selection(arguments: dict[str, str]) -> oai_service.Selection:
-    prefix = arguments["metadataPrefix"]
-    if prefix not in oai_service.METADATA_FORMATS:
-        raise OaiError("cannotDisseminateFormat", f"不支持的元数据格式 / unsupported metadataPrefix: {prefix[:40]}")
+    """The arguments checked (badArgument first, so that any other error echoes only valid values)."""
     start = end = None
     granularities = set()
     if "from" in arguments:
@@ -140,6 +139,9 @@ def _selection(arguments: dict[str, str]) -> oai_service.Selection:
     set_spec = arguments.get("set")
     if set_spec is not None and not _ECHO["set"].match(set_spec):
         raise OaiError("badArgument", "set 不是合法的 setSpec / set is not a setSpec")
+    prefix = arguments["metadataPrefix"]
+    if prefix not in oai_service.METADATA_FORMATS:
+        raise OaiError("cannotDisseminateFormat", f"不支持的元数据格式 / unsupported metadataPrefix: {prefix[:40]}")
     return oai_service.Selection(prefix, set_spec, start, end)
 
 

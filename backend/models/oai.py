@@ -4,8 +4,9 @@ datestamp and whether it has been deleted since (persistent deletions), its sets
 from __future__ import annotations
 
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from backend.extensions import db
@@ -48,11 +49,14 @@ class OaiRecordSet(db.Model):
 
 
 class OaiState(db.Model):
-    """One row: the last sync change-log number the ledger has read, and the day it last looked for embargoes
-    that ended (the one change that happens with time alone)."""
+    """One row: the last sync change-log number the ledger has read, the day it last looked for embargoes that
+    ended (the one change that happens with time alone), and which projects were public then."""
 
     __tablename__ = "oai_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     checked_day: Mapped[date] = mapped_column(Date)
+    # [id, title] of the public collection projects when it last looked (each is a set, and Dublin Core names
+    # it; projects are not in the change log).
+    public_projects: Mapped[list[list[Any]]] = mapped_column(JSON, default=list)

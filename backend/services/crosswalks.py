@@ -22,7 +22,7 @@ from lxml import etree
 from sqlalchemy import select
 
 from backend.extensions import db
-from backend.models import AuditEvent, Interview, InterviewPerson, Material, Person, PersonMaterial, User
+from backend.models import AuditEvent, Interview, InterviewPerson, Material, Person, PersonMaterial, Project, User
 from backend.models.person import CATEGORY_LABELS
 from backend.services import policy
 
@@ -348,9 +348,8 @@ def eac_cpf_element(person: Person, *, audience: Audience, actor: User | None = 
 
     control = _sub(root, _eac("control"))
     _sub(control, _eac("recordId"), f"liufang-person-{person.id}")
-    code = getattr(person, "archival_code", None)  # 档号, once the profile was approved (issue 14, item 2)
-    if code:
-        _sub(control, _eac("otherRecordId"), code, localType=LOCAL_TYPE + "archival_code")
+    if person.archival_code:  # 档号, given at the first approval
+        _sub(control, _eac("otherRecordId"), person.archival_code, localType=LOCAL_TYPE + "archival_code")
     url = record_url("person", person.id, audience)
     if url:
         _sub(control, _eac("otherRecordId"), url, localType=LOCAL_TYPE + "url")
@@ -490,8 +489,24 @@ def _material_dc(material: Material, audience: Audience, actor: User | None) -> 
             _dc(root, "relation", record_url("interview", interview_id, audience) or f"interview:{interview_id}")
     for person_id in sorted(persons):
         _dc(root, "relation", record_url("person", person_id, audience) or f"person:{person_id}")
+    _project_relation(root, material.project_id, audience, actor)
     _dc(root, "rights", _rights(material, audience), "zh")
     return root
+
+
+def _project_relation(root: etree._Element, project_id: int | None, audience: Audience, actor: User | None) -> None:
+    """The collection project (采集项目) the record belongs to, as the audience may see it: its title and URL."""
+    if project_id is None:
+        return
+    project = db.session.get(Project, project_id)
+    if project is None:
+        return
+    if audience == "public" and not project.is_public:
+        return
+    if audience == "staff" and actor is not None and not policy.can_view_project(actor, project):
+        return
+    _dc(root, "relation", f"采集项目：{project.title}", "zh")
+    _dc(root, "relation", record_url("project", project.id, audience))
 
 
 def _rights(material: Material, audience: Audience) -> str:
@@ -530,8 +545,7 @@ def _interview_dc(interview: Interview, audience: Audience, actor: User | None) 
     _dc(root, "type", "Event")
     _dc(root, "type", "口述史访谈", "zh")
     _dc(root, "identifier", record_url("interview", interview.id, audience))
-    code = getattr(interview, "archival_code", None)  # 档号 (issue 14, item 2)
-    _dc(root, "identifier", code)
+    _dc(root, "identifier", interview.archival_code)  # 档号
     material_ids = list(db.session.scalars(select(Material.id).where(Material.interview_id == interview.id)
                                            .order_by(Material.id)))
     if audience == "public":
@@ -545,6 +559,7 @@ def _interview_dc(interview: Interview, audience: Audience, actor: User | None) 
         _dc(root, "relation", record_url("material", material_id, audience) or f"material:{material_id}")
     for person in interviewees:
         _dc(root, "relation", record_url("person", person.id, audience) or f"person:{person.id}")
+    _project_relation(root, interview.project_id, audience, actor)
     _dc(root, "rights", "开放：经授权公开利用，引用请注明出处" if audience == "public" else
         "内部著录：仅供馆内工作使用", "zh")
     return root
@@ -582,7 +597,7 @@ def person_dublin_core_element(person: Person, *, audience: Audience) -> etree._
     _dc(root, "type", "Text")
     _dc(root, "type", "人物档案", "zh")
     _dc(root, "identifier", record_url("person", person.id, audience))
-    _dc(root, "identifier", getattr(person, "archival_code", None))
+    _dc(root, "identifier", person.archival_code)
     _dc(root, "coverage", person.native_place, "zh")
     _dc(root, "coverage", " ".join(part for part in (person.area_district, person.area_town, person.area_village)
                                    if part), "zh")

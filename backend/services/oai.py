@@ -33,7 +33,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from backend.clock import clock
 from backend.extensions import db
 from backend.models import (Interview, InterviewPerson, Material, OaiRecord, OaiRecordSet, OaiState, Person,
-                            PersonMaterial, SyncChange, SyncState)
+                            PersonMaterial, Project, SyncChange, SyncState)
 from backend.models.person import CATEGORIES, CATEGORY_LABELS
 from backend.services import crosswalks, policy
 
@@ -50,15 +50,28 @@ METADATA_FORMATS: dict[str, tuple[str, str, tuple[str, ...]]] = {
 FORMATS_OF: dict[str, list[str]] = {kind: [prefix for prefix, (_s, _n, kinds) in METADATA_FORMATS.items()
                                            if kind in kinds] for kind in ("person", "material", "interview")}
 
-# Sets: the programme's three categories (ASCII setSpecs under "category"), named in Chinese.
+# Sets: the programme's three categories (ASCII setSpecs under "category"), named in Chinese, and the public
+# collection projects (themed memory collections) under "project".
 CATEGORY_SET = "category"
-SET_NAMES: dict[str, str] = {CATEGORY_SET: "人物类别（三为三让）",
-                             **{f"{CATEGORY_SET}:{category}": CATEGORY_LABELS[category] for category in CATEGORIES}}
+PROJECT_SET = "project"
+CATEGORY_SETS: dict[str, str] = {CATEGORY_SET: "人物类别（三为三让）",
+                                 **{f"{CATEGORY_SET}:{category}": CATEGORY_LABELS[category]
+                                    for category in CATEGORIES}}
+
+
+def public_projects() -> list[list[Any]]:
+    """[id, title] of each public project: what the records' sets and Dublin Core take from projects."""
+    return [[project_id, title] for project_id, title in db.session.execute(
+        select(Project.id, Project.title).where(policy.project_is_public()).order_by(Project.id))]
 
 
 def sets() -> list[tuple[str, str]]:
-    """(setSpec, setName) of every set, parents first."""
-    return list(SET_NAMES.items())
+    """(setSpec, setName) of every set, parents first: the categories, then each public project."""
+    projects = db.session.execute(select(Project.id, Project.title).where(policy.project_is_public())
+                                  .order_by(Project.id)).all()
+    project_sets = [(PROJECT_SET, "采集项目与专题记忆库")] if projects else []
+    project_sets += [(f"{PROJECT_SET}:{project_id}", title or f"采集项目 {project_id}") for project_id, title in projects]
+    return list(CATEGORY_SETS.items()) + project_sets
 
 
 # --- identifiers --------------------------------------------------------------------------------------------------
@@ -107,13 +120,29 @@ def _category_sets(person_ids: Select[Any]) -> list[str]:
     return sorted(f"{CATEGORY_SET}:{category}" for category in categories)
 
 
-def set_specs_of(kind: str, entity: Any) -> list[str]:
-    """A profile is in its category's set; a material or interview in the sets of its public persons."""
-    if kind == "person":
+def _project_sets(project_ids: Select[Any]) -> list[str]:
+    public = db.session.scalars(select(Project.id).where(Project.id.in_(project_ids), policy.project_is_public()))
+    return [f"{PROJECT_SET}:{project_id}" for project_id in sorted(public)]
+
+
+def set_specs_of(kind: str, entity: Any, any_public_project: bool = True) -> list[str]:
+    """A profile is in its category's set and in the public projects of its public materials and interviews; a
+    material or interview in the category sets of its public persons and in its project's set, if public.
+    (``any_public_project=False`` skips looking for projects when the caller knows none is public.)"""
+    if kind == "person" and not any_public_project:
         return [f"{CATEGORY_SET}:{entity.category}"]
+    if kind == "person":
+        linked = select(PersonMaterial.material_id).where(PersonMaterial.person_id == entity.id)
+        interviewed = select(InterviewPerson.interview_id).where(InterviewPerson.person_id == entity.id)
+        projects = select(Material.project_id).where(Material.id.in_(linked), policy.material_is_public()).union(
+            select(Interview.project_id).where(Interview.id.in_(interviewed), policy.interview_is_public()))
+        return [f"{CATEGORY_SET}:{entity.category}", *_project_sets(projects)]
     if kind == "material":
-        return _category_sets(select(PersonMaterial.person_id).where(PersonMaterial.material_id == entity.id))
-    return _category_sets(select(InterviewPerson.person_id).where(InterviewPerson.interview_id == entity.id))
+        persons = select(PersonMaterial.person_id).where(PersonMaterial.material_id == entity.id)
+    else:
+        persons = select(InterviewPerson.person_id).where(InterviewPerson.interview_id == entity.id)
+    own = [] if entity.project_id is None else _project_sets(select(Project.id).where(Project.id == entity.project_id))
+    return _category_sets(persons) + own
 
 
 def load(kind: str, entity_id: int) -> Any:
@@ -130,9 +159,9 @@ def metadata_element(kind: str, entity: Any, prefix: str) -> etree._Element:
     return crosswalks.dublin_core_element(entity, audience="public")
 
 
-def snapshot(kind: str, entity: Any) -> Snapshot:
+def snapshot(kind: str, entity: Any, any_public_project: bool = True) -> Snapshot:
     """What harvesters get of a public record, as a fingerprint (independent of the host it is asked on)."""
-    specs = set_specs_of(kind, entity)
+    specs = set_specs_of(kind, entity, any_public_project)
     digest = hashlib.sha256(json.dumps(specs).encode())
     with crosswalks.base_url_as(FINGERPRINT_BASE_URL):
         for prefix in FORMATS_OF[kind]:
@@ -154,7 +183,8 @@ def _sync_position() -> int:
 def is_current() -> bool:
     """Whether the ledger has read the whole change log and looked for ended embargoes today (a cheap read)."""
     state = db.session.get(OaiState, STATE_ID)
-    return state is not None and state.last_seq == _sync_position() and state.checked_day == policy.current_date()
+    return state is not None and state.last_seq == _sync_position() and state.checked_day == policy.current_date() \
+        and list(state.public_projects or []) == public_projects()
 
 
 def _claim_state(today: date) -> OaiState:
@@ -163,7 +193,7 @@ def _claim_state(today: date) -> OaiState:
     anything (one that read first could find its snapshot stale when it writes)."""
     table = OaiState.__table__
     insert = postgresql_insert if db.session.get_bind().dialect.name == "postgresql" else sqlite_insert
-    db.session.execute(insert(table).values(id=STATE_ID, last_seq=-1, checked_day=today)
+    db.session.execute(insert(table).values(id=STATE_ID, last_seq=-1, checked_day=today, public_projects=[])
                        .on_conflict_do_nothing(index_elements=[table.c.id]))
     state = db.session.scalar(select(OaiState).where(OaiState.id == STATE_ID).with_for_update()
                               .execution_options(populate_existing=True))
@@ -177,16 +207,30 @@ def refresh() -> None:
     today = policy.current_date()
     state = _claim_state(today)
     position = _sync_position()
-    if state.last_seq == position and state.checked_day == today:
+    projects = public_projects()
+    before = list(state.public_projects or [])
+    if state.last_seq == position and state.checked_day == today and before == projects:
         return  # another request refreshed while this one waited for the lock
     if state.last_seq < 0 or state.last_seq > position:
         # First run, or a change log that started again (a restored database): look at everything.
         candidates = _everything()
     else:
         candidates = _changed_since(state.last_seq, position, state.checked_day, today)
+        changed = [entry for entry in before if entry not in projects] + \
+            [entry for entry in projects if entry not in before]
+        _add_project_records(candidates, {int(entry[0]) for entry in changed})
     _apply(_expand(candidates))
-    state.last_seq, state.checked_day = position, today
+    state.last_seq, state.checked_day, state.public_projects = position, today, projects
     db.session.flush()
+
+
+def _add_project_records(candidates: dict[str, set[int]], project_ids: set[int]) -> None:
+    """The records of projects that became public or stopped being so (their sets changed)."""
+    if not project_ids:
+        return
+    ids = sorted(project_ids)
+    candidates["material"] |= set(db.session.scalars(select(Material.id).where(Material.project_id.in_(ids))))
+    candidates["interview"] |= set(db.session.scalars(select(Interview.id).where(Interview.project_id.in_(ids))))
 
 
 def _everything() -> dict[str, set[int]]:
@@ -241,23 +285,29 @@ def _expand(candidates: dict[str, set[int]]) -> dict[str, set[int]]:
 
 def _apply(candidates: dict[str, set[int]]) -> None:
     stamp = now()
+    any_public_project = bool(public_projects())
     for kind, ids in candidates.items():
         ordered = sorted(ids)
         public = _public_ids(kind, ordered)
+        model = {"person": Person, "material": Material, "interview": Interview}[kind]
         for start in range(0, len(ordered), _CHUNK):
             chunk = ordered[start:start + _CHUNK]
             existing = {record.entity_id: record for record in db.session.scalars(
                 select(OaiRecord).where(OaiRecord.entity_type == kind, OaiRecord.entity_id.in_(chunk)))}
+            shown = [entity_id for entity_id in chunk if entity_id in public]
+            loaded = {entity.id: entity for entity in db.session.scalars(select(model).where(model.id.in_(shown)))} \
+                if shown else {}
             for entity_id in chunk:
-                _settle(kind, entity_id, existing.get(entity_id), entity_id in public, stamp)
+                entity = loaded.get(entity_id)
+                state = snapshot(kind, entity, any_public_project) if entity is not None else None
+                _settle(kind, entity_id, existing.get(entity_id), state, stamp)
 
 
-def _settle(kind: str, entity_id: int, record: OaiRecord | None, public: bool, stamp: datetime) -> None:
-    if not public:
+def _settle(kind: str, entity_id: int, record: OaiRecord | None, state: Snapshot | None, stamp: datetime) -> None:
+    if state is None:
         if record is not None and not record.deleted:
             record.deleted, record.datestamp = True, stamp
         return
-    state = snapshot(kind, load(kind, entity_id))
     if record is None:
         record = OaiRecord(entity_type=kind, entity_id=entity_id, deleted=False, fingerprint=state.fingerprint,
                            datestamp=stamp)

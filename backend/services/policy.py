@@ -4,6 +4,7 @@ like a missing one. Views and services ask this module; nothing else writes a ro
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -360,7 +361,13 @@ def _public_person_id(person_id: Any) -> ColumnElement[bool]:
 def material_is_public(today: date | None = None) -> ColumnElement[bool]:
     """Open, processed, past its embargo, linked to a public person, and every person whose consent it needs (its
     interviewees and subjects) is public."""
-    today = today or current_date()
+    return _material_is_public(today or current_date())
+
+
+@functools.lru_cache(maxsize=4)
+def _material_is_public(today: date) -> ColumnElement[bool]:
+    # Built once per day: the condition is the same for every query, and building its aliases costs milliseconds
+    # (an OAI-PMH refresh or a harvest page asks it for each record). Expressions are immutable, so sharing is safe.
     any_link, needs_consent, interviewee = aliased(PersonMaterial), aliased(PersonMaterial), aliased(InterviewPerson)
     return and_(
         Material.access_level == "open",

@@ -42,6 +42,7 @@ def upgrade():
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('last_seq', sa.BigInteger(), nullable=False),
     sa.Column('checked_day', sa.Date(), nullable=False),
+    sa.Column('public_projects', sa.JSON(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_oai_state'))
     )
 

@@ -3,8 +3,6 @@ schemas, carry what an archivist would look for, and never carry personal data o
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from lxml import etree
 

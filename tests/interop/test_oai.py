@@ -11,12 +11,10 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from backend.extensions import db
-from backend.models import Material
 from backend.services import crosswalks
 from backend.services import oai as oai_service
 from tests.api.helpers import if_match, make_person, upload_png
-from tests.interop.conftest import SECRETS, open_material, published_person
+from tests.interop.conftest import SECRETS, published_person
 
 pytestmark = pytest.mark.both_databases  # the ledger's queries and its lock
 
@@ -349,3 +347,52 @@ def test_harvesters_are_rate_limited_with_503_and_retry_after(app, client, harve
     assert response.status_code == 503  # the protocol's flow control
     assert 1 <= int(response.headers["Retry-After"]) <= 60
     assert client.get("/api/public/persons").status_code == 200  # counted apart from the public API
+
+
+def test_public_projects_are_sets(app, client, auth, harvester, archive):
+    lin, zhao = archive["lin"], archive["zhao"]
+    harvester.harvest("ListIdentifiers", metadataPrefix="oai_dc")  # the ledger knows them before the project
+    project = client.post("/api/v1/projects", headers=auth("archivist"), json={
+        "title": "连云港保卫战口述史", "content": "老战士口述", "person_ids": [lin["id"]]}).get_json()
+    assert "id" in project, project
+    url = f"/api/v1/materials/{lin['photo_id']}"
+    response = client.patch(url, json={"project_id": project["id"]}, headers=if_match(client, url, auth("archivist")))
+    assert response.status_code == 200, response.get_json()
+    specs = [node.text for node in harvester(verb="ListSets").findall(".//o:setSpec", NS)]
+    assert not any(spec.startswith("project") for spec in specs)  # not public yet: no set, no trace of it
+    harvester.error("noRecordsMatch", verb="ListIdentifiers", metadataPrefix="oai_dc", set=f"project:{project['id']}")
+    text = etree.tostring(harvester(verb="GetRecord", metadataPrefix="oai_dc",
+                                    identifier=ident("material", lin["photo_id"])), encoding="unicode")
+    assert "连云港保卫战" not in text
+
+    project_url = f"/api/v1/projects/{project['id']}"
+    response = client.patch(project_url, json={"is_public": True},
+                            headers=if_match(client, project_url, auth("archivist")))
+    assert response.status_code == 200, response.get_json()
+    sets = {node.findtext("o:setSpec", namespaces=NS): node.findtext("o:setName", namespaces=NS)
+            for node in harvester(verb="ListSets").findall(".//o:set", NS)}
+    assert sets["project"] == "采集项目与专题记忆库" and sets[f"project:{project['id']}"] == "连云港保卫战口述史"
+    members, _ = harvester.harvest("ListRecords", metadataPrefix="oai_dc", set=f"project:{project['id']}")
+    assert sorted(identifiers(members)) == sorted([ident("person", lin["id"]), ident("material", lin["photo_id"])])
+    photo = next(item for item in members if item.findtext(".//o:identifier", namespaces=NS).startswith(
+        ident("material", "")))
+    assert "采集项目：连云港保卫战口述史" in [node.text for node in photo.findall(".//dc:relation", NS)]
+    assert ident("person", zhao["id"]) not in identifiers(harvester.harvest(
+        "ListIdentifiers", metadataPrefix="oai_dc", set="project")[0])
+
+    response = client.patch(project_url, json={"is_public": False},
+                            headers=if_match(client, project_url, auth("archivist")))
+    assert response.status_code == 200, response.get_json()
+    harvester.error("noRecordsMatch", verb="ListIdentifiers", metadataPrefix="oai_dc", set=f"project:{project['id']}")
+    header = harvester(verb="GetRecord", metadataPrefix="oai_dc", identifier=ident("material", lin["photo_id"]))
+    assert [node.text for node in header.findall(".//o:setSpec", NS)] == ["category:good_person"]
+
+
+def test_odd_arguments_are_never_echoed_invalidly(harvester, archive):
+    """What the request element echoes must itself be valid: odd values are left out, never the answer broken."""
+    harvester.error("idDoesNotExist", verb="GetRecord", metadataPrefix="oai_dc", identifier='oai:x:<"a b">')
+    harvester.error("idDoesNotExist", verb="GetRecord", metadataPrefix="oai_dc", identifier="林海生")
+    harvester.error("badArgument", verb="ListRecords", metadataPrefix="no such format", **{"from": "2026-13-01"})
+    harvester.error("cannotDisseminateFormat", verb="ListRecords", metadataPrefix="no such format")
+    harvester.error("badArgument", verb="ListRecords", metadataPrefix="oai_dc", set="not a set")
+    harvester.error("badResumptionToken", verb="ListRecords", resumptionToken="令牌 with spaces")
