@@ -123,6 +123,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_ASR_DEVICE", "ASR_DEVICE", str, "cpu", "cpu or cuda."),
     Setting("LIUFANG_ASR_COMPUTE_TYPE", "ASR_COMPUTE_TYPE", str, "int8", "CTranslate2 compute type (int8, float16, float32)."),
     Setting("LIUFANG_ASR_THREADS", "ASR_THREADS", int, 0, "CPU threads for the engine (0: library default)."),
+    Setting("LIUFANG_ASR_BATCH_SIZE", "ASR_BATCH_SIZE", _parse_count(0), 0,
+            "faster-whisper: decode this many 30 s stretches at once (batched; 0: sequential, the default)."),
     Setting("LIUFANG_MODEL_CACHE", "MODEL_CACHE", str, None, "Where joined/converted model files are kept. Default: instance/models."),
     Setting("LIUFANG_PRESIGNED_SECONDS", "PRESIGNED_EXPIRES", _parse_seconds, timedelta(minutes=10),
             "Lifetime of presigned S3 URLs handed to clients."),
