@@ -8,11 +8,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-#: Steers Whisper towards Simplified Chinese with full-width punctuation.
-DEFAULT_PROMPT_ZH = "以下是普通话的句子，使用简体中文，并带有标点符号。"
+from transcription.prompts import DEFAULT_PROMPT_STYLE, PROMPT_STYLES, SpeechContext, build_prompt
 
-#: Whisper's own temperature fallback schedule (same default in faster-whisper and openai-whisper).
-DEFAULT_TEMPERATURE: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+#: Steers Whisper towards Simplified Chinese with full-width punctuation (the default prompt style).
+DEFAULT_PROMPT_ZH: str = PROMPT_STYLES[DEFAULT_PROMPT_STYLE] or ""
+
+#: Whisper's own temperature fallback schedule (same default in faster-whisper and openai-whisper). It samples
+#: at random above 0, so the same audio gave other text on every run; Liufang decodes at 0 (beam search, the
+#: same text every time) and leaves repetition loops to the clean-up (transcription.chinese) and review flags.
+WHISPER_TEMPERATURE_FALLBACK: tuple[float, ...] = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+DEFAULT_TEMPERATURE: tuple[float, ...] = (0.0,)
 
 #: progress(position_seconds, duration_seconds); it may raise TranscriptionCancelled to stop.
 ProgressCallback = Callable[[float, float], None]
@@ -46,12 +51,20 @@ class TranscribeOptions:
     batch_size: int = 0
 
     @classmethod
-    def for_language(cls, language: str | None, **overrides: Any) -> "TranscribeOptions":
-        """Options with the Chinese steering prompt only where the language is Chinese; an ``initial_prompt``
-        among ``overrides`` (names, places, terms) follows it, so the output stays Simplified and punctuated."""
-        steering = DEFAULT_PROMPT_ZH if language in ("zh", "yue") else None
-        extra = (overrides.pop("initial_prompt", None) or "").strip()
-        prompt = ((steering or "") + extra) or None
+    def for_language(
+        cls,
+        language: str | None,
+        *,
+        prompt_style: str = DEFAULT_PROMPT_STYLE,
+        context: SpeechContext | None = None,
+        **overrides: Any,
+    ) -> "TranscribeOptions":
+        """Options with the Chinese steering prompt (``prompt_style``, see transcription.prompts) only where the
+        language is Chinese, then the archive's ``context`` as a sentence (names, places, topic), then an
+        ``initial_prompt`` among ``overrides`` (names, places, terms), so the output stays Simplified and
+        punctuated. The same arguments always give the same options (and, with them, the same text)."""
+        extra = overrides.pop("initial_prompt", None)
+        prompt = build_prompt(language, prompt_style, context, extra)
         return cls(language=language, initial_prompt=prompt, **overrides)
 
 

@@ -8,16 +8,18 @@ import re
 from functools import lru_cache
 from typing import Any, Iterable
 
-from transcription.base import DEFAULT_PROMPT_ZH, Segment, TranscriptionResult
+from transcription.base import Segment, TranscriptionResult
 from transcription.editdistance import levenshtein
+from transcription.prompts import INSTRUCTION_PROMPT_ZH, known_prompts
 
 # Review flags: a segment beyond any of these is marked flagged, with the reasons in meta["flags"].
 LOW_AVG_LOGPROB = -1.0  # decoder was unsure of the text
 HIGH_NO_SPEECH_PROB = 0.6  # probably no speech: the text may be invented
 HIGH_COMPRESSION_RATIO = 2.4  # text compresses too well: a repetition loop (Whisper's own fallback threshold)
 
-# Echoes of the steering prompt (DEFAULT_PROMPT_ZH), e.g. "这次是普通话的句子。" decoded from silence: a
-# segment this close (edit distance / length) to the prompt or one of its clauses is removed.
+# Echoes of a prompt (the built-in ones of transcription.prompts and the one decoded with), e.g. "这次是普通话的
+# 句子。" decoded from silence: a segment this close (edit distance / length) to a prompt or one of its clauses is
+# removed — unless the engine decoded it again without the prompt and found speech (meta["redecoded"]).
 PROMPT_ECHO_MAX_DISTANCE = 0.35
 PROMPT_ECHO_MIN_CHARS = 5
 
@@ -43,7 +45,7 @@ HALLUCINATIONS_ANYWHERE: tuple[str, ...] = (
     "YoYo Television Series Exclusive",
     "中文字幕志愿者",
     "字幕志愿者",
-    DEFAULT_PROMPT_ZH,  # the steering prompt echoed back
+    INSTRUCTION_PROMPT_ZH,  # the instruction prompt Liufang used before, echoed back
 )
 HALLUCINATIONS_WHOLE_SEGMENT: tuple[str, ...] = (
     "中文字幕",
@@ -95,8 +97,12 @@ def normalize_punctuation(text: str) -> str:
     return text.strip()
 
 
-def _compact(text: str) -> str:
+def compact(text: str) -> str:
+    """Lower-case text without spaces and punctuation (for comparing what was said)."""
     return _PUNCT_SPACE.sub("", text).lower()
+
+
+_compact = compact
 
 
 @lru_cache(maxsize=None)
@@ -117,20 +123,32 @@ def _blank(segment: Segment, reason: str) -> None:
     segment.words = []
 
 
-def is_prompt_echo(text: str, prompt: str = DEFAULT_PROMPT_ZH) -> bool:
+def prompt_clauses(prompt: str) -> set[str]:
+    """The prompt and its clauses (split at commas, full stops and other sentence marks), compacted."""
+    return {compact(c) for c in re.split(r"[，。,.！？!?；;：:]", prompt) if compact(c)} | {compact(prompt)}
+
+
+def is_prompt_echo(text: str, prompt: str = INSTRUCTION_PROMPT_ZH) -> bool:
     """Whether text is (nearly) the prompt or one of its clauses, as Whisper writes over silence."""
-    compact = _compact(text)
-    if len(compact) < PROMPT_ECHO_MIN_CHARS:
+    text = compact(text)
+    if len(text) < PROMPT_ECHO_MIN_CHARS:
         return False
-    clauses = {_compact(c) for c in re.split(r"[，。,.]", prompt) if _compact(c)} | {_compact(prompt)}
     return any(
-        levenshtein(compact, clause) / max(len(clause), len(compact)) <= PROMPT_ECHO_MAX_DISTANCE
-        for clause in clauses
+        levenshtein(text, clause) / max(len(clause), len(text)) <= PROMPT_ECHO_MAX_DISTANCE
+        for clause in prompt_clauses(prompt)
     )
 
 
-def remove_hallucinations(segments: list[Segment]) -> None:
-    """Drop known hallucinations in place, recording each in segment.meta["removed"]."""
+def _redecode_outcome(segment: Segment) -> str | None:
+    """transcription.echo's verdict on a segment decoded again without the prompt (speech, confirmed, no_speech)."""
+    return (segment.meta.get("redecoded") or {}).get("outcome")
+
+
+def remove_hallucinations(segments: list[Segment], prompt: str | None = None) -> None:
+    """Drop known hallucinations in place, recording each in segment.meta["removed"]. Echoes of ``prompt`` (the
+    one decoded with) and of the built-in prompts are removed, except from a segment whose text decoding again
+    without a prompt gave or confirmed (it was said); one that gave nothing without the prompt is removed too."""
+    prompts = known_prompts(prompt)
     whole = {_compact(p) for p in HALLUCINATIONS_WHOLE_SEGMENT}
     trailing = {_compact(p) for p in HALLUCINATIONS_TRAILING}
     for segment in segments:
@@ -142,7 +160,10 @@ def remove_hallucinations(segments: list[Segment]) -> None:
         if _compact(segment.text) in whole:
             _blank(segment, "hallucination")
             continue
-        if is_prompt_echo(segment.text):
+        outcome = _redecode_outcome(segment)
+        if outcome == "no_speech" or (
+            outcome not in ("speech", "confirmed") and any(is_prompt_echo(segment.text, p) for p in prompts)
+        ):
             _blank(segment, "prompt_echo")
             continue
         for phrase in HALLUCINATIONS_ANYWHERE:
@@ -236,7 +257,7 @@ def postprocess(result: TranscriptionResult) -> TranscriptionResult:
         segment.text = normalize_punctuation(simplified)
         for word in segment.words:
             word.text = to_simplified(word.text)
-    remove_hallucinations(result.segments)
+    remove_hallucinations(result.segments, result.initial_prompt)
     collapse_repetitions(result.segments)
     flag_for_review(result.segments)
     return result

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask_jwt_extended import get_current_user
 from marshmallow import Schema, fields, pre_dump, validate
 
 from backend.models import TRANSCRIPT_STATUSES
 from backend.schemas.common import Int64, StrictSchema
+from backend.services.transcripts import options_for
 
 
 class SegmentSchema(Schema):
@@ -50,7 +52,11 @@ class TranscriptSummarySchema(Schema):
     model = fields.Str()
     language = fields.Str(allow_none=True)
     language_probability = fields.Float(allow_none=True)
-    options = fields.Dict()
+    options = fields.Method("_options", metadata={
+        "type": "object",
+        "description": "What the engine decoded with: engine, model, language, initial_prompt (the steering "
+                       "sentence, the archive's context, the caller's prompt), context ({person_ids, interview_id} "
+                       "it came from; {hidden: true} with initial_prompt null for a caller who may not see them)"})
     duration = fields.Float()
     status = fields.Str(metadata={"enum": list(TRANSCRIPT_STATUSES)})
     machine_generated = fields.Method("_machine", metadata={"description": "True until an archivist approves it"})
@@ -59,6 +65,13 @@ class TranscriptSummarySchema(Schema):
     version = Int64()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+    def _options(self, transcript) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+        try:
+            actor = get_current_user()
+        except RuntimeError:  # dumped outside a request with a verified token: show nothing that needs one
+            actor = None
+        return options_for(actor, transcript)
 
     def _machine(self, transcript) -> bool:  # type: ignore[no-untyped-def]
         return transcript.status != "approved"

@@ -20,6 +20,7 @@ from transcription import formats
 from transcription.base import TranscribeOptions, TranscriptionCancelled, TranscriptionError, TranscriptionResult
 from transcription.chinese import flagged_count, postprocess
 from transcription.engines import get_transcriber
+from transcription.prompts import SpeechContext
 
 log = logging.getLogger(__name__)
 ENGINES = ("faster-whisper", "openai-whisper")
@@ -64,7 +65,7 @@ def request_transcription(actor: User, material_id: int, params: dict[str, Any])
 
 # --- the job -----------------------------------------------------------------------------------------------------
 
-def _options(params: dict[str, Any]) -> TranscribeOptions:
+def _options(params: dict[str, Any], context: SpeechContext | None = None) -> TranscribeOptions:
     config = current_app.config
     overrides: dict[str, Any] = {"device": config["ASR_DEVICE"], "compute_type": config["ASR_COMPUTE_TYPE"],
                                  "threads": config["ASR_THREADS"]}
@@ -73,7 +74,37 @@ def _options(params: dict[str, Any]) -> TranscribeOptions:
         overrides["initial_prompt"] = params["initial_prompt"]
     if params.get("beam_size"):
         overrides["beam_size"] = int(params["beam_size"])
-    return TranscribeOptions.for_language(params.get("language", "zh"), **overrides)
+    return TranscribeOptions.for_language(params.get("language", "zh"), context=context, **overrides)
+
+
+#: Link roles whose persons speak in the recording (the others are mentioned, donors, photographers, ...).
+SPEAKER_LINK_ROLES = ("interviewee", "subject")
+
+
+def speech_context(material: Material) -> tuple[SpeechContext | None, dict[str, Any]]:
+    """What the archive knows that helps recognition, as plain data for transcription/: the interviewees of the
+    material's interview (else the persons linked to it as interviewee or subject) with their names, aliases,
+    native places and occupations, and the interview's place and title (its topic). Returns the context (None
+    when there is nothing) and the ids it came from, for the transcript's options."""
+    interview = db.session.get(Interview, material.interview_id) if material.interview_id else None
+    if interview is not None and interview.interviewee_ids:
+        person_ids = interview.interviewee_ids
+    else:
+        person_ids = sorted({link.person_id for link in material.links if link.role in SPEAKER_LINK_ROLES})
+    persons = [person for person in (db.session.get(Person, pid) for pid in person_ids) if person is not None]
+    names = [person.name for person in persons] + [alias for person in persons for alias in person.aliases or ()]
+    context = SpeechContext(
+        names=names,
+        native_place="、".join(dict.fromkeys(p.native_place.strip() for p in persons if (p.native_place or "").strip()))
+        or None,
+        occupations=[person.occupation for person in persons if person.occupation],
+        interview_place=(interview.place if interview is not None else None) or material.place,
+        topic=interview.title if interview is not None else None,
+    )
+    if not context:
+        return None, {}
+    return context, {"person_ids": [person.id for person in persons],
+                     "interview_id": interview.id if interview is not None else None}
 
 
 def _segment_row(segment: Any) -> TranscriptSegment:
@@ -90,13 +121,15 @@ def segment_snapshot(segment: TranscriptSegment) -> dict[str, Any]:
             "speaker": segment.speaker, "flagged": segment.flagged}
 
 
-def store_result(material: Material, job: Job, result: TranscriptionResult) -> Transcript:
-    """Persist a cleaned-up result as a machine transcript with its revision 1 (in the job's unit of work)."""
+def store_result(material: Material, job: Job, result: TranscriptionResult,
+                 context_sources: dict[str, Any] | None = None) -> Transcript:
+    """Persist a cleaned-up result as a machine transcript with its revision 1 (in the job's unit of work);
+    ``context_sources`` (the ids the prompt's archive context came from) go into its options as ``context``."""
     transcript = Transcript(
         material_id=material.id, job_id=job.id, engine=result.engine, model=result.model, language=result.language,
         language_probability=result.language_probability, duration=result.duration,
         options={**{key: value for key, value in job.params.items() if value is not None},
-                 "initial_prompt": result.initial_prompt},
+                 "initial_prompt": result.initial_prompt, **({"context": context_sources} if context_sources else {})},
         status="machine", flagged_count=flagged_count(result), created_by_id=job.created_by_id,
         segments=[_segment_row(segment) for segment in result.segments if segment.text or segment.meta])
     db.session.add(transcript)
@@ -130,15 +163,16 @@ def _transcribe(job: Job, progress: Callable[[float], None]) -> dict[str, Any]:
     def on_position(position: float, duration: float) -> None:
         progress(min(99.0, 100.0 * position / duration) if duration > 0 else 0.0)
 
+    context, context_sources = speech_context(material)
     with get_storage().local_path(asr.storage_key) as audio:
         try:
-            result = transcriber.transcribe(Path(audio), _options(job.params), progress=on_position)
+            result = transcriber.transcribe(Path(audio), _options(job.params, context), progress=on_position)
         except TranscriptionCancelled:
             raise jobs.JobCancelled() from None
         except TranscriptionError as exc:
             raise jobs.PermanentFailure(f"转写失败：{exc}") from exc
     result = postprocess(result)
-    transcript = store_result(material, job, result)
+    transcript = store_result(material, job, result, context_sources)
     return {"transcript_id": transcript.id, "segments": len(transcript.segments),
             "flagged": transcript.flagged_count}
 
@@ -156,6 +190,23 @@ def list_for_material(actor: User, material_id: int) -> list[Transcript]:
     material = material_service.get_material(actor, material_id)
     return list(db.session.scalars(select(Transcript).where(Transcript.material_id == material.id)
                                    .order_by(Transcript.created_at.desc(), Transcript.id.desc())))
+
+
+def options_for(actor: User | None, transcript: Transcript) -> dict[str, Any]:
+    """The transcript's options as ``actor`` may see them: a prompt that carries the archive context of profiles
+    or an interview they may not see is left out (initial_prompt null, context {"hidden": true})."""
+    options = dict(transcript.options or {})
+    context = options.get("context")
+    if not isinstance(context, dict):
+        return options
+    person_ids = [pid for pid in context.get("person_ids") or [] if isinstance(pid, int)]
+    interview_id = context.get("interview_id")
+    visible = actor is not None and len(policy.visible_person_ids(actor, person_ids)) == len(set(person_ids)) and (
+        interview_id is None or policy.shown_interview_id(actor, interview_id) == interview_id)
+    if not visible:
+        options["initial_prompt"] = None
+        options["context"] = {"hidden": True}
+    return options
 
 
 def speakers_for(actor: User, transcript: Transcript) -> dict[str, Any]:

@@ -21,6 +21,10 @@ ENGINE_ALIASES = {
     "whisper": "openai-whisper",
 }
 DEFAULT_ENGINE = "faster-whisper"
+DEVICES = ("auto", "cpu", "cuda")
+#: compute_type "auto": what each device runs best — int8 weights on CPU; float16 on a CUDA GPU (large-v3 in
+#: float16 needs about 5 GB of GPU memory; int8_float16 halves that).
+AUTO_COMPUTE_TYPE = {"cpu": "int8", "cuda": "float16"}
 
 _instances: dict[tuple[object, ...], Transcriber] = {}
 _lock = threading.Lock()
@@ -37,11 +41,15 @@ def get_transcriber(
 ) -> Transcriber:
     """The process-wide Transcriber for this configuration, loading the model on first use (thread-safe).
 
-    compute_type applies to faster-whisper (int8, float32, ...); openai-whisper runs float32 on CPU.
+    device: cpu, cuda or auto (cuda where a GPU is visible, see resolve_device). compute_type applies to
+    faster-whisper (int8, float16, float32, auto: see AUTO_COMPUTE_TYPE); openai-whisper runs float32 on CPU and
+    float16 on CUDA. A model name (large-v3), a local directory or a package source works the same on either device.
     """
     name = ENGINE_ALIASES.get(engine)
     if name is None:
         raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(sorted(ENGINE_ALIASES))}")
+    device = resolve_device(device)
+    compute_type = resolve_compute_type(device, compute_type)
     cache = Path(cache_dir) if cache_dir else DEFAULT_CACHE_DIR
     key = (name, model_source, device, compute_type if name == "faster-whisper" else None, str(cache), threads)
     with _lock:
@@ -50,6 +58,34 @@ def get_transcriber(
             instance = _load(name, resolve_model(model_source, cache), model_source, device, compute_type, cache, threads)
             _instances[key] = instance
         return instance
+
+
+def cuda_device_count() -> int:
+    """CUDA devices CTranslate2 can use (0 without a GPU or without a CUDA build)."""
+    try:
+        import ctranslate2
+    except ImportError:
+        return 0
+    try:
+        return int(ctranslate2.get_cuda_device_count())
+    except RuntimeError:
+        return 0
+
+
+def resolve_device(device: str) -> str:
+    """cpu or cuda for a configured device; ``auto`` is cuda where CTranslate2 sees a GPU."""
+    device = (device or "cpu").strip().lower()
+    if device not in DEVICES:
+        raise ValueError(f"unknown device {device!r}; choose one of {', '.join(DEVICES)}")
+    if device == "auto":
+        return "cuda" if cuda_device_count() > 0 else "cpu"
+    return device
+
+
+def resolve_compute_type(device: str, compute_type: str) -> str:
+    """The CTranslate2 compute type for ``device``; ``auto`` (or empty) picks AUTO_COMPUTE_TYPE's."""
+    compute_type = (compute_type or "auto").strip().lower()
+    return AUTO_COMPUTE_TYPE.get(device, "int8") if compute_type == "auto" else compute_type
 
 
 def transcribe_file(

@@ -15,6 +15,7 @@ from transcription.base import (
     TranscriptionResult,
     Word,
 )
+from transcription.echo import redecode_prompt_echoes
 
 
 class FasterWhisperTranscriber(Transcriber):
@@ -70,10 +71,13 @@ class FasterWhisperTranscriber(Transcriber):
                 if detected is None:
                     detected = (info.language, info.language_probability)
                     language = language or info.language  # keep one language across windows
+                first = len(segments)
                 for piece in pieces:  # a generator: decoding happens while iterating
                     segments.append(_segment(len(segments), piece, offset))
                     if progress is not None:
                         progress(min(offset + piece.end, total), total)  # may raise TranscriptionCancelled
+                redecode_prompt_echoes(segments[first:], audio, offset, options,
+                                       lambda samples, retry: self._decode(samples, retry, language))
             except (RuntimeError, ValueError) as exc:
                 raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
             if progress is not None:
@@ -81,6 +85,11 @@ class FasterWhisperTranscriber(Transcriber):
         lang, prob = detected or (options.language, None)
         return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model,
                                    initial_prompt=options.initial_prompt)
+
+    def _decode(self, samples: Any, options: TranscribeOptions, language: str | None) -> list[Segment]:
+        """Decode a short stretch of samples on its own (times relative to its start)."""
+        pieces, _ = self._model.transcribe(samples, **_decode_kwargs(options, language))
+        return [_segment(i, piece, 0.0) for i, piece in enumerate(pieces)]
 
 
     def _transcribe_batched(

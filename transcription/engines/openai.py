@@ -17,6 +17,7 @@ from transcription.base import (
     TranscriptionResult,
     Word,
 )
+from transcription.echo import redecode_prompt_echoes
 
 #: openai-whisper has no progress callback: progress is reported per window, so windows are shorter.
 OPENAI_WINDOW_S = 5 * 60
@@ -79,14 +80,25 @@ class OpenAIWhisperTranscriber(Transcriber):
                     raise TranscriptionError(f"openai-whisper failed: {exc}") from exc
             if detected is None:
                 detected = (out.get("language") or language, 1.0)
+            first = len(segments)
             for piece in out["segments"]:
                 if piece["text"].strip():
                     segments.append(_segment(len(segments), piece, offset))
+            redecode_prompt_echoes(segments[first:], audio, offset, options,
+                                   lambda samples, retry: self._decode(samples, retry, language))
             if progress is not None:
                 progress(decoded, max(estimated, decoded))
         lang, prob = detected or (options.language, None)
         return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model,
                                    initial_prompt=options.initial_prompt)
+
+    def _decode(self, samples: Any, options: TranscribeOptions, language: str | None) -> list[Segment]:
+        """Decode a short stretch of samples on its own (times relative to its start)."""
+        import whisper
+
+        with self._lock:
+            out = whisper.transcribe(self._model, samples, **_decode_kwargs(options, language, self.device))
+        return [_segment(i, piece, 0.0) for i, piece in enumerate(out["segments"]) if piece["text"].strip()]
 
     def _detect_language(self, audio: Any) -> tuple[str, float]:
         import whisper
