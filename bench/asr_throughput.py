@@ -1,8 +1,8 @@
 """Transcription throughput on long real speech: Liufang's engine (sequential and batched) against openai-whisper,
 the web pipeline's overhead, and long interviews (time, peak RSS and progress by length).
 
-Usage:  .venv/bin/python bench/asr_throughput.py [--minutes 20] [--batch-size 8] [--long 10 30 120]
-        [--skip-openai] [--skip-pipeline] [--skip-throughput] [--skip-dev]
+Usage:  .venv/bin/python bench/asr_throughput.py [--minutes 20] [--batch-size 4] [--long 10 30 120]
+        [--configs sequential batched openai] [--skip-openai] [--skip-pipeline] [--skip-throughput] [--skip-dev]
 
 Inputs are built by bench/joined_speech.py: every shared Mandarin clip once per round, rounds in shuffled orders
 (fixed seed), pauses of 0.3–1.5 s between clips. Every measurement runs in a subprocess of its own (peak RSS is
@@ -183,6 +183,8 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL_SOURCE)
     parser.add_argument("--cache-dir", default="")
     parser.add_argument("--skip-openai", action="store_true")
+    parser.add_argument("--configs", nargs="+", choices=("sequential", "batched", "openai"),
+                        default=["sequential", "batched", "openai"], help="engine configurations to measure")
     parser.add_argument("--skip-pipeline", action="store_true")
     parser.add_argument("--skip-throughput", action="store_true")
     parser.add_argument("--skip-dev", action="store_true", help="no dev-set CER")
@@ -205,11 +207,11 @@ def main(argv: list[str] | None = None) -> None:
         joined = build_joined_speech(args.minutes * 60, OUT_DIR / f"joined-{args.minutes:g}min.wav")
         print(f"\n## Throughput: {joined.path.name}, {joined.duration:.1f} s ({joined.duration / 60:.1f} min), "
               f"{joined.rounds} rounds of {joined.clips} clips", flush=True)
-        configs = ["sequential", "batched"] + ([] if args.skip_openai else ["openai"])
         header = ("configuration", "wall s", "× real time", "CPU s", "peak RSS MB", "CER (input)", "punct/100",
                   "segments", "dev CER", "dev empty")
         print(" | ".join(header), flush=True)
-        for config in configs:
+
+        def engine_row(config: str) -> None:
             dev = [] if args.skip_dev else ["--dev"]
             data = _run(["--engine-worker", config, str(joined.path), *common, *dev])
             label = {"sequential": "faster-whisper int8, sequential (default)",
@@ -221,13 +223,19 @@ def main(argv: list[str] | None = None) -> None:
                 f"{data['peak_rss_mb']:.0f}", f"{cer(joined.reference, data['text']):.3f}",
                 f"{_punctuation_per_100(data['text']):.1f}", str(data["segments"]), f"{dev_cer:.3f}",
                 str(dev_empty)]), flush=True)
-        if not args.skip_pipeline:
+
+        for config in ("sequential", "batched"):
+            if config in args.configs:
+                engine_row(config)
+        if not args.skip_pipeline:  # before the slow reference, so a cut-short run still has it
             data = _run(["--pipeline-worker", str(joined.path), *common])
-            print(f"\n## Pipeline (last upload byte → transcript stored), {joined.duration:.0f} s input, "
-                  f"batch size {data['batch_size']}: {data['pipeline_s']:.1f} s (CPU {data['pipeline_cpu_s']:.1f} s) "
-                  f"against the engine alone {data['engine_s']:.1f} s (CPU {data['engine_cpu_s']:.1f} s): "
+            print(f"pipeline (last upload byte → transcript stored), batch size {data['batch_size']}: "
+                  f"{data['pipeline_s']:.1f} s (CPU {data['pipeline_cpu_s']:.1f} s) against the engine alone "
+                  f"{data['engine_s']:.1f} s (CPU {data['engine_cpu_s']:.1f} s) on the same 16 kHz FLAC: "
                   f"{data['pipeline_s'] / data['engine_s']:.3f}× wall, "
                   f"{data['pipeline_cpu_s'] / data['engine_cpu_s']:.3f}× CPU", flush=True)
+        if not args.skip_openai and "openai" in args.configs:
+            engine_row("openai")
     if args.long:
         print("\n## Long interviews, default options (sequential)", flush=True)
         print("length | audio s | wall s | × real time | CPU s | CPU s per audio min | peak RSS MB | progress reports "

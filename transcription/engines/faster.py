@@ -91,7 +91,6 @@ class FasterWhisperTranscriber(Transcriber):
         pieces, _ = self._model.transcribe(samples, **_decode_kwargs(options, language))
         return [_segment(i, piece, 0.0) for i, piece in enumerate(pieces)]
 
-
     def _transcribe_batched(
         self, audio_path: str | Path, options: TranscribeOptions, progress: ProgressCallback | None
     ) -> TranscriptionResult:
@@ -114,10 +113,13 @@ class FasterWhisperTranscriber(Transcriber):
                 if detected is None:
                     detected = (info.language, info.language_probability)
                     language = language or info.language
+                first = len(segments)
                 for piece in pieces:
                     segments.append(_segment(len(segments), piece, offset))
                     if progress is not None:
                         progress(min(offset + piece.end, total), total)
+                redecode_prompt_echoes(segments[first:], audio, offset, options,
+                                       lambda samples, retry: self._decode(samples, retry, language))
             except (RuntimeError, ValueError) as exc:
                 raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
             if progress is not None:
