@@ -45,7 +45,7 @@ def mandarin_clips(audio_dir: Path = SHARED_AUDIO) -> list[tuple[str, str]]:
 
 
 def build_joined_speech(target_s: float, out: Path, *, seed: int = SEED, audio_dir: Path = SHARED_AUDIO) -> JoinedSpeech:
-    """Write at least target_s seconds of joined real speech to out (a WAV); reused when already built."""
+    """Write at least target_s seconds of joined real speech to out (a WAV; the same seed gives the same file)."""
     clips = mandarin_clips(audio_dir)
     samples = {name: load_audio(audio_dir / name) for name, _ in clips}
     rng = random.Random(seed)
