@@ -202,6 +202,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("LIUFANG_ASR_COMPUTE_TYPE", "ASR_COMPUTE_TYPE", str, "auto",
             "CTranslate2 compute type (int8, int8_float16, float16, float32); auto: int8 on CPU, float16 on CUDA."),
     Setting("LIUFANG_ASR_THREADS", "ASR_THREADS", int, 0, "CPU threads for the engine (0: library default)."),
+    Setting("LIUFANG_ASR_BATCH_SIZE", "ASR_BATCH_SIZE", _parse_count(0), 0,
+            "faster-whisper: decode this many 30 s stretches at once (batched; 0: sequential, the default)."),
     Setting("LIUFANG_AUTO_OCR", "AUTO_OCR", _parse_bool, True,
             "Read the text of photos and PDFs (OCR, or a PDF's own text layer) when processing finishes."),
     Setting("LIUFANG_OCR_ENGINE", "OCR_ENGINE", _parse_choice("rapidocr", "tesseract"), "rapidocr",

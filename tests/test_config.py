@@ -55,3 +55,15 @@ def test_readme_documents_every_setting():
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
     missing = [setting.env for setting in SETTINGS if f"`{setting.env}`" not in readme]
     assert not missing, f"add these to the README's configuration table (`liufang config-table`): {missing}"
+
+
+def test_asr_batch_size_reaches_the_transcription_options(app):
+    from backend.services import transcripts
+
+    assert load_from_env({"LIUFANG_ASR_BATCH_SIZE": "8"})["ASR_BATCH_SIZE"] == 8
+    with pytest.raises(ConfigError, match="LIUFANG_ASR_BATCH_SIZE"):
+        load_from_env({"LIUFANG_ASR_BATCH_SIZE": "-1"})
+    with app.app_context():
+        assert transcripts._options({"language": "zh"}).batch_size == 0, "sequential decoding by default"
+        app.config["ASR_BATCH_SIZE"] = 8
+        assert transcripts._options({"language": "zh"}).batch_size == 8

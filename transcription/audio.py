@@ -11,9 +11,11 @@ import numpy as np
 from transcription.base import TranscriptionError
 
 SAMPLE_RATE = 16_000
-#: Long recordings are transcribed in windows of this length: 20 min of float32 is ~77 MB, where a
-#: whole 2 h interview decoded at once (what faster-whisper's decode_audio does) is ~460 MB.
-LONG_AUDIO_WINDOW_S = 20 * 60
+#: Long recordings are transcribed in windows of this length, so memory does not grow with the recording: a
+#: whole 2 h interview decoded at once (what faster-whisper's decode_audio does) is ~460 MB of float32, and
+#: faster-whisper's feature extraction needs ~44 MB more per minute of window at its peak (a 20 min window took
+#: the process over 1 GiB). 5 min keeps it near 230 MB; each window boundary is cut in a pause (CUT_SEARCH_S).
+LONG_AUDIO_WINDOW_S = 5 * 60
 #: A window is cut at the quietest 100 ms within this many seconds before its nominal end.
 CUT_SEARCH_S = 30.0
 _FRAME = SAMPLE_RATE // 10

@@ -46,6 +46,9 @@ class TranscribeOptions:
     device: str = "cpu"
     compute_type: str = "int8"
     temperature: float | Sequence[float] = DEFAULT_TEMPERATURE
+    #: faster-whisper only: > 1 decodes up to this many 30 s stretches of speech at once (BatchedInferencePipeline:
+    #: speech cut by the VAD, no temperature fallback); 0 or 1: the sequential decoder. See README, "Throughput".
+    batch_size: int = 0
 
     @classmethod
     def for_language(

@@ -69,6 +69,7 @@ def _options(params: dict[str, Any], context: SpeechContext | None = None) -> Tr
     config = current_app.config
     overrides: dict[str, Any] = {"device": config["ASR_DEVICE"], "compute_type": config["ASR_COMPUTE_TYPE"],
                                  "threads": config["ASR_THREADS"]}
+    overrides["batch_size"] = config.get("ASR_BATCH_SIZE", 0)
     if params.get("initial_prompt"):
         overrides["initial_prompt"] = params["initial_prompt"]
     if params.get("beam_size"):
