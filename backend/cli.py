@@ -14,14 +14,14 @@ from backend.config import settings_table_markdown
 from backend.errors import LiufangError
 from backend.extensions import queue
 from backend.models import ROLES
-from backend.services import jobs, policy
+from backend.services import jobs, policy, search_index
 from backend.services import materials as material_service
 from backend.services import users as user_service
 
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, worker_command, config_table_command, permissions_table_command):
+    for command in (users, fixity, search, worker_command, config_table_command, permissions_table_command):
         app.cli.add_command(command)
 
 
@@ -97,6 +97,21 @@ def fixity_check_command(material_ids: tuple[int, ...]) -> None:
     click.echo(f"checked {len(events)} originals: {len(events) - len(bad)} ok, {len(bad)} with problems")
     if bad:
         raise SystemExit(1)
+
+
+@click.group()
+def search() -> None:
+    """The full-text search index."""
+
+
+@search.command("reindex")
+@click.option("--batch", type=int, default=5000, show_default=True, help="Records read per query.")
+@with_appcontext
+def search_reindex_command(batch: int) -> None:
+    """Build the search index anew from every segment, profile, material and interview (one transaction)."""
+    with transaction.atomic():
+        count = search_index.rebuild(batch)
+    click.echo(f"indexed {count} documents")
 
 
 @click.command("worker")

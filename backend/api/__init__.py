@@ -6,7 +6,7 @@ from flask import Flask
 from flask_smorest import Api
 
 from backend.api import (audit, auth, consents, errors, health, interviews, jobs, jwt_hooks, materials,
-                         notifications, persons, public, redactions, stats, sync, transcript_review, transcripts,
+                         notifications, persons, public, redactions, search, stats, sync, transcript_review, transcripts,
                          unit_of_work, uploads, users)
 from backend.api.base import init_request_hooks, use_int64_ids
 from backend.api.request_body import SmallBodiesFirst
@@ -14,7 +14,7 @@ from backend.extensions import jwt
 from backend.schemas.common import ErrorSchema
 
 BLUEPRINTS = (health, auth, users, persons, materials, interviews, jobs, uploads, transcripts, audit, consents,
-              notifications, public, redactions, stats, transcript_review, sync)
+              notifications, public, redactions, stats, transcript_review, sync, search)
 
 
 def init_app(app: Flask, api: Api) -> None:

@@ -1,0 +1,58 @@
+"""search index: search_documents, with FTS5 tables (SQLite) or a tsvector column and GIN indexes (PostgreSQL)
+
+Revision ID: a7c3e9d2f410
+Revises: 5e1f0c2a9b7d
+Create Date: 2026-12-02 15:00:00.000000
+
+The index starts empty: run ``liufang search reindex`` once after upgrading a database that holds records.
+"""
+from alembic import op
+import sqlalchemy as sa
+
+
+# revision identifiers, used by Alembic.
+revision = 'a7c3e9d2f410'
+down_revision = '5e1f0c2a9b7d'
+branch_labels = None
+depends_on = None
+
+# backend/models/search.py DOCUMENT_KINDS
+_KINDS = ("segment", "person", "material", "interview", "public_material")
+
+
+def upgrade():
+    op.create_table('search_documents',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('kind', sa.String(length=16), nullable=False),
+    sa.Column('ref_id', sa.Integer(), nullable=False),
+    sa.Column('transcript_id', sa.Integer(), nullable=True),
+    sa.Column('material_id', sa.Integer(), nullable=True),
+    sa.Column('start', sa.Float(), nullable=True),
+    sa.Column('end', sa.Float(), nullable=True),
+    sa.Column('title', sa.Text(), nullable=False),
+    sa.Column('body', sa.Text(), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_search_documents')),
+    sa.UniqueConstraint('kind', 'ref_id', name='uq_search_documents_kind_ref')
+    )
+    op.create_index('ix_search_documents_kind_id', 'search_documents', ['kind', 'id'], unique=False)
+    op.create_index('ix_search_documents_material', 'search_documents', ['material_id'], unique=False)
+    if op.get_bind().dialect.name == 'postgresql':
+        # The document's distinct characters (backend/services/search_engines.py PostgresTsvector).
+        op.execute("ALTER TABLE search_documents ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
+                   "(array_to_tsvector(string_to_array(title, ' ') || string_to_array(body, ' '))) STORED")
+        for kind in _KINDS:
+            op.execute(f"CREATE INDEX ix_search_documents_tsv_{kind} ON search_documents USING gin (tsv) "
+                       f"WHERE kind = '{kind}'")
+    else:
+        for kind in _KINDS:
+            op.execute(f"CREATE VIRTUAL TABLE search_fts_{kind} USING fts5(title, body, "
+                       "content='search_documents', content_rowid='id', tokenize='ascii')")
+
+
+def downgrade():
+    if op.get_bind().dialect.name != 'postgresql':
+        for kind in _KINDS:
+            op.execute(f"DROP TABLE IF EXISTS search_fts_{kind}")
+    op.drop_index('ix_search_documents_material', table_name='search_documents')
+    op.drop_index('ix_search_documents_kind_id', table_name='search_documents')
+    op.drop_table('search_documents')
