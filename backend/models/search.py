@@ -28,6 +28,9 @@ class SearchDocument(db.Model):
     material_id: Mapped[int | None] = mapped_column(Integer, nullable=True)
     start: Mapped[float | None] = mapped_column(Float, nullable=True)
     end: Mapped[float | None] = mapped_column(Float, nullable=True)
+    # Profiles: their category and district, for the facets (the profile's own document changes with them).
+    category: Mapped[str | None] = mapped_column(String(16), nullable=True)
+    area: Mapped[str | None] = mapped_column(String(64), nullable=True)
     # Folded text, one token per character, fields apart (backend.services.search_text.spaced): the title fields
     # (a name, aliases and their pinyin; a title) and the rest.
     title: Mapped[str] = mapped_column(Text, default="")

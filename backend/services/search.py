@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, false, func, or_, select, union
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_, select, union
 from sqlalchemy.orm import aliased
 
 from backend.errors import ValidationFailed
@@ -29,7 +29,7 @@ from backend.services import policy
 from backend.services import public as public_service
 from backend.services.policy import Permission
 from backend.services.search_index import engine, interview_fields, material_fields, public_material_fields
-from backend.services.search_text import Query, compact_fields, highlight, match_spans, occurrences, parse
+from backend.services.search_text import Query, highlight, match_spans, parse
 
 TYPES = ("segment", "person", "material", "interview")
 PUBLIC_TYPES = ("segment", "person", "material")
@@ -165,24 +165,21 @@ def conditions_for(kind: str, actor: User | None, *, category: str | None = None
 # --- ranking ------------------------------------------------------------------------------------------------------
 
 def _rank(hits: list[Hit], query: Query, weights: dict[str, float]) -> None:
-    """BM25 over the query's phrases with title hits weighed up; ``exact`` when all words occur as one phrase."""
-    whole = query.whole if len(query.required) > 1 else None
-    lengths: list[int] = []
-    parsed: list[tuple[list[str], list[str]]] = []
-    for hit in hits:
-        title, body = compact_fields(hit.document.title), compact_fields(hit.document.body)
-        parsed.append((title, body))
-        lengths.append(sum(map(len, title)) + sum(map(len, body)))
-    average = (sum(lengths) / len(lengths)) if lengths else 1.0
-    for hit, (title, body), length in zip(hits, parsed, lengths):
-        norm = K1 * (1 - B + B * length / max(average, 1.0))
+    """BM25 over the query's phrases with title hits weighed up; ``exact`` when all words occur as one phrase.
+    Works on the stored spaced text (one token per character), where a phrase is a plain substring."""
+    needles = [(" ".join(phrase), weights.get(phrase, 1.0)) for phrase in query.required]
+    whole = " ".join(query.whole) if len(query.required) > 1 else None
+    lengths = [(len(hit.document.title) + len(hit.document.body) + 2) // 2 for hit in hits]
+    average = max(1.0, sum(lengths) / len(lengths)) if lengths else 1.0
+    for hit, length in zip(hits, lengths):
+        title, body = hit.document.title, hit.document.body
+        norm = K1 * (1 - B + B * length / average)
         score = 0.0
-        for phrase in query.required:
-            tf = TITLE_WEIGHT * sum(occurrences(f, phrase) for f in title) + \
-                sum(occurrences(f, phrase) for f in body)
-            score += weights.get(phrase, 1.0) * tf * (K1 + 1) / (tf + norm)
+        for needle, weight in needles:
+            tf = TITLE_WEIGHT * title.count(needle) + body.count(needle)
+            score += weight * tf * (K1 + 1) / (tf + norm)
         hit.score = score
-        hit.exact = whole is not None and any(whole in f for f in title + body)
+        hit.exact = whole is not None and (whole in title or whole in body)
 
 
 def _idf_weights(kind: str, query: Query) -> dict[str, float]:
@@ -202,50 +199,41 @@ def _idf_weights(kind: str, query: Query) -> dict[str, float]:
 # --- facets ------------------------------------------------------------------------------------------------------
 
 def _label_persons(hits: list[Hit], actor: User | None) -> None:
-    """Set each hit's categories and districts: a profile's own; a material's, segment's or interview's those of
-    the profiles linked to it that the caller may see."""
-    person_ids = {hit.document.ref_id for hit in hits if hit.type == "person"}
-    material_ids = {hit.document.material_id for hit in hits if hit.type in ("segment", "material")}
-    interview_ids = {hit.document.ref_id for hit in hits if hit.type == "interview"}
-    labels: dict[int, tuple[str, str | None]] = {}
-    by_material: dict[int, set[int]] = {}
-    by_interview: dict[int, set[int]] = {}
+    """Set each hit's categories and districts: a profile's own (kept in its document); a material's or
+    segment's, or an interview's, those of the profiles linked to it that the caller may see."""
+    material_ids = sorted({hit.document.material_id for hit in hits if hit.type in ("segment", "material")})
+    interview_ids = sorted({hit.document.ref_id for hit in hits if hit.type == "interview"})
+    linked: dict[tuple[str, int], set[tuple[str, str | None]]] = {}
+    queries = []
     if material_ids:
-        ids = sorted(material_ids)
-        for material_id, person_id in db.session.execute(
-                select(PersonMaterial.material_id, PersonMaterial.person_id).where(PersonMaterial.material_id.in_(ids))):
-            by_material.setdefault(material_id, set()).add(person_id)
-        for material_id, person_id in db.session.execute(
-                select(Material.id, InterviewPerson.person_id)
-                .join(InterviewPerson, InterviewPerson.interview_id == Material.interview_id)
-                .where(Material.id.in_(ids))):
-            by_material.setdefault(material_id, set()).add(person_id)
+        queries.append(select(literal("material"), PersonMaterial.material_id, Person.category, Person.area_district)
+                       .join(Person, Person.id == PersonMaterial.person_id)
+                       .where(PersonMaterial.material_id.in_(material_ids), _person_visible(actor)))
+        queries.append(select(literal("material"), Material.id, Person.category, Person.area_district)
+                       .join(InterviewPerson, InterviewPerson.interview_id == Material.interview_id)
+                       .join(Person, Person.id == InterviewPerson.person_id)
+                       .where(Material.id.in_(material_ids), _person_visible(actor)))
     if interview_ids:
-        for interview_id, person_id in db.session.execute(
-                select(InterviewPerson.interview_id, InterviewPerson.person_id)
-                .where(InterviewPerson.interview_id.in_(sorted(interview_ids)))):
-            by_interview.setdefault(interview_id, set()).add(person_id)
-    wanted = person_ids | set().union(*by_material.values(), *by_interview.values())
-    wanted_list = sorted(wanted)
-    for start in range(0, len(wanted_list), 500):
-        chunk = wanted_list[start:start + 500]
-        for person_id, category, district in db.session.execute(
-                select(Person.id, Person.category, Person.area_district)
-                .where(Person.id.in_(chunk), _person_visible(actor))):
-            labels[person_id] = (category, district)
+        queries.append(select(literal("interview"), InterviewPerson.interview_id, Person.category,
+                              Person.area_district)
+                       .join(Person, Person.id == InterviewPerson.person_id)
+                       .where(InterviewPerson.interview_id.in_(interview_ids), _person_visible(actor)))
+    for query in queries:
+        for owner, owner_id, category, district in db.session.execute(query):
+            linked.setdefault((owner, owner_id), set()).add((category, district))
     for hit in hits:
+        document = hit.document
         if hit.type == "person":
-            linked = {hit.document.ref_id}
+            labels = {(document.category, document.area)}
         elif hit.type == "interview":
-            linked = by_interview.get(hit.document.ref_id, set())
+            labels = linked.get(("interview", document.ref_id), set())
         else:
-            linked = by_material.get(hit.document.material_id, set())
-        for person_id in linked:
-            if person_id in labels:
-                category, district = labels[person_id]
+            labels = linked.get(("material", document.material_id), set())
+        for category, district in labels:
+            if category:
                 hit.categories.add(category)
-                if district:
-                    hit.areas.add(district)
+            if district:
+                hit.areas.add(district)
 
 
 def _facets(hits: list[Hit]) -> dict[str, dict[str, int]]:
@@ -268,7 +256,7 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
                                details={"fields": {"q": ["needs at least one word that is not excluded"]}})
     allowed = PUBLIC_TYPES if actor is None else TYPES
     wanted = [t for t in allowed if not types or t in types]
-    limit = int(current_app.config.get("SEARCH_CANDIDATES") or 2000)
+    limit = int(current_app.config.get("SEARCH_CANDIDATES") or 1000)
     connection = db.session.connection()
     search_engine = engine(connection)
     hits: list[Hit] = []

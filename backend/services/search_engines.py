@@ -21,9 +21,10 @@ from backend.services.search_text import Query, fts5_phrase
 
 _CHUNK = 400
 DOCUMENT_COLUMNS = (SearchDocument.id, SearchDocument.kind, SearchDocument.ref_id, SearchDocument.transcript_id,
-                    SearchDocument.material_id, SearchDocument.start, SearchDocument.end, SearchDocument.title,
-                    SearchDocument.body)
-_WRITE_COLUMNS = ("kind", "ref_id", "transcript_id", "material_id", "start", "end", "title", "body")
+                    SearchDocument.material_id, SearchDocument.start, SearchDocument.end, SearchDocument.category,
+                    SearchDocument.area, SearchDocument.title, SearchDocument.body)
+_WRITE_COLUMNS = ("kind", "ref_id", "transcript_id", "material_id", "start", "end", "category", "area", "title",
+                  "body")
 
 
 class SearchEngine(ABC):

@@ -73,7 +73,7 @@ def interview_fields(interview: Interview) -> tuple[list[str], list[str]]:
 def _document(kind: str, ref_id: int, fields: tuple[list[str], list[str]], **extra: Any) -> dict[str, Any]:
     title, body = fields
     return {"kind": kind, "ref_id": ref_id, "title": spaced(title), "body": spaced(body), "transcript_id": None,
-            "material_id": None, "start": None, "end": None, **extra}
+            "material_id": None, "start": None, "end": None, "category": None, "area": None, **extra}
 
 
 def segment_document(segment: TranscriptSegment, material_id: int) -> dict[str, Any]:
@@ -94,7 +94,8 @@ def documents_for(kind: str, ids: list[int]) -> list[dict[str, Any]]:
         elif kind == "person":
             for person in db.session.scalars(select(Person).where(Person.id.in_(chunk))
                                              .options(selectinload(Person.tag_rows))):
-                documents.append(_document("person", person.id, person_fields(person)))
+                documents.append(_document("person", person.id, person_fields(person), category=person.category,
+                                           area=person.area_district))
         elif kind == "material":
             for material in db.session.scalars(select(Material).where(Material.id.in_(chunk))):
                 documents.append(_document("material", material.id, material_fields(material),
@@ -246,8 +247,8 @@ def rebuild(batch: int = 5000) -> int:
     connection.execute(delete(SearchDocument.__table__))
     count = 0
     for documents in _all_documents(batch):
-        for start in range(0, len(documents), _CHUNK):
-            search_engine._insert(connection, documents[start:start + _CHUNK])
+        if documents:
+            connection.execute(SearchDocument.__table__.insert(), documents)
         count += len(documents)
     search_engine.rebuild(connection)
     return count

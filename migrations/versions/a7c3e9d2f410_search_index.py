@@ -29,6 +29,8 @@ def upgrade():
     sa.Column('material_id', sa.Integer(), nullable=True),
     sa.Column('start', sa.Float(), nullable=True),
     sa.Column('end', sa.Float(), nullable=True),
+    sa.Column('category', sa.String(length=16), nullable=True),
+    sa.Column('area', sa.String(length=64), nullable=True),
     sa.Column('title', sa.Text(), nullable=False),
     sa.Column('body', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_search_documents')),
