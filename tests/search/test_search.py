@@ -169,3 +169,26 @@ def test_bad_queries_are_422_and_anonymous_401(client, auth):
     assert_error(client.get("/api/v1/search", query_string={"q": "-只排除"}, headers=editor), 422, "invalid_query")
     assert_error(client.get("/api/v1/search", query_string={"q": "，。"}, headers=editor), 422, "invalid_query")
     assert_error(client.get("/api/v1/search", query_string={"q": "x", "type": "user"}, headers=editor), 422)
+
+
+def test_interviews_deleted_profiles_and_reindex(client, auth, runner, app):
+    editor, collector = auth("editor"), auth("collector")
+    interview = client.post("/api/v1/interviews", json={"title": "盐场往事", "place": "灌云县", "notes": "谈晒盐"},
+                            headers=collector).get_json()
+    assert [i["id"] for i in search(client, collector, "晒盐")["items"]] == [interview["id"]]
+    assert search(client, collector, "灌云", type="interview")["items"][0]["url"] == \
+        f"/api/v1/interviews/{interview['id']}"
+    assert search(client, auth("other_collector"), "盐场")["total"] == 0  # another collector's interview
+    person = make_person(client, collector, name="钱盐工")
+    assert search(client, editor, "盐工")["total"] == 1
+    assert client.delete(f"/api/v1/persons/{person['id']}", headers=collector).status_code == 204
+    assert search(client, editor, "盐工")["total"] == 0
+    # the index rebuilt from scratch answers the same
+    before = search(client, editor, "盐")
+    with app.app_context():
+        db.session.execute(db.text("DELETE FROM search_documents"))
+        db.session.commit()
+    assert search(client, editor, "盐")["total"] == 0
+    result = runner.invoke(args=["search", "reindex"])
+    assert result.exit_code == 0 and "indexed" in result.output, result.output
+    assert search(client, editor, "盐") == before
