@@ -227,7 +227,13 @@ def _all_documents(batch: int) -> Iterator[list[dict[str, Any]]]:
         while ids := list(db.session.scalars(select(model.id).where(model.id > last).order_by(model.id)
                                              .limit(batch))):
             last = ids[-1]
-            yield documents_for(kind, ids)
+            with db.session.no_autoflush:
+                yield documents_for(kind, ids)
+            # let the records read go: a session holding 100,000 of them slows every later query down
+            for key in [key for key in db.session.identity_map.keys() if key[0] in (model, PersonTag)]:
+                record = db.session.identity_map.get(key)
+                if record is not None and record in db.session and not db.session.is_modified(record):
+                    db.session.expunge(record)
     segment = TranscriptSegment.__table__
     columns = (segment.c.id, segment.c.transcript_id, segment.c.start, segment.c.end, segment.c.text,
                Transcript.__table__.c.material_id)

@@ -29,9 +29,16 @@ def fold_char(char: str) -> str:
     return "".join(c for c in folded if unicodedata.category(c)[0] in "LN")
 
 
+_FOLDED: dict[int, str] = {}  # code point → its folded form, for str.translate; grows with the characters seen
+_SEEN: set[str] = set()
+
+
 def fold(text: str) -> str:
     """The index form of ``text``: its letters and digits folded, nothing between them."""
-    return "".join(fold_char(char) for char in text)
+    for char in set(text).difference(_SEEN):
+        _FOLDED[ord(char)] = fold_char(char)
+        _SEEN.add(char)
+    return text.translate(_FOLDED)
 
 
 def spaced(fields: list[str]) -> str:
