@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import (ColumnElement, bindparam, cast, column, delete, func, literal_column, not_, or_, select, table,
                         text, tuple_)
 from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import Connection, Row
 
 from backend.models import DOCUMENT_KINDS, SearchDocument
@@ -169,6 +170,23 @@ class PostgresTsvector(SearchEngine):
     index for the documents holding all its characters and checks its phrases on the folded text."""
 
     name = "postgresql-tsvector"
+
+    def replace(self, connection: Connection, keys: Iterable[tuple[str, int]], documents: Sequence[dict[str, Any]]
+                ) -> None:
+        """As an upsert on (kind, ref_id): two transactions refreshing the same record one after the other (a job
+        and an edit of one material) wait for each other on the row instead of colliding on the unique key."""
+        documents_table = SearchDocument.__table__
+        present = {(document["kind"], document["ref_id"]) for document in documents}
+        gone = sorted(set(keys) - present)
+        for start in range(0, len(gone), _CHUNK):
+            connection.execute(delete(documents_table).where(
+                tuple_(documents_table.c.kind, documents_table.c.ref_id).in_(gone[start:start + _CHUNK])))
+        for start in range(0, len(documents), _CHUNK):
+            statement = postgresql_insert(documents_table).values(
+                [{name: document.get(name) for name in _WRITE_COLUMNS} for document in documents[start:start + _CHUNK]])
+            connection.execute(statement.on_conflict_do_update(
+                index_elements=[documents_table.c.kind, documents_table.c.ref_id],
+                set_={name: statement.excluded[name] for name in _WRITE_COLUMNS if name not in ("kind", "ref_id")}))
 
     def rebuild(self, connection: Connection) -> None:
         connection.execute(text("ANALYZE search_documents"))
