@@ -131,7 +131,7 @@ SETTINGS: tuple[Setting, ...] = (
             "the database: shared by all API processes."),
     Setting("LIUFANG_TRANSCRIPT_LOCK_MINUTES", "TRANSCRIPT_LOCK", lambda v: timedelta(minutes=float(v)),
             timedelta(minutes=30), "How long an editor's claim on a transcript lasts; claiming again renews it."),
-    Setting("LIUFANG_SEARCH_CANDIDATES", "SEARCH_CANDIDATES", _parse_count(20), 1000,
+    Setting("LIUFANG_SEARCH_CANDIDATES", "SEARCH_CANDIDATES", _parse_count(20), 500,
             "Search: most hits of one type ranked per query (newest first beyond it; totals then read as at least)."),
 )
 

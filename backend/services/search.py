@@ -14,6 +14,8 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from flask import current_app
@@ -69,9 +71,22 @@ def _person_visible(actor: User | None, person: Any = Person) -> ColumnElement[b
     return or_(person.created_by_id == actor.id, person.status == "published")
 
 
+@lru_cache(maxsize=4)
+def _public_material_ids(today: date) -> Any:
+    """The public materials' ids as a subquery, built once a day: the public rules make a large expression, and
+    building it costs more than running it (the statement is the same for every request of that day)."""
+    return select(Material.id).where(policy.material_is_public(today))
+
+
+@lru_cache(maxsize=4)
+def _public_transcript_ids(today: date) -> Any:
+    return select(Transcript.id).join(Material, Material.id == Transcript.material_id).where(
+        Transcript.status == "approved", policy.material_is_public(today))
+
+
 def _visible_material_ids(actor: User | None) -> Any:
     if actor is None:
-        return select(Material.id).where(policy.material_is_public())
+        return _public_material_ids(policy.current_date())
     return select(Material.id).where(policy.visible_materials(actor))
 
 
@@ -109,9 +124,7 @@ def conditions_for(kind: str, actor: User | None, *, category: str | None = None
     if kind == "segment":
         if actor is None:
             other = aliased(Transcript)
-            conditions.append(doc.transcript_id.in_(
-                select(Transcript.id).join(Material, Material.id == Transcript.material_id)
-                .where(Transcript.status == "approved", policy.material_is_public())))
+            conditions.append(doc.transcript_id.in_(_public_transcript_ids(policy.current_date())))
             # a segment touching a redacted range of any transcript of its recording is left out whole
             conditions.append(~exists().where(Redaction.transcript_id == other.id,
                                               other.material_id == doc.material_id,
@@ -256,7 +269,7 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
                                details={"fields": {"q": ["needs at least one word that is not excluded"]}})
     allowed = PUBLIC_TYPES if actor is None else TYPES
     wanted = [t for t in allowed if not types or t in types]
-    limit = int(current_app.config.get("SEARCH_CANDIDATES") or 1000)
+    limit = int(current_app.config.get("SEARCH_CANDIDATES") or 500)
     connection = db.session.connection()
     search_engine = engine(connection)
     hits: list[Hit] = []

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, event, select
+from sqlalchemy import delete, event, func, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, selectinload
 
@@ -234,10 +234,13 @@ def _all_documents(batch: int) -> Iterator[list[dict[str, Any]]]:
                 record = db.session.identity_map.get(key)
                 if record is not None and record in db.session and not db.session.is_modified(record):
                     db.session.expunge(record)
+    yield from _segment_documents(batch, 0)
+
+
+def _segment_documents(batch: int, last: int) -> Iterator[list[dict[str, Any]]]:
     segment = TranscriptSegment.__table__
     columns = (segment.c.id, segment.c.transcript_id, segment.c.start, segment.c.end, segment.c.text,
                Transcript.__table__.c.material_id)
-    last = 0
     while rows := db.session.execute(select(*columns).join(Transcript.__table__,
                                                            Transcript.__table__.c.id == segment.c.transcript_id)
                                      .where(segment.c.id > last).order_by(segment.c.id).limit(batch)).all():
@@ -257,4 +260,18 @@ def rebuild(batch: int = 5000) -> int:
             connection.execute(SearchDocument.__table__.insert(), documents)
         count += len(documents)
     search_engine.rebuild(connection)
+    return count
+
+
+def append_segments(after_segment_id: int, batch: int = 5000) -> int:
+    """Index, in bulk, the segments with ids above ``after_segment_id`` that were loaded in bulk (no session saw
+    them): what a migration of an existing archive or the benchmark needs; returns their number."""
+    connection = db.session.connection()
+    search_engine = engine(connection)
+    before = db.session.scalar(select(func.max(SearchDocument.id))) or 0
+    count = 0
+    for documents in _segment_documents(batch, after_segment_id):
+        connection.execute(SearchDocument.__table__.insert(), documents)
+        count += len(documents)
+    search_engine.index_after(connection, "segment", before)
     return count
