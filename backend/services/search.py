@@ -37,7 +37,7 @@ TYPES = ("segment", "person", "material", "interview")
 PUBLIC_TYPES = ("segment", "person", "material")
 TITLE_WEIGHT = 3.0
 K1, B = 1.2, 0.75
-DF_CAP = 20000
+DF_CAP = 1000  # document frequencies above this weigh alike: counting further costs more than it tells
 
 
 @dataclass
