@@ -2,7 +2,7 @@
 written there, and answers a parsed query as candidate documents (newest first, at most a given number) under
 conditions the caller builds (visibility, filters). SQLite uses FTS5 tables (one per document kind, the ``ascii``
 tokenizer over one token per character, queried as phrases); PostgreSQL a generated ``tsvector`` of each document's
-characters with a GIN index per kind, and the phrases checked on the folded text. Ranking and highlighting are done
+characters and character pairs with a GIN index per kind, longer phrases checked on the folded text. Ranking and highlighting are done
 above this, the same for every engine; another engine (OpenSearch) would implement the same four methods."""
 
 from __future__ import annotations
@@ -162,10 +162,16 @@ class SQLiteFTS5(SearchEngine):
 
 # --- PostgreSQL --------------------------------------------------------------------------------------------------
 
+def grams(phrase: str) -> set[str]:
+    """The lexemes a phrase's documents must hold: its character, or each pair of adjacent characters."""
+    return {phrase} if len(phrase) == 1 else {phrase[i:i + 2] for i in range(len(phrase) - 1)}
+
+
 def tsquery_text(query: Query) -> str:
-    """The characters every match must hold, ANDed: what the GIN index answers (``'纺' & '织'``)."""
-    characters = sorted({char for phrase in query.required for char in phrase})
-    return " & ".join(f"'{char}'" for char in characters)
+    """The lexemes every match must hold, ANDed: what the GIN index answers (``'纺织' & '织厂'``); exact for words
+    of one or two characters, longer ones are then checked on the text."""
+    lexemes = sorted(set().union(*(grams(phrase) for phrase in query.required)))
+    return " & ".join(f"'{lexeme}'" for lexeme in lexemes)
 
 
 def _holds(phrase: str) -> ColumnElement[bool]:
@@ -175,9 +181,10 @@ def _holds(phrase: str) -> ColumnElement[bool]:
 
 
 class PostgresTsvector(SearchEngine):
-    """``search_documents.tsv``: a stored generated ``tsvector`` of each document's characters (its distinct
-    tokens, so the limits on positions per lexeme never drop a hit), with a GIN index per kind; a query asks the
-    index for the documents holding all its characters and checks its phrases on the folded text."""
+    """``search_documents.tsv``: a stored generated ``tsvector`` of each document's distinct characters and pairs
+    of adjacent characters (``search_grams``; no positions, so the limits on positions per lexeme never drop a
+    hit), with a GIN index per kind. The index answers words of one and two characters exactly; a longer word is
+    asked for by its pairs and then checked on the folded text."""
 
     name = "postgresql-tsvector"
 
@@ -206,7 +213,7 @@ class PostgresTsvector(SearchEngine):
         conditions: list[ColumnElement[bool]] = [
             SearchDocument.kind == kind,
             tsv.op("@@")(cast(bindparam("tsquery", tsquery_text(query)), TSQUERY))]
-        conditions += [_holds(phrase) for phrase in query.required if len(phrase) > 1]
+        conditions += [_holds(phrase) for phrase in query.required if len(phrase) > 2]
         conditions += [not_(_holds(phrase)) for phrase in query.excluded]
         return conditions
 

@@ -20,6 +20,17 @@ depends_on = None
 _KINDS = ("segment", "person", "material", "interview", "public_material")
 
 
+_GRAMS = """
+CREATE FUNCTION search_grams(spaced text) RETURNS text[] LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(DISTINCT g), '{}') FROM (
+    SELECT t AS g FROM unnest(string_to_array(spaced, ' ')) AS t
+    UNION ALL
+    SELECT a || b FROM (SELECT t AS a, lead(t) OVER (ORDER BY n) AS b
+                        FROM unnest(string_to_array(spaced, ' ')) WITH ORDINALITY AS u(t, n)) AS pairs
+    WHERE b IS NOT NULL) AS grams WHERE g <> ''
+$$"""
+
+
 def upgrade():
     op.create_table('search_documents',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -39,9 +50,11 @@ def upgrade():
     op.create_index('ix_search_documents_kind_id', 'search_documents', ['kind', 'id'], unique=False)
     op.create_index('ix_search_documents_material', 'search_documents', ['material_id'], unique=False)
     if op.get_bind().dialect.name == 'postgresql':
-        # The document's distinct characters (backend/services/search_engines.py PostgresTsvector).
+        # The document's distinct characters and pairs of adjacent characters (backend/services/search_engines.py
+        # PostgresTsvector), from the spaced text.
+        op.execute(_GRAMS)
         op.execute("ALTER TABLE search_documents ADD COLUMN tsv tsvector GENERATED ALWAYS AS "
-                   "(array_to_tsvector(string_to_array(title, ' ') || string_to_array(body, ' '))) STORED")
+                   "(array_to_tsvector(search_grams(title) || search_grams(body))) STORED")
         for kind in _KINDS:
             op.execute(f"CREATE INDEX ix_search_documents_tsv_{kind} ON search_documents USING gin (tsv) "
                        f"WHERE kind = '{kind}'")
@@ -58,3 +71,5 @@ def downgrade():
     op.drop_index('ix_search_documents_material', table_name='search_documents')
     op.drop_index('ix_search_documents_kind_id', table_name='search_documents')
     op.drop_table('search_documents')
+    if op.get_bind().dialect.name == 'postgresql':
+        op.execute("DROP FUNCTION IF EXISTS search_grams(text)")
