@@ -259,6 +259,8 @@ def run(args: argparse.Namespace) -> None:
             print(f"[{dialect}] {step} segments: seeded in {seeded:.1f} s; {what}: {indexed} documents in "
                   f"{build:.1f} s ({indexed / build:,.0f} documents/s); index now {documents} documents, "
                   f"{size:.0f} MiB", flush=True)
+            with app.app_context():  # a fresh token per step: a run outlasts an access token's 15 minutes
+                headers = {"Authorization": f"Bearer {create_access_token(identity=str(users['collector']))}"}
             measure(client, headers, {k: v[:3] for k, v in qs.items()}, 1)  # warm-up
             figures = measure(client, headers, qs, args.rounds)
             results.append((step, build, size, figures))
