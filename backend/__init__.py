@@ -21,7 +21,7 @@ from backend import cli, console, models, transaction  # noqa: F401  (models: re
 from backend.config import instance_secret_key, load_from_env
 from backend.extensions import api, db, jwt, migrate, queue
 from backend.jobs import tasks
-from backend.services import change_log
+from backend.services import change_log, search_index
 
 API_TITLE = "Liufang 留芳 API"
 API_VERSION = "1.0"
@@ -115,6 +115,7 @@ def _init_extensions(app: Flask) -> None:
     db.init_app(app)
     transaction.init_app(app)
     change_log.init_app(app)
+    search_index.init_app(app)
     migrate.init_app(app, db, directory=str(Path(__file__).resolve().parent.parent / "migrations"))
     jwt.init_app(app)
     http_api.init_app(app, api)

@@ -20,7 +20,7 @@ from backend.config import settings_table_markdown
 from backend.errors import LiufangError
 from backend.extensions import db, queue
 from backend.models import ROLES, Import, User
-from backend.services import imports, jobs, material_text, policy
+from backend.services import imports, jobs, material_text, policy, search_index
 from backend.services import persons as person_service
 from backend.services import materials as material_service
 from backend.services import oai as oai_service
@@ -29,7 +29,7 @@ from backend.services import users as user_service
 
 def init_app(app: Flask) -> None:
     """Attach the project's commands to ``app.cli`` (so `liufang`, `flask` and test runners all see them)."""
-    for command in (users, fixity, text, archival, oai, worker_command, config_table_command,
+    for command in (users, fixity, text, archival, oai, search, worker_command, config_table_command,
                     permissions_table_command, import_command):
         app.cli.add_command(command)
 
@@ -158,6 +158,21 @@ def assign_missing_command() -> None:
     for kind, record_id, code in assigned:
         click.echo(f"{kind} {record_id}: {code}")
     click.echo(f"{len(assigned)} codes assigned")
+
+
+@click.group()
+def search() -> None:
+    """The full-text search index."""
+
+
+@search.command("reindex")
+@click.option("--batch", type=int, default=5000, show_default=True, help="Records read per query.")
+@with_appcontext
+def search_reindex_command(batch: int) -> None:
+    """Build the search index anew from every segment, profile, material and interview (one transaction)."""
+    with transaction.atomic():
+        count = search_index.rebuild(batch)
+    click.echo(f"indexed {count} documents")
 
 
 @click.command("worker")

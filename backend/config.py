@@ -248,6 +248,8 @@ SETTINGS: tuple[Setting, ...] = (
             "Records (or headers) per OAI-PMH list response; a resumption token fetches the next page."),
     Setting("LIUFANG_OAI_TOKEN_HOURS", "OAI_TOKEN_LIFETIME", lambda v: timedelta(hours=float(v)), timedelta(hours=24),
             "How long an OAI-PMH resumption token stays valid (its expirationDate)."),
+    Setting("LIUFANG_SEARCH_CANDIDATES", "SEARCH_CANDIDATES", _parse_count(20), 500,
+            "Search: most hits of one type ranked per query (newest first beyond it; totals then read as at least)."),
 )
 
 

@@ -23,6 +23,7 @@ from backend import create_app
 from backend.clock import Clock
 from backend.clock import clock as app_clock
 from backend.extensions import db, queue
+from backend.services.search_engines import engine_for
 from tests.support.postgres import postgres_server
 from tests.support.s3server import S3Server, WeedNotFound, find_weed, run_s3_server
 
@@ -169,6 +170,7 @@ class _SharedApp:
             else:
                 for table in self.tables:
                     db.session.execute(text(f"DELETE FROM {table}"))
+                engine_for("sqlite").clear(db.session.connection())  # FTS5 tables are not models' tables
             db.session.commit()
             db.session.remove()
 

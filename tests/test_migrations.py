@@ -12,15 +12,38 @@ from alembic.migration import MigrationContext
 
 from backend import create_app
 from backend.extensions import db
+from backend.services.search_engines import engine_managed
 
 
 @pytest.mark.both_databases  # migrations: each engine's DDL
 def test_migrated_schema_matches_models(app):
     with app.app_context():
         with db.engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            # The search engines' own objects (FTS5 tables, the tsvector column and its GIN indexes) are made by
+            # the migration beside the models' tables; test_search_index_objects checks them.
+            context = MigrationContext.configure(connection, opts={"compare_type": True,
+                                                                   "include_name": _not_engine_managed})
             differences = compare_metadata(context, db.metadata)
     assert differences == []
+
+
+def _not_engine_managed(name: str | None, type_: str, parent: dict[str, Any]) -> bool:
+    return not engine_managed(name, type_, parent)
+
+
+@pytest.mark.both_databases  # each engine's own index objects
+def test_search_index_objects(app):
+    with app.app_context():
+        inspector = sa.inspect(db.engine)
+        if db.engine.dialect.name == "postgresql":
+            assert "tsv" in {column["name"] for column in inspector.get_columns("search_documents")}
+            indexes = {index["name"] for index in inspector.get_indexes("search_documents")}
+            assert {f"ix_search_documents_tsv_{kind}" for kind in ("segment", "person", "material", "interview",
+                                                                   "public_material")} <= indexes
+        else:
+            tables = set(inspector.get_table_names())
+            assert {"search_fts_segment", "search_fts_person", "search_fts_material", "search_fts_interview",
+                    "search_fts_public_material"} <= tables
 
 
 # --- upgrading a database that holds data -----------------------------------------------------------------------

@@ -6,15 +6,16 @@ from flask import Flask
 from flask_smorest import Api
 
 from backend.api import (audit, auth, consents, errors, exports, health, imports, interviews, jobs, jwt_hooks,
-                         material_text, materials, notifications, oai, persons, projects, public, redactions, stats,
-                         sync, transcript_review, transcripts, unit_of_work, uploads, users)
+                         material_text, materials, notifications, oai, persons, projects, public, redactions, search,
+                         stats, sync, transcript_review, transcripts, unit_of_work, uploads, users)
 from backend.api.base import init_request_hooks, use_int64_ids
 from backend.api.request_body import SmallBodiesFirst
 from backend.extensions import jwt
 from backend.schemas.common import ErrorSchema
 
 BLUEPRINTS = (health, auth, users, persons, materials, material_text, interviews, jobs, uploads, transcripts, audit,
-              consents, notifications, public, redactions, stats, transcript_review, sync, projects, exports, imports)
+              consents, notifications, public, redactions, stats, transcript_review, sync, projects, exports, imports,
+              search)
 
 
 def init_app(app: Flask, api: Api) -> None:

@@ -12,6 +12,7 @@ from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
 from backend import transaction
+from backend.api import search as search_api
 from backend.api.base import client_address
 from backend.api.streaming import send_stored
 from backend.errors import TooManyRequests
@@ -22,7 +23,9 @@ from backend.schemas.public import (PublicContentArgsSchema, PublicInterviewSche
                                     PublicProjectListArgsSchema, PublicProjectPageSchema, PublicProjectSchema,
                                     PublicTranscriptSchema)
 from backend.services import crosswalks
+from backend.schemas.search import PublicSearchArgsSchema, SearchPageSchema
 from backend.services import public as public_service
+from backend.services import search as search_service
 from backend.services import rate_limits
 from backend.services.storage import get_storage
 
@@ -96,6 +99,17 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
     page = public_service.list_persons(**args)
     return {"items": [_person_summary(person) for person in page.items], "total": page.total,
             "page": page.page, "per_page": page.per_page, "next_cursor": page.next_cursor}
+
+
+@blp.route("/search", methods=["GET"])
+@blp.arguments(PublicSearchArgsSchema, location="query")
+@blp.response(200, SearchPageSchema)
+@blp.alt_response(429, description="Too many requests: see Retry-After")
+@blp.doc(**NO_AUTH)
+def search(args: dict[str, Any]) -> dict[str, Any]:
+    """Search what the public archive shows: approved transcripts (never a redacted segment), public profiles and
+    their public materials. Same query language and answer as GET /api/v1/search."""
+    return search_api.serialise(search_service.search(None, **args), public=True)
 
 
 @blp.route("/persons/<int:person_id>", methods=["GET"])

@@ -105,6 +105,11 @@ def _public_materials(condition: Any) -> list[PublicMaterial]:
             for material in materials]
 
 
+def available_variants(material: Material) -> list[str]:
+    """The public variants this material has (its playback proxy or pictures)."""
+    return _available_variants(material)
+
+
 def _available_variants(material: Material) -> list[str]:
     have = {derivative.variant for derivative in material.derivatives}
     return [variant for variant in PUBLIC_VARIANTS.get(material.kind, ()) if variant in have]

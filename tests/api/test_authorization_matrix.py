@@ -306,6 +306,7 @@ MATRIX: list[tuple[str, str, str, Any, Any, tuple[int, ...]]] = [
     ("read notification", "POST", "/api/v1/me/notifications/{id}/read", None, a_notification,
      (401, 200, 404, 404, 404, 404)),
     ("offline sync", "GET", "/api/v1/sync", None, None, (401, 200, 200, 200, 200, 200)),
+    ("search", "GET", "/api/v1/search?q=张", None, None, (401, 200, 200, 200, 200, 200)),
     ("read all notifications", "POST", "/api/v1/me/notifications/read-all", None, None,
      (401, 200, 200, 200, 200, 200)),
     # transcript review (tests/review): edits need If-Match and staff roles; reading the lineage follows the material

@@ -213,12 +213,21 @@ def _links(value: Any) -> list[str]:
     return []
 
 
+# Public searches the crawler starts from (and follows every link of): what is public, and what must find nothing.
+SEARCHES = ("灯塔", "连岛", "林海生", "lhs", "海", "赵文华 海州", "录像", *REDACTED_WORDS, "王某某", "病情",
+            UNAPPROVED_WORDS, HIDDEN_TRANSCRIPT_WORDS, "谈话", "机密文件名", "草稿人", "撤回授权", "无授权", "仅研究",
+            "13912345678", "海棠路", "秘密巷", "涉及邻居隐私")
+NOTHING_PUBLIC = (*REDACTED_WORDS, "王某某", "病情", UNAPPROVED_WORDS, HIDDEN_TRANSCRIPT_WORDS, "谈话", "机密文件名",
+                  "草稿人", "撤回授权", "无授权", "仅研究", "13912345678", "海棠路", "秘密巷", "涉及邻居隐私")
+
+
 def crawl(client: Any) -> dict[str, Any]:
     """Breadth-first over every public list page, filter and returned link; returns {url: response}."""
     seeds = ["/api/public/persons?per_page=1", "/api/public/persons?per_page=100",
              "/api/public/persons?category=good_person", "/api/public/persons?category=notable",
              "/api/public/persons?area=连岛街道", "/api/public/persons?q=lhs", "/api/public/persons?q=林",
-             "/api/public/projects"]
+             "/api/public/projects",
+             *(f"/api/public/search?{urlencode({'q': q})}" for q in SEARCHES)]
     seen: dict[str, Any] = {}
     queue = list(seeds)
     while queue:
@@ -262,7 +271,7 @@ def test_crawler_finds_only_what_may_be_published_on_both_databases(client, auth
     json_bodies = {url: seen[url].get_json() for url in seen if seen[url].mimetype == "application/json"}
 
     persons = {body["id"] for url, body in json_bodies.items() if url.startswith("/api/public/persons/")}
-    listed = {item["id"] for url, body in json_bodies.items() if "items" in body and url.startswith("/api/public/persons")
+    listed = {item["id"] for url, body in json_bodies.items() if "items" in body and url.startswith("/api/public/persons?")
               for item in body["items"]}
     assert persons == listed == archive["public_persons"]
     first, second = sorted(archive["public_persons"])
@@ -317,10 +326,42 @@ def test_crawler_finds_only_what_may_be_published_on_both_databases(client, auth
     assert [s["text"] for s in transcript["segments"]] == ["我从小在连岛长大。", "后来我守了五十年灯塔。"]
     assert transcript["redacted"] == [{"start": 1.0, "end": 2.0}]
 
+    check_public_search(json_bodies, archive)
+
     # (one seeded archive per database serves every check: seeding processes real media and takes a while)
     check_hidden_answers_like_a_missing_id(client, archive)
     check_content_streams_ranges_and_revalidates(client, archive)
     check_restricting_or_withdrawing_consent_hides_at_once(client, auth, archive, app)
+
+
+def _search_page(json_bodies: dict[str, Any], q: str) -> dict[str, Any]:
+    return json_bodies[f"/api/public/search?{urlencode({'q': q})}"]
+
+
+def check_public_search(json_bodies: dict[str, Any], archive: dict[str, Any]) -> None:
+    """The public search finds what the public API shows, and nothing else: no redacted segment, no unapproved or
+    hidden transcript, no unpublished profile, no personal data, no file name."""
+    for q in NOTHING_PUBLIC:
+        body = _search_page(json_bodies, q)
+        assert body["items"] == [] and body["total"] == 0, q
+        assert body["facets"] == {"type": {}, "category": {}, "area": {}}, q
+    lighthouse = _search_page(json_bodies, "灯塔")
+    found = {(item["type"], item.get("transcript_id"), item.get("segment_index")) for item in lighthouse["items"]}
+    first = min(archive["public_persons"])
+    assert found == {("segment", archive["approved"], 3), ("segment", min(archive["public_transcripts"] -
+                                                                          {archive["approved"]}), 0),
+                     ("person", None, None)}
+    assert {item["id"] for item in lighthouse["items"] if item["type"] == "person"} == {first}
+    assert lighthouse["total"] == 3 and lighthouse["facets"]["type"] == {"person": 1, "segment": 2}
+    segment = next(item for item in lighthouse["items"] if item.get("transcript_id") == archive["approved"])
+    assert segment["highlight"] == "后来我守了五十年<mark>灯塔</mark>。"
+    assert segment["url"] == f"/api/public/transcripts/{archive['approved']}"
+    assert segment["play_url"] == f"/api/public/materials/{archive['interview']}/content?variant=proxy#t=2.00,3.00"
+    assert segment["title"] == f"转写稿 {archive['approved']}"  # the recording's title was only its secret file name
+    assert {item["id"] for item in _search_page(json_bodies, "lhs")["items"]} == {first}
+    # the public search of a word in a redacted segment finds the other, public segments only
+    assert {item.get("segment_index") for item in _search_page(json_bodies, "连岛")["items"]
+            if item["type"] == "segment"} == {0}
 
 
 def check_hidden_answers_like_a_missing_id(client: Any, archive: dict[str, Any]) -> None:
@@ -361,9 +402,13 @@ def check_restricting_or_withdrawing_consent_hides_at_once(client: Any, auth: An
     _patch(client, auth, interview, access_level="restricted")
     assert_error(client.get(f"/api/public/materials/{interview}/content?variant=proxy"), 404, "material_not_found")
     assert_error(client.get(f"/api/public/transcripts/{archive['approved']}"), 404, "transcript_not_found")
+    found = client.get("/api/public/search", query_string={"q": "灯塔"}).get_json()
+    assert archive["approved"] not in {item.get("transcript_id") for item in found["items"]}
     with app.app_context():
         consent = db.session.scalars(db.select(Consent).where(Consent.person_id == person_id)).first()
         consent.withdrawn_at = utcnow()
         db.session.commit()
     assert_error(client.get(f"/api/public/persons/{person_id}"), 404, "person_not_found")
     assert person_id not in {p["id"] for p in client.get("/api/public/persons").get_json()["items"]}
+    found = client.get("/api/public/search", query_string={"q": "林海生"}).get_json()
+    assert found["total"] == 0 and found["items"] == []

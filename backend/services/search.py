@@ -1,0 +1,342 @@
+"""Full-text search over transcripts, profiles, materials and interviews, for signed-in users and for the public.
+
+A query is parsed and folded like the index (backend.services.search_text); the engine finds the candidate
+documents of each requested type under the caller's visibility and the filters (conditions built here from
+backend.services.policy, evaluated on the records as they are now: a withdrawn consent or a new embargo hides a
+hit at once); the candidates are ranked here, the same on every engine: BM25 over the phrases (a title hit weighs
+three times a body hit), a document holding the query's words as one exact phrase above those where they are
+scattered. At most ``SEARCH_CANDIDATES`` of each type are ranked, the newest first: a query matching more is
+answered from those, and its total says "at least" (``total_relation: gte``). Totals and facets count only what
+the caller may see."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date
+from functools import lru_cache
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_, select, union
+from sqlalchemy.orm import aliased
+
+from backend.errors import ValidationFailed
+from backend.extensions import db
+from backend.models import (STATUSES, TRANSCRIPT_STATUSES, Interview, InterviewPerson, Material, Person,
+                            PersonMaterial, Redaction, SearchDocument, Transcript, TranscriptSegment, User)
+from backend.models.material import MATERIAL_STATUSES
+from backend.services import policy
+from backend.services import public as public_service
+from backend.services.policy import Permission
+from backend.services.search_index import engine, interview_fields, material_fields, public_material_fields
+from backend.services.search_text import Query, highlight, match_spans, parse
+
+TYPES = ("segment", "person", "material", "interview")
+PUBLIC_TYPES = ("segment", "person", "material")
+TITLE_WEIGHT = 3.0
+K1, B = 1.2, 0.75
+DF_CAP = 1000  # document frequencies above this weigh alike: counting further costs more than it tells
+
+
+@dataclass
+class Hit:
+    type: str
+    document: Any
+    score: float = 0.0
+    exact: bool = False
+    categories: set[str] = field(default_factory=set)
+    areas: set[str] = field(default_factory=set)
+
+
+@dataclass
+class Result:
+    hits: list[Hit]
+    total: int
+    exact_total: bool
+    page: int
+    per_page: int
+    facets: dict[str, dict[str, int]]
+    query: Query
+
+
+# --- visibility and filters, per type ------------------------------------------------------------------------------
+
+def _person_visible(actor: User | None, person: Any = Person) -> ColumnElement[bool]:
+    if actor is None:
+        return policy.person_is_public(person)
+    if policy.can(actor, Permission.PERSON_READ_ALL):
+        return person.id.isnot(None)
+    return or_(person.created_by_id == actor.id, person.status == "published")
+
+
+@lru_cache(maxsize=4)
+def _public_material_ids(today: date) -> Any:
+    """The public materials' ids as a subquery, built once a day: the public rules make a large expression, and
+    building it costs more than running it (the statement is the same for every request of that day)."""
+    return select(Material.id).where(policy.material_is_public(today))
+
+
+@lru_cache(maxsize=4)
+def _public_transcript_ids(today: date) -> Any:
+    return select(Transcript.id).join(Material, Material.id == Transcript.material_id).where(
+        Transcript.status == "approved", policy.material_is_public(today))
+
+
+def _visible_material_ids(actor: User | None) -> Any:
+    if actor is None:
+        return _public_material_ids(policy.current_date())
+    return select(Material.id).where(policy.visible_materials(actor))
+
+
+def _material_ids_of_persons(person_condition: ColumnElement[bool], person: Any) -> Any:
+    """Ids of materials linked to a person matching the condition, directly or as an interviewee."""
+    linked = select(PersonMaterial.material_id).join(person, person.id == PersonMaterial.person_id) \
+        .where(person_condition)
+    interviewed = select(Material.id).join(InterviewPerson, InterviewPerson.interview_id == Material.interview_id) \
+        .join(person, person.id == InterviewPerson.person_id).where(person_condition)
+    return union(linked, interviewed)
+
+
+def _persons_condition(actor: User | None, category: str | None, area: str | None, person_id: int | None,
+                       person: Any) -> ColumnElement[bool] | None:
+    parts: list[ColumnElement[bool]] = []
+    if category:
+        parts.append(person.category == category)
+    if area:
+        parts.append(or_(person.area_district == area, person.area_town == area, person.area_village == area))
+    if person_id is not None:
+        parts.append(person.id == person_id)
+    if not parts:
+        return None
+    return and_(_person_visible(actor, person), *parts)
+
+
+def conditions_for(kind: str, actor: User | None, *, category: str | None = None, area: str | None = None,
+                   person: int | None = None, collector: int | None = None, status: str | None = None
+                   ) -> list[ColumnElement[bool]]:
+    """What a document of ``kind`` must satisfy to be answered to ``actor`` (None: the public), filters included."""
+    doc = SearchDocument
+    linked = aliased(Person)
+    person_filter = _persons_condition(actor, category, area, person, linked)
+    conditions: list[ColumnElement[bool]] = []
+    if kind == "segment":
+        if actor is None:
+            other = aliased(Transcript)
+            conditions.append(doc.transcript_id.in_(_public_transcript_ids(policy.current_date())))
+            # a segment touching a redacted range of any transcript of its recording is left out whole
+            conditions.append(~exists().where(Redaction.transcript_id == other.id,
+                                              other.material_id == doc.material_id,
+                                              Redaction.start < doc.end, Redaction.end > doc.start))
+        elif not policy.can(actor, Permission.MATERIAL_READ_ALL):
+            conditions.append(doc.material_id.in_(_visible_material_ids(actor)))
+        if status is not None:
+            if status not in TRANSCRIPT_STATUSES:
+                return [false()]
+            conditions.append(doc.transcript_id.in_(select(Transcript.id).where(Transcript.status == status)))
+    elif kind == "person":
+        conditions.append(exists().where(Person.id == doc.ref_id, _person_visible(actor)))
+        if person_filter is not None:
+            conditions.append(exists().where(linked.id == doc.ref_id, person_filter))
+            person_filter = None
+        if collector is not None:
+            conditions.append(exists().where(Person.id == doc.ref_id, Person.created_by_id == collector))
+        if status is not None:
+            if status not in STATUSES:
+                return [false()]
+            conditions.append(exists().where(Person.id == doc.ref_id, Person.status == status))
+    elif kind in ("material", "public_material"):
+        if actor is None or not policy.can(actor, Permission.MATERIAL_READ_ALL):
+            conditions.append(doc.material_id.in_(_visible_material_ids(actor)))
+        if status is not None:
+            if status not in MATERIAL_STATUSES or actor is None:
+                return [false()]
+            conditions.append(exists().where(Material.id == doc.ref_id, Material.status == status))
+    elif kind == "interview":
+        if actor is None:
+            return [false()]
+        if not policy.can(actor, Permission.INTERVIEW_READ_ALL):
+            conditions.append(exists().where(Interview.id == doc.ref_id, Interview.created_by_id == actor.id))
+        if person_filter is not None:
+            conditions.append(doc.ref_id.in_(select(InterviewPerson.interview_id)
+                                             .join(linked, linked.id == InterviewPerson.person_id)
+                                             .where(person_filter)))
+            person_filter = None
+        if collector is not None:
+            conditions.append(exists().where(Interview.id == doc.ref_id, Interview.created_by_id == collector))
+        if status is not None:
+            return [false()]
+    if kind in ("segment", "material", "public_material"):
+        if person_filter is not None:
+            conditions.append(doc.material_id.in_(_material_ids_of_persons(person_filter, linked)))
+        if collector is not None:
+            conditions.append(doc.material_id.in_(select(Material.id).where(Material.collector_id == collector)))
+    return conditions
+
+
+# --- ranking ------------------------------------------------------------------------------------------------------
+
+def _rank(hits: list[Hit], query: Query, weights: dict[str, float]) -> None:
+    """BM25 over the query's phrases with title hits weighed up; ``exact`` when all words occur as one phrase.
+    Works on the stored spaced text (one token per character), where a phrase is a plain substring."""
+    needles = [(" ".join(phrase), weights.get(phrase, 1.0)) for phrase in query.required]
+    whole = " ".join(query.whole) if len(query.required) > 1 else None
+    lengths = [(len(hit.document.title) + len(hit.document.body) + 2) // 2 for hit in hits]
+    average = max(1.0, sum(lengths) / len(lengths)) if lengths else 1.0
+    for hit, length in zip(hits, lengths):
+        title, body = hit.document.title, hit.document.body
+        norm = K1 * (1 - B + B * length / average)
+        score = 0.0
+        for needle, weight in needles:
+            tf = TITLE_WEIGHT * title.count(needle) + body.count(needle)
+            score += weight * tf * (K1 + 1) / (tf + norm)
+        hit.score = score
+        hit.exact = whole is not None and (whole in title or whole in body)
+
+
+def _idf_weights(kind: str, query: Query) -> dict[str, float]:
+    """IDF of each phrase from its document frequency among all documents of ``kind`` (counted up to a cap);
+    only needed when a query has several phrases."""
+    if len(query.required) < 2:
+        return {}
+    connection = db.session.connection()
+    total = db.session.scalar(select(func.max(SearchDocument.id))) or 1
+    weights = {}
+    for phrase in query.required:
+        df = engine(connection).count(connection, kind, phrase, DF_CAP)
+        weights[phrase] = math.log(1 + (total - df + 0.5) / (df + 0.5))
+    return weights
+
+
+# --- facets ------------------------------------------------------------------------------------------------------
+
+def _label_persons(hits: list[Hit], actor: User | None) -> None:
+    """Set each hit's categories and districts: a profile's own (kept in its document); a material's or
+    segment's, or an interview's, those of the profiles linked to it that the caller may see."""
+    material_ids = sorted({hit.document.material_id for hit in hits if hit.type in ("segment", "material")})
+    interview_ids = sorted({hit.document.ref_id for hit in hits if hit.type == "interview"})
+    linked: dict[tuple[str, int], set[tuple[str, str | None]]] = {}
+    queries = []
+    if material_ids:
+        queries.append(select(literal("material"), PersonMaterial.material_id, Person.category, Person.area_district)
+                       .join(Person, Person.id == PersonMaterial.person_id)
+                       .where(PersonMaterial.material_id.in_(material_ids), _person_visible(actor)))
+        queries.append(select(literal("material"), Material.id, Person.category, Person.area_district)
+                       .join(InterviewPerson, InterviewPerson.interview_id == Material.interview_id)
+                       .join(Person, Person.id == InterviewPerson.person_id)
+                       .where(Material.id.in_(material_ids), _person_visible(actor)))
+    if interview_ids:
+        queries.append(select(literal("interview"), InterviewPerson.interview_id, Person.category,
+                              Person.area_district)
+                       .join(Person, Person.id == InterviewPerson.person_id)
+                       .where(InterviewPerson.interview_id.in_(interview_ids), _person_visible(actor)))
+    for query in queries:
+        for owner, owner_id, category, district in db.session.execute(query):
+            linked.setdefault((owner, owner_id), set()).add((category, district))
+    for hit in hits:
+        document = hit.document
+        if hit.type == "person":
+            labels = {(document.category, document.area)}
+        elif hit.type == "interview":
+            labels = linked.get(("interview", document.ref_id), set())
+        else:
+            labels = linked.get(("material", document.material_id), set())
+        for category, district in labels:
+            if category:
+                hit.categories.add(category)
+            if district:
+                hit.areas.add(district)
+
+
+def _facets(hits: list[Hit]) -> dict[str, dict[str, int]]:
+    types = Counter(hit.type for hit in hits)
+    categories = Counter(category for hit in hits for category in hit.categories)
+    areas = Counter(area for hit in hits for area in hit.areas)
+    return {"type": dict(sorted(types.items())), "category": dict(sorted(categories.items())),
+            "area": dict(sorted(areas.items(), key=lambda item: (-item[1], item[0])))}
+
+
+# --- the search ---------------------------------------------------------------------------------------------------
+
+def search(actor: User | None, *, q: str, types: list[str] | None = None, category: str | None = None,
+           area: str | None = None, person: int | None = None, collector: int | None = None,
+           status: str | None = None, page: int = 1, per_page: int = 20) -> Result:
+    """Search as ``actor`` (None: the public archive)."""
+    query = parse(q)
+    if query.empty:
+        raise ValidationFailed("请输入要查找的字词（排除词之外至少一个）", code="invalid_query",
+                               details={"fields": {"q": ["needs at least one word that is not excluded"]}})
+    allowed = PUBLIC_TYPES if actor is None else TYPES
+    wanted = [t for t in allowed if not types or t in types]
+    limit = int(current_app.config.get("SEARCH_CANDIDATES") or 500)
+    connection = db.session.connection()
+    search_engine = engine(connection)
+    hits: list[Hit] = []
+    capped = False
+    for kind in wanted:
+        document_kind = "public_material" if kind == "material" and actor is None else kind
+        conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
+                                    collector=collector, status=status)
+        rows = search_engine.candidates(connection, document_kind, query, conditions, limit)
+        capped = capped or len(rows) >= limit
+        found = [Hit(kind, row) for row in rows]
+        _rank(found, query, _idf_weights(document_kind, query))
+        hits += found
+    hits.sort(key=lambda hit: (not hit.exact, -hit.score, -hit.document.id))
+    _label_persons(hits, actor)
+    per_page = max(1, min(per_page, 100))
+    page = max(1, page)
+    return Result(hits=hits[(page - 1) * per_page: page * per_page], total=len(hits), exact_total=not capped,
+                  page=page, per_page=per_page, facets=_facets(hits), query=query)
+
+
+# --- what a hit shows ------------------------------------------------------------------------------------------
+
+def person_display_fields(person: Person) -> list[str]:
+    honours = [" ".join(str(part) for part in (honour.get("title"), honour.get("year"), honour.get("conferred_by"))
+                        if part) for honour in (person.honours or []) if isinstance(honour, dict)]
+    area = " ".join(part for part in (person.area_district, person.area_town, person.area_village) if part)
+    return [person.name, *(person.aliases or []), person.biography or "", *honours, person.occupation or "",
+            person.native_place or "", area, *person.tags]
+
+
+def best_highlight(values: list[str], phrases: list[str], fallback: str = "") -> str:
+    """The highlighted first value holding a phrase (a profile found by its pinyin shows its name)."""
+    for value in values:
+        if value and match_spans(value, phrases):
+            return highlight(value, phrases)
+    return highlight(fallback, [])
+
+
+def load_records(hits: list[Hit]) -> dict[tuple[str, int], Any]:
+    """The records behind a page of hits, a query per type."""
+    ids: dict[str, list[int]] = {}
+    for hit in hits:
+        ids.setdefault(hit.type, []).append(hit.document.ref_id)
+    models = {"segment": TranscriptSegment, "person": Person, "material": Material, "interview": Interview}
+    records: dict[tuple[str, int], Any] = {}
+    for kind, ref_ids in ids.items():
+        model = models[kind]
+        for record in db.session.scalars(select(model).where(model.id.in_(ref_ids))):
+            records[(kind, record.id)] = record
+    material_ids = {hit.document.material_id for hit in hits if hit.type == "segment"}
+    for material in db.session.scalars(select(Material).where(Material.id.in_(sorted(material_ids)))):
+        records[("material", material.id)] = material
+    return records
+
+
+def material_title(material: Material | None, public: bool) -> str:
+    if material is None:
+        return ""
+    title = (public_material_fields(material) if public else material_fields(material))[0][0]
+    return title
+
+
+def public_variants(material: Material) -> list[str]:
+    return public_service.available_variants(material)
+
+
+def interview_display_fields(interview: Interview) -> list[str]:
+    title, body = interview_fields(interview)
+    return title + body

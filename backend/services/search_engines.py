@@ -1,0 +1,259 @@
+"""The search engines behind one interface: each keeps its index over ``search_documents`` in step with the rows
+written there, and answers a parsed query as candidate documents (newest first, at most a given number) under
+conditions the caller builds (visibility, filters). SQLite uses FTS5 tables (one per document kind, the ``ascii``
+tokenizer over one token per character, queried as phrases); PostgreSQL a generated ``tsvector`` of each document's
+characters and character pairs with a GIN index per kind, longer phrases checked on the folded text. Ranking and highlighting are done
+above this, the same for every engine; another engine (OpenSearch) would implement the same four methods."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import (ColumnElement, bindparam, cast, column, delete, func, literal_column, not_, or_, select, table,
+                        text, tuple_)
+from sqlalchemy.dialects.postgresql import TSQUERY
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.engine import Connection, Row
+
+from backend.models import DOCUMENT_KINDS, SearchDocument
+from backend.services.search_text import Query, fts5_phrase
+
+_CHUNK = 400
+DOCUMENT_COLUMNS = (SearchDocument.id, SearchDocument.kind, SearchDocument.ref_id, SearchDocument.transcript_id,
+                    SearchDocument.material_id, SearchDocument.start, SearchDocument.end, SearchDocument.category,
+                    SearchDocument.area, SearchDocument.title, SearchDocument.body)
+_WRITE_COLUMNS = ("kind", "ref_id", "transcript_id", "material_id", "start", "end", "category", "area", "title",
+                  "body")
+
+
+class SearchEngine(ABC):
+    """What the search service needs of an engine."""
+
+    name: str
+
+    def replace(self, connection: Connection, keys: Iterable[tuple[str, int]], documents: Sequence[dict[str, Any]]
+                ) -> None:
+        """Make the index hold exactly ``documents`` for ``keys`` ((kind, ref_id) pairs): old documents of those
+        keys go, the given ones (each with every column of ``search_documents`` but id) come."""
+        keys = sorted(set(keys))
+        documents_table = SearchDocument.__table__
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start:start + _CHUNK]
+            old = connection.execute(select(*DOCUMENT_COLUMNS).where(
+                tuple_(SearchDocument.kind, SearchDocument.ref_id).in_(chunk))).all()
+            if old:
+                self._unindex(connection, old)
+                connection.execute(delete(documents_table).where(
+                    documents_table.c.id.in_([row.id for row in old])))
+        for start in range(0, len(documents), _CHUNK):
+            chunk = list(documents[start:start + _CHUNK])
+            ids = self._insert(connection, chunk)
+            self._index(connection, [{**document, "id": id_} for document, id_ in zip(chunk, ids)])
+
+    def _insert(self, connection: Connection, documents: list[dict[str, Any]]) -> list[int]:
+        documents_table = SearchDocument.__table__
+        rows = connection.execute(documents_table.insert().returning(documents_table.c.id, sort_by_parameter_order=True),
+                                  [{name: document.get(name) for name in _WRITE_COLUMNS} for document in documents])
+        return [row[0] for row in rows]
+
+    def _unindex(self, connection: Connection, rows: Sequence[Row[Any]]) -> None:
+        """Take these documents (still in ``search_documents``) out of the engine's own index."""
+
+    def _index(self, connection: Connection, documents: list[dict[str, Any]]) -> None:
+        """Add these documents (already in ``search_documents``, with their ids) to the engine's own index."""
+
+    def clear(self, connection: Connection) -> None:
+        """Empty the engine's own index (after ``search_documents`` was emptied)."""
+
+    @abstractmethod
+    def rebuild(self, connection: Connection) -> None:
+        """Rebuild the engine's own index from ``search_documents`` (after a bulk load)."""
+
+    def index_after(self, connection: Connection, kind: str, after_id: int) -> None:
+        """Add the documents of ``kind`` with ids above ``after_id`` (just bulk-loaded) to the engine's index."""
+
+    @abstractmethod
+    def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
+                   limit: int) -> list[Row[Any]]:
+        """Documents of ``kind`` matching ``query`` and ``conditions``, newest first, at most ``limit``."""
+
+    @abstractmethod
+    def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
+        """How many documents of ``kind`` hold ``phrase`` (all of them, visible or not), counting up to ``cap``:
+        the document frequency that weighs a phrase in the ranking."""
+
+
+# --- SQLite FTS5 -------------------------------------------------------------------------------------------------
+
+def fts_table_name(kind: str) -> str:
+    return f"search_fts_{kind}"
+
+
+class SQLiteFTS5(SearchEngine):
+    """FTS5 tables over ``search_documents`` (external content), one per kind, ``tokenize='ascii'``: the stored text
+    is one token per character (non-ASCII characters are token characters to this tokenizer, whatever Unicode
+    version SQLite knows), so a word is a phrase of consecutive tokens, one or two characters included."""
+
+    name = "sqlite-fts5"
+
+    def _unindex(self, connection: Connection, rows: Sequence[Row[Any]]) -> None:
+        for row in rows:
+            name = fts_table_name(row.kind)
+            connection.execute(text(f"INSERT INTO {name}({name}, rowid, title, body) "
+                                    "VALUES ('delete', :id, :title, :body)"),
+                               {"id": row.id, "title": row.title, "body": row.body})
+
+    def _index(self, connection: Connection, documents: list[dict[str, Any]]) -> None:
+        by_kind: dict[str, list[dict[str, Any]]] = {}
+        for document in documents:
+            by_kind.setdefault(document["kind"], []).append(
+                {"id": document["id"], "title": document["title"], "body": document["body"]})
+        for kind, rows in by_kind.items():
+            connection.execute(text(f"INSERT INTO {fts_table_name(kind)}(rowid, title, body) "
+                                    "VALUES (:id, :title, :body)"), rows)
+
+    def clear(self, connection: Connection) -> None:
+        for kind in DOCUMENT_KINDS:
+            name = fts_table_name(kind)
+            connection.execute(text(f"INSERT INTO {name}({name}) VALUES ('delete-all')"))
+
+    def rebuild(self, connection: Connection) -> None:
+        self.clear(connection)
+        for kind in DOCUMENT_KINDS:
+            self.index_after(connection, kind, 0)
+        # Statistics for the planner: without them SQLite takes an equality on any indexed column for ten rows
+        # (status = 'published' among 100,000 profiles) and may walk that index instead of the primary key.
+        connection.execute(text("ANALYZE"))
+
+    def index_after(self, connection: Connection, kind: str, after_id: int) -> None:
+        name = fts_table_name(kind)
+        connection.execute(text(f"INSERT INTO {name}(rowid, title, body) SELECT id, title, body "
+                                "FROM search_documents WHERE kind = :kind AND id > :after ORDER BY id"),
+                           {"kind": kind, "after": after_id})
+        connection.execute(text(f"INSERT INTO {name}({name}) VALUES ('optimize')"))
+
+    @staticmethod
+    def match_expression(query: Query) -> str:
+        """``"纺 织" AND "厂"`` (and ``NOT (…)`` for exclusions): FTS5's query syntax, phrases of characters."""
+        expression = " AND ".join(fts5_phrase(phrase) for phrase in query.required)
+        if query.excluded:
+            expression = f"({expression}) NOT ({' OR '.join(fts5_phrase(p) for p in query.excluded)})"
+        return expression
+
+    def _matching(self, kind: str, expression: str) -> tuple[Any, ColumnElement[bool]]:
+        fts = table(fts_table_name(kind), column("rowid"))
+        return fts, literal_column(fts_table_name(kind)).op("MATCH")(bindparam("fts_match", expression))
+
+    def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
+                   limit: int) -> list[Row[Any]]:
+        fts, match = self._matching(kind, self.match_expression(query))
+        statement = (select(*DOCUMENT_COLUMNS).select_from(fts)
+                     .join(SearchDocument, SearchDocument.id == fts.c.rowid)
+                     .where(match, *conditions).order_by(fts.c.rowid.desc()).limit(limit))
+        return list(connection.execute(statement).all())
+
+    def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
+        fts, match = self._matching(kind, fts5_phrase(phrase))
+        inner = select(fts.c.rowid).select_from(fts).where(match).limit(cap).subquery()
+        return int(connection.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+# --- PostgreSQL --------------------------------------------------------------------------------------------------
+
+def grams(phrase: str) -> set[str]:
+    """The lexemes a phrase's documents must hold: its character, or each pair of adjacent characters."""
+    return {phrase} if len(phrase) == 1 else {phrase[i:i + 2] for i in range(len(phrase) - 1)}
+
+
+def tsquery_text(query: Query) -> str:
+    """The lexemes every match must hold, ANDed: what the GIN index answers (``'纺织' & '织厂'``); exact for words
+    of one or two characters, longer ones are then checked on the text."""
+    lexemes = sorted(set().union(*(grams(phrase) for phrase in query.required)))
+    return " & ".join(f"'{lexeme}'" for lexeme in lexemes)
+
+
+def _holds(phrase: str) -> ColumnElement[bool]:
+    """The folded text holds ``phrase`` as consecutive tokens (in one field: fields are apart by a break token)."""
+    needle = " ".join(phrase)
+    return or_(func.strpos(SearchDocument.title, needle) > 0, func.strpos(SearchDocument.body, needle) > 0)
+
+
+class PostgresTsvector(SearchEngine):
+    """``search_documents.tsv``: a stored generated ``tsvector`` of each document's distinct characters and pairs
+    of adjacent characters (``search_grams``; no positions, so the limits on positions per lexeme never drop a
+    hit), with a GIN index per kind. The index answers words of one and two characters exactly; a longer word is
+    asked for by its pairs and then checked on the folded text."""
+
+    name = "postgresql-tsvector"
+
+    def replace(self, connection: Connection, keys: Iterable[tuple[str, int]], documents: Sequence[dict[str, Any]]
+                ) -> None:
+        """As an upsert on (kind, ref_id): two transactions refreshing the same record one after the other (a job
+        and an edit of one material) wait for each other on the row instead of colliding on the unique key."""
+        documents_table = SearchDocument.__table__
+        present = {(document["kind"], document["ref_id"]) for document in documents}
+        gone = sorted(set(keys) - present)
+        for start in range(0, len(gone), _CHUNK):
+            connection.execute(delete(documents_table).where(
+                tuple_(documents_table.c.kind, documents_table.c.ref_id).in_(gone[start:start + _CHUNK])))
+        for start in range(0, len(documents), _CHUNK):
+            statement = postgresql_insert(documents_table).values(
+                [{name: document.get(name) for name in _WRITE_COLUMNS} for document in documents[start:start + _CHUNK]])
+            connection.execute(statement.on_conflict_do_update(
+                index_elements=[documents_table.c.kind, documents_table.c.ref_id],
+                set_={name: statement.excluded[name] for name in _WRITE_COLUMNS if name not in ("kind", "ref_id")}))
+
+    def rebuild(self, connection: Connection) -> None:
+        connection.execute(text("ANALYZE search_documents"))
+
+    def _conditions(self, kind: str, query: Query) -> list[ColumnElement[bool]]:
+        tsv = literal_column("search_documents.tsv")
+        conditions: list[ColumnElement[bool]] = [
+            SearchDocument.kind == kind,
+            tsv.op("@@")(cast(bindparam("tsquery", tsquery_text(query)), TSQUERY))]
+        conditions += [_holds(phrase) for phrase in query.required if len(phrase) > 2]
+        conditions += [not_(_holds(phrase)) for phrase in query.excluded]
+        return conditions
+
+    def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
+                   limit: int) -> list[Row[Any]]:
+        statement = (select(*DOCUMENT_COLUMNS).where(*self._conditions(kind, query), *conditions)
+                     .order_by(SearchDocument.id.desc()).limit(limit))
+        return list(connection.execute(statement).all())
+
+    def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
+        inner = (select(SearchDocument.id).where(*self._conditions(kind, Query(required=[phrase]))).limit(cap)
+                 .subquery())
+        return int(connection.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def engine_for(dialect_name: str) -> SearchEngine:
+    """The engine for a database dialect."""
+    if dialect_name == "sqlite":
+        return SQLiteFTS5()
+    if dialect_name == "postgresql":
+        return PostgresTsvector()
+    raise RuntimeError(f"no search engine for the {dialect_name} dialect")
+
+
+# Objects the engines make in the database beside the models' tables (created by the migration): not models, so
+# the check that migrations match the models leaves them out.
+ENGINE_TABLE_PREFIX = "search_fts_"
+ENGINE_COLUMNS = {("search_documents", "tsv")}
+ENGINE_INDEX_PREFIX = "ix_search_documents_tsv_"
+
+
+def engine_managed(name: str | None, type_: str, parent: dict[str, Any]) -> bool:
+    """Whether a database object is one of the engines' own (for alembic's ``include_name``)."""
+    if name is None:
+        return False
+    if type_ == "table":
+        return name.startswith(ENGINE_TABLE_PREFIX)
+    if type_ == "column":
+        return (parent.get("table_name"), name) in ENGINE_COLUMNS
+    if type_ == "index":
+        return name.startswith(ENGINE_INDEX_PREFIX)
+    return False
+

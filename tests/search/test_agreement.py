@@ -1,0 +1,74 @@
+"""The index agrees with a brute-force scan: over a generated corpus of segments (Simplified and Traditional
+characters, full-width letters, digits, punctuation), every query of one to three characters finds exactly the
+segments whose folded text holds it, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from typing import Any
+
+import pytest
+
+from backend.extensions import db
+from backend.models import Material, Transcript, TranscriptSegment, User
+from backend.services import search as search_service
+from backend.services.search_text import fold
+from tests.review.helpers import user_id
+
+pytestmark = pytest.mark.both_databases  # each engine against the same scan
+
+# Query alphabet: the Traditional 織 and 廠 and the full-width Ｂ fold onto 织, 厂 and b in the text.
+ALPHABET = "纺织厂鱼的aＢ1"
+TEXT_CHARACTERS = ALPHABET + "織廠bＡ１，。 !《》"
+
+
+def _corpus(rng: random.Random, count: int) -> list[str]:
+    return ["".join(rng.choice(TEXT_CHARACTERS) for _ in range(rng.randint(1, 14))) for _ in range(count)]
+
+
+def _found(actor: User, q: str) -> set[int]:
+    ids: set[int] = set()
+    page = 1
+    while True:
+        result = search_service.search(actor, q=q, types=["segment"], page=page, per_page=100)
+        assert result.exact_total
+        ids |= {hit.document.ref_id for hit in result.hits}
+        if page * 100 >= result.total:
+            assert len(ids) == result.total
+            return ids
+        page += 1
+
+
+def test_every_short_query_agrees_with_a_substring_scan(app, client, auth):
+    collector = user_id(client, auth("collector"))
+    texts = _corpus(random.Random(20261202), 240)
+    with app.app_context():
+        material = Material(kind="audio", status="ready", title="", collector_id=collector, mime="audio/wav",
+                            size=1, sha256="f" * 64, storage_key="originals/agreement")
+        db.session.add(material)
+        db.session.flush()
+        db.session.add(Transcript(material_id=material.id, engine="faster-whisper", model="base", duration=999.0,
+                                  segments=[TranscriptSegment(index=i, start=float(i), end=i + 1.0, text=text)
+                                            for i, text in enumerate(texts)]))
+        db.session.commit()
+        segments = {segment.id: fold(segment.text) for segment in db.session.scalars(db.select(TranscriptSegment))}
+        admin = db.session.scalars(db.select(User).where(User.username == "admin")).one()
+        queries = ["".join(chars) for n in (1, 2, 3) for chars in itertools.product(ALPHABET, repeat=n)]
+        disagreements: list[tuple[str, Any, Any]] = []
+        for q in queries:
+            expected = {sid for sid, folded in segments.items() if fold(q) in folded}
+            found = _found(admin, q)
+            if found != expected:
+                disagreements.append((q, sorted(expected - found)[:5], sorted(found - expected)[:5]))
+        rng = random.Random(7)
+        for _ in range(60):  # two words, and a word with an exclusion
+            a, b = rng.choice(queries), rng.choice(queries)
+            for q, holds in ((f"{a} {b}", lambda t: fold(a) in t and fold(b) in t),
+                             (f"{a} -{b}", lambda t: fold(a) in t and fold(b) not in t)):
+                expected = {sid for sid, folded in segments.items() if holds(folded)}
+                found = _found(admin, q)
+                if found != expected:
+                    disagreements.append((q, sorted(expected - found)[:5], sorted(found - expected)[:5]))
+        assert disagreements == [], disagreements[:10]
+        assert any(len(_found(admin, q)) > 0 for q in queries if len(q) == 3)
