@@ -53,9 +53,19 @@ class FasterWhisperTranscriber(Transcriber):
         options: TranscribeOptions | None = None,
         progress: ProgressCallback | None = None,
     ) -> TranscriptionResult:
+        """Window by window (bounded memory), each window through the sequential decoder or, with
+        ``options.batch_size`` > 1, through BatchedInferencePipeline; prompt echoes are decoded again either way."""
         options = options or TranscribeOptions()
         if options.batch_size > 1:
-            return self._transcribe_batched(audio_path, options, progress)
+            from faster_whisper import BatchedInferencePipeline
+
+            pipeline = BatchedInferencePipeline(self._model)
+
+            def decode_window(audio: Any, language: str | None) -> tuple[Any, Any]:
+                return pipeline.transcribe(audio, **_batched_kwargs(options, language, audio.size))
+        else:
+            def decode_window(audio: Any, language: str | None) -> tuple[Any, Any]:
+                return self._model.transcribe(audio, **_decode_kwargs(options, language))
         estimated = probe_duration(audio_path)
         segments: list[Segment] = []
         language = options.language
@@ -67,7 +77,7 @@ class FasterWhisperTranscriber(Transcriber):
             if audio.size == 0:
                 break
             try:
-                pieces, info = self._model.transcribe(audio, **_decode_kwargs(options, language))
+                pieces, info = decode_window(audio, language)
                 if detected is None:
                     detected = (info.language, info.language_probability)
                     language = language or info.language  # keep one language across windows
@@ -90,43 +100,6 @@ class FasterWhisperTranscriber(Transcriber):
         """Decode a short stretch of samples on its own (times relative to its start)."""
         pieces, _ = self._model.transcribe(samples, **_decode_kwargs(options, language))
         return [_segment(i, piece, 0.0) for i, piece in enumerate(pieces)]
-
-    def _transcribe_batched(
-        self, audio_path: str | Path, options: TranscribeOptions, progress: ProgressCallback | None
-    ) -> TranscriptionResult:
-        """Window by window like transcribe(), each window through BatchedInferencePipeline (progress per batch)."""
-        from faster_whisper import BatchedInferencePipeline
-
-        pipeline = BatchedInferencePipeline(self._model)
-        estimated = probe_duration(audio_path)
-        segments: list[Segment] = []
-        language = options.language
-        detected: tuple[str | None, float | None] | None = None
-        decoded = 0.0
-        for offset, audio in iter_windows(audio_path, self.window_s):
-            decoded = offset + audio.size / SAMPLE_RATE
-            total = max(estimated, decoded)
-            if audio.size == 0:
-                break
-            try:
-                pieces, info = pipeline.transcribe(audio, **_batched_kwargs(options, language, audio.size))
-                if detected is None:
-                    detected = (info.language, info.language_probability)
-                    language = language or info.language
-                first = len(segments)
-                for piece in pieces:
-                    segments.append(_segment(len(segments), piece, offset))
-                    if progress is not None:
-                        progress(min(offset + piece.end, total), total)
-                redecode_prompt_echoes(segments[first:], audio, offset, options,
-                                       lambda samples, retry: self._decode(samples, retry, language))
-            except (RuntimeError, ValueError) as exc:
-                raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
-            if progress is not None:
-                progress(decoded, total)
-        lang, prob = detected or (options.language, None)
-        return TranscriptionResult(lang, prob, round(decoded, 3), segments, self.engine, self.model,
-                                   initial_prompt=options.initial_prompt)
 
 
 def _batched_kwargs(options: TranscribeOptions, language: str | None, samples: int) -> dict[str, Any]:
