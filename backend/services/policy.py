@@ -4,7 +4,6 @@ like a missing one. Views and services ask this module; nothing else writes a ro
 
 from __future__ import annotations
 
-import functools
 from datetime import date
 from enum import StrEnum
 from functools import lru_cache
@@ -364,7 +363,7 @@ def material_is_public(today: date | None = None) -> ColumnElement[bool]:
     return _material_is_public(today or current_date())
 
 
-@functools.lru_cache(maxsize=4)
+@lru_cache(maxsize=4)
 def _material_is_public(today: date) -> ColumnElement[bool]:
     # Built once per day: the condition is the same for every query, and building its aliases costs milliseconds
     # (an OAI-PMH refresh or a harvest page asks it for each record). Expressions are immutable, so sharing is safe.
