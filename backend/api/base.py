@@ -6,14 +6,14 @@ from __future__ import annotations
 import functools
 from typing import Any, Callable, Iterable
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
 from flask_jwt_extended import current_user, verify_jwt_in_request
 from werkzeug.routing import IntegerConverter
 
 from backend.api import json_body
 from backend.errors import Forbidden, PreconditionFailed, UnsupportedMediaType
 from backend.models import ROLES
-from backend.services import policy
+from backend.services import crosswalks, policy
 from backend.services.policy import Permission
 from backend.services.text import INT64_MAX, parse_int64
 
@@ -196,6 +196,20 @@ def skip_idempotency(view: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def init_request_hooks(app: Flask) -> None:
-    """In this order, before any view or argument parsing: who is asking, then what kind of body they sent."""
+    """In this order, before any view or argument parsing: where the request was sent (for record links), who is
+    asking, then what kind of body they sent."""
+    app.before_request(_note_request_root)
     app.before_request(lambda: authenticate_first(app))
     app.before_request(lambda: _check_body_type(app))
+    app.teardown_request(_forget_request_root)
+
+
+def _note_request_root() -> None:
+    """Record links (EAC-CPF, Dublin Core, OAI-PMH) point at the host asked when LIUFANG_PUBLIC_URL is not set."""
+    g.liufang_request_root = crosswalks.serve_request_at(request.url_root)
+
+
+def _forget_request_root(_error: BaseException | None = None) -> None:
+    token = g.pop("liufang_request_root", None)
+    if token is not None:
+        crosswalks.served(token)

@@ -7,11 +7,9 @@ from typing import Any
 from flask import Response, jsonify
 from flask_jwt_extended import current_user
 from flask_smorest import Blueprint
-from sqlalchemy import func, select
 
 from backend.api.base import expected_version, if_match_doc, login_required, versioned_json
-from backend.extensions import db
-from backend.models import Interview, Material, Project
+from backend.models import Project
 from backend.schemas.projects import (ProjectInputSchema, ProjectListArgsSchema, ProjectPageSchema, ProjectSchema,
                                       ProjectUpdateSchema, ReceiptArgsSchema)
 from backend.services import policy
@@ -25,16 +23,11 @@ blp = Blueprint("projects", __name__, url_prefix="/api/v1/projects",
 _schema = ProjectSchema()
 
 
-def _count(model: Any, visible: Any, project_id: int) -> int:
-    return db.session.scalar(select(func.count()).select_from(model).where(model.project_id == project_id, visible)) or 0
-
-
 def serialise(project: Project) -> dict[str, Any]:
     """A project as its GET shows it to the signed-in user: the narrators and the counts of what they may see."""
     data = _schema.dump(project)
     data["person_ids"] = policy.visible_person_ids(current_user, project.person_ids)
-    data["interviews"] = _count(Interview, policy.visible_interviews(current_user), project.id)
-    data["materials"] = _count(Material, policy.visible_materials(current_user), project.id)
+    data.update(project_service.contents_seen_by(current_user, project))
     return data
 
 

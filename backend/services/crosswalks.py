@@ -13,11 +13,11 @@ from __future__ import annotations
 
 import re
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from datetime import date, datetime, timezone
 from typing import Any, Iterator, Literal
 
-from flask import current_app, has_request_context, request
+from flask import current_app
 from lxml import etree
 from sqlalchemy import select
 
@@ -74,6 +74,18 @@ def archive_code() -> str | None:
 
 
 _BASE_URL_OVERRIDE: ContextVar[str | None] = ContextVar("liufang_crosswalk_base_url", default=None)
+# Where the request being served was sent to: the API layer sets it for each request (services never read Flask's
+# request themselves), the fallback when LIUFANG_PUBLIC_URL is not configured.
+_REQUEST_ROOT: ContextVar[str | None] = ContextVar("liufang_request_root", default=None)
+
+
+def serve_request_at(url_root: str) -> Token[str | None]:
+    """For the API layer: the current request's root URL; give the token back to ``served()`` at its end."""
+    return _REQUEST_ROOT.set(url_root.rstrip("/"))
+
+
+def served(token: Token[str | None]) -> None:
+    _REQUEST_ROOT.reset(token)
 
 
 @contextmanager
@@ -94,9 +106,7 @@ def base_url() -> str | None:
     configured = current_app.config.get("PUBLIC_URL")
     if configured:
         return configured.rstrip("/")
-    if has_request_context():
-        return request.url_root.rstrip("/")
-    return None
+    return _REQUEST_ROOT.get()
 
 
 def record_url(kind: str, record_id: int, audience: Audience) -> str | None:

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import func, or_, select
 
 from backend.errors import Forbidden, InvalidTransition, NotFound, ValidationFailed
 from backend.extensions import db
-from backend.models import Project, ProjectCollector, ProjectPerson, User
+from backend.models import Interview, Material, Project, ProjectCollector, ProjectPerson, User
 from backend.models.project import PROJECT_STATUS_LABELS
 from backend.models.types import utcnow
 from backend.services import audit, policy
@@ -29,6 +29,16 @@ TRANSITIONS: dict[str, tuple[frozenset[str], str]] = {
 
 def get_project(actor: User, project_id: int) -> Project:
     return policy.visible_project(actor, project_id)
+
+
+def contents_seen_by(actor: User, project: Project) -> dict[str, int]:
+    """How many of the project's interviews and materials ``actor`` may see (a project shows no hidden counts)."""
+    def count(model: Any, visible: Any) -> int:
+        return db.session.scalar(select(func.count()).select_from(model)
+                                 .where(model.project_id == project.id, visible)) or 0
+
+    return {"interviews": count(Interview, policy.visible_interviews(actor)),
+            "materials": count(Material, policy.visible_materials(actor))}
 
 
 def list_projects(actor: User, *, status: str | None = None, q: str | None = None, collector: int | None = None,

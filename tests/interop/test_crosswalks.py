@@ -22,6 +22,7 @@ def texts(element: etree._Element, path: str) -> list[str]:
 def test_eac_cpf_of_a_published_person_is_valid_and_complete(app, client, auth, rich_person, schemas):
     app.config.update(ARCHIVE_NAME="连云港市档案馆", ARCHIVE_CODE="CN-320700")
     with app.test_request_context(base_url="https://archive.example.org/"):
+        app.preprocess_request()  # the request hooks note the host asked, as for a real request
         person = db.session.get(Person, rich_person["id"])
         document = crosswalks.eac_cpf_document(person, audience="public")
     assert document.startswith(b"<?xml version='1.0' encoding='UTF-8'?>")
@@ -122,6 +123,7 @@ def test_dublin_core_of_a_material_and_an_interview(app, client, auth, rich_pers
                             headers=if_match(client, url, auth("archivist")))
     assert response.status_code == 200, response.get_json()
     with app.test_request_context(base_url="https://archive.example.org/"):
+        app.preprocess_request()  # the request hooks note the host asked, as for a real request
         material = db.session.get(Material, rich_person["photo_id"])
         interview_row = db.session.get(Interview, interview["id"])
         public_material = crosswalks.dublin_core_element(material, audience="public")
