@@ -110,3 +110,49 @@ def _take(segment: Segment, pieces: list[Segment], shift: float, text: str) -> N
     ratios = [p.compression_ratio for p in pieces if p.compression_ratio is not None]
     segment.compression_ratio = max(ratios) if ratios else None
 
+
+
+#: A stretch of a window this long (seconds) with no segment in it is decoded again on its own: Whisper sometimes
+#: ends a 30 s window early and moves past speech it never wrote (seen on joined real speech with the prompt
+#: carried into every window). Over a real pause the voice detector finds nothing and the decode costs little.
+SKIPPED_GAP_S = 8.0
+#: A decode of a gap may skip again, from a later point: the gaps left are tried again, this many times at most.
+SKIPPED_PASSES = 3
+
+
+def fill_skipped_speech(
+    segments: list[Segment], audio: np.ndarray, offset: float, options: TranscribeOptions, decode: Decode
+) -> list[Segment]:
+    """The window's segments (``audio`` starts at ``offset`` seconds) with what a fresh decode finds in each
+    stretch of at least SKIPPED_GAP_S seconds that no segment covers (before the first segment, between two, after
+    the last), in time order. Each segment found so has meta["redecoded"] = {reason: "skipped_speech", gap: [start,
+    end]}; indices are left to the caller."""
+    for _ in range(SKIPPED_PASSES):
+        found = _decode_gaps(segments, audio, offset, options, decode)
+        if not found:
+            break
+        segments = sorted([*segments, *found], key=lambda segment: (segment.start, segment.end))
+    return segments
+
+
+def _decode_gaps(segments: list[Segment], audio: np.ndarray, offset: float, options: TranscribeOptions,
+                 decode: Decode) -> list[Segment]:
+    window_end = offset + audio.size / SAMPLE_RATE
+    bounds = [offset, *[t for segment in segments for t in (segment.start, segment.end)], window_end]
+    found: list[Segment] = []
+    for lower, upper in zip(bounds[0::2], bounds[1::2]):
+        if upper - lower < SKIPPED_GAP_S:
+            continue
+        start = max(0, int(round((lower - offset) * SAMPLE_RATE)))
+        end = min(audio.size, int(round((upper - offset) * SAMPLE_RATE)))
+        shift = offset + start / SAMPLE_RATE
+        for piece in decode(audio[start:end], options):
+            if not compact(piece.text):
+                continue
+            piece.start = round(min(upper, shift + piece.start), 3)
+            piece.end = round(min(upper, max(piece.start, shift + piece.end)), 3)
+            piece.words = [Word(round(w.start + shift, 3), round(w.end + shift, 3), w.text, w.probability)
+                           for w in piece.words]
+            piece.meta["redecoded"] = {"reason": "skipped_speech", "gap": [round(lower, 3), round(upper, 3)]}
+            found.append(piece)
+    return found

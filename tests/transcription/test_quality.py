@@ -19,7 +19,7 @@ from transcription.base import (
 )
 from transcription.cer import cer
 from transcription.chinese import postprocess, to_simplified
-from transcription.echo import echoes_prompt, redecode_prompt_echoes
+from transcription.echo import echoes_prompt, fill_skipped_speech, redecode_prompt_echoes
 from transcription.prompts import INSTRUCTION_PROMPT_ZH, SpeechContext, build_prompt
 
 ECHO_CLIP = "BAC009S0252W0001.wav"  # 嗯变温温度设为两度: base with the instruction prompt writes "并带有标点符号。"
@@ -222,3 +222,61 @@ def test_a_large_model_on_cuda_loads_through_the_same_code(monkeypatch: pytest.M
                                    cache_dir=tmp_path / "cache") is transcriber
     assert len(loaded) == 1
     assert loaded[0]["model"] == source and loaded[0]["device"] == "cuda" and loaded[0]["compute_type"] == "float16"
+
+
+# --- speech the decoder skipped -------------------------------------------------------------------------------
+
+def test_a_stretch_the_decoder_skipped_is_decoded_again_until_nothing_is_left() -> None:
+    """Whisper may end a window early and move past speech it never wrote: a stretch of 8 s or more without a
+    segment is decoded on its own, again for what such a decode skips in turn; short pauses are left alone."""
+    audio = np.zeros(40 * SAMPLE_RATE, dtype=np.float32)
+    calls: list[tuple[float, float]] = []
+
+    def decode(samples: np.ndarray, options: TranscribeOptions) -> list[Segment]:
+        calls.append((round(samples.size / SAMPLE_RATE, 2), len(calls)))
+        if len(calls) == 1:  # the first decode of the 10–30 s gap skips again after its first sentence
+            return [Segment(0, 0.5, 4.0, "两名伤者为一对跨国新婚夫妇。")]
+        if len(calls) == 2:
+            return [Segment(0, 1.0, 5.0, "甚至出现交易几乎停滞的情况。"), Segment(1, 5.0, 6.0, "  ")]
+        return []  # 119–130 holds a long pause only
+
+    segments = [Segment(0, 100.0, 105.0, "住房用地供应和管理情况。"), Segment(1, 107.0, 110.0, "以及税收政策。"),
+                Segment(2, 130.0, 140.0, "广州市房地产中介协会分析。")]
+    filled = fill_skipped_speech(segments, audio, 100.0, TranscribeOptions(), decode)
+    # 110–130 was decoded, then what each decode left (114–130, 119–130); the 2 s pause and the last segment's
+    # end were not, and a decode that finds nothing ends it.
+    assert [size for size, _ in calls] == [20.0, 16.0, 11.0]
+    assert [(s.start, s.end, s.text) for s in filled] == [
+        (100.0, 105.0, "住房用地供应和管理情况。"), (107.0, 110.0, "以及税收政策。"),
+        (110.5, 114.0, "两名伤者为一对跨国新婚夫妇。"), (115.0, 119.0, "甚至出现交易几乎停滞的情况。"),
+        (130.0, 140.0, "广州市房地产中介协会分析。")]
+    assert filled[2].meta["redecoded"] == {"reason": "skipped_speech", "gap": [110.0, 130.0]}
+    assert filled[3].meta["redecoded"] == {"reason": "skipped_speech", "gap": [114.0, 130.0]}
+
+
+def test_a_window_without_gaps_is_not_decoded_again() -> None:
+    def decode(samples: np.ndarray, options: TranscribeOptions) -> list[Segment]:
+        raise AssertionError("no stretch is long enough to be decoded again")
+
+    segments = [Segment(0, 0.5, 6.0, "想听歌曲又见山里红。"), Segment(1, 12.0, 19.0, "现在是不是也该长点心了吧？")]
+    audio = np.zeros(25 * SAMPLE_RATE, dtype=np.float32)
+    assert fill_skipped_speech(segments, audio, 0.0, TranscribeOptions(), decode) == segments
+
+
+def test_a_carried_prompt_steers_every_window_of_both_engines() -> None:
+    """faster-whisper puts hotwords into every 30 s window's prompt where the initial prompt sits in the first;
+    openai-whisper has carry_initial_prompt. Without carrying, the prompt steers the first window only."""
+    from transcription.engines import faster, openai
+
+    carried = TranscribeOptions.for_language("zh", carry_prompt=True)
+    kwargs = faster._decode_kwargs(carried, "zh")
+    assert (kwargs["initial_prompt"], kwargs["hotwords"]) == (None, DEFAULT_PROMPT_ZH)
+    assert openai._decode_kwargs(carried, "zh", "cpu")["carry_initial_prompt"] is True
+    plain = TranscribeOptions.for_language("zh")
+    kwargs = faster._decode_kwargs(plain, "zh")
+    assert (kwargs["initial_prompt"], kwargs["hotwords"]) == (DEFAULT_PROMPT_ZH, None)
+    assert openai._decode_kwargs(plain, "zh", "cpu")["carry_initial_prompt"] is False
+    # batched decoding prompts every clip itself: the prompt stays the initial one
+    batched = faster._batched_kwargs(TranscribeOptions.for_language("zh", carry_prompt=True, batch_size=4), "zh",
+                                     60 * SAMPLE_RATE)
+    assert (batched["initial_prompt"], batched["hotwords"]) == (DEFAULT_PROMPT_ZH, None)

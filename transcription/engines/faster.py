@@ -15,7 +15,7 @@ from transcription.base import (
     TranscriptionResult,
     Word,
 )
-from transcription.echo import redecode_prompt_echoes
+from transcription.echo import fill_skipped_speech, redecode_prompt_echoes
 
 
 class FasterWhisperTranscriber(Transcriber):
@@ -88,6 +88,10 @@ class FasterWhisperTranscriber(Transcriber):
                         progress(min(offset + piece.end, total), total)  # may raise TranscriptionCancelled
                 redecode_prompt_echoes(segments[first:], audio, offset, options,
                                        lambda samples, retry: self._decode(samples, retry, language))
+                segments[first:] = fill_skipped_speech(segments[first:], audio, offset, options,
+                                                       lambda samples, again: self._decode(samples, again, language))
+                for index, segment in enumerate(segments[first:], first):
+                    segment.index = index
             except (RuntimeError, ValueError) as exc:
                 raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
             if progress is not None:
@@ -107,6 +111,7 @@ def _batched_kwargs(options: TranscribeOptions, language: str | None, samples: i
     need segments shorter than 30 s), one temperature (it has no fallback), and without the VAD fixed 30 s clips."""
     kwargs = _decode_kwargs(options, language)
     kwargs.pop("condition_on_previous_text")  # always off in batched decoding
+    kwargs.update(initial_prompt=options.initial_prompt, hotwords=None)  # it prompts every clip already
     temperature = kwargs["temperature"]
     kwargs["temperature"] = temperature[0] if isinstance(temperature, list) else temperature
     kwargs.update(batch_size=options.batch_size, without_timestamps=False)
@@ -120,12 +125,17 @@ def _batched_kwargs(options: TranscribeOptions, language: str | None, samples: i
 
 
 def _decode_kwargs(options: TranscribeOptions, language: str | None) -> dict[str, Any]:
+    """The sequential decoder's options. A carried prompt goes in as ``hotwords``: faster-whisper puts those in
+    every window's prompt at the very place the initial prompt takes in the first one (and an initial prompt only
+    there), so each 30 s window starts from the same text."""
     temperature = options.temperature
+    carried = options.carry_prompt and bool(options.initial_prompt)
     return {
         "language": language,
         "task": options.task,
         "beam_size": options.beam_size,
-        "initial_prompt": options.initial_prompt,
+        "initial_prompt": None if carried else options.initial_prompt,
+        "hotwords": options.initial_prompt if carried else None,
         "vad_filter": options.vad_filter,
         "condition_on_previous_text": options.condition_on_previous_text,
         "word_timestamps": options.word_timestamps,

@@ -134,6 +134,7 @@ def _decode_kwargs(options: TranscribeOptions, language: str | None, device: str
         "task": options.task,
         "beam_size": options.beam_size,
         "initial_prompt": options.initial_prompt,
+        "carry_initial_prompt": options.carry_prompt and bool(options.initial_prompt),
         "condition_on_previous_text": options.condition_on_previous_text,
         "word_timestamps": options.word_timestamps,
         "temperature": temperature if isinstance(temperature, (int, float)) else tuple(temperature),
