@@ -30,7 +30,8 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
-VENV_BIN = ROOT / ".venv" / "bin"
+# The project's venv, or (in a git worktree without one) the venv of the Python running this script.
+VENV_BIN = ROOT / ".venv" / "bin" if (ROOT / ".venv" / "bin").is_dir() else Path(sys.executable).parent
 PASSWORD = "bench-password-123"
 ABOUT = """\
 Usage:  .venv/bin/python bench/api_bench.py [--count 100000] [--requests 300] [--concurrency 1]

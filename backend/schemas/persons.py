@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, fields, validate
 
 from backend.models.person import CATEGORIES, GENDERS, STATUSES
@@ -123,3 +125,31 @@ class ChecklistSchema(Schema):
     publishable = fields.Bool()
     missing = fields.List(fields.Str(), metadata={"description": "e.g. biography, material, consent_public"})
     labels = fields.List(fields.Str(), metadata={"description": "The same, in Chinese"})
+
+
+_HONOUR_KEYS = tuple(HonourSchema._declared_fields)
+_PLAIN_FIELDS = ("client_uuid", "category", "status", "name", "name_pinyin", "gender", "ethnicity", "birth_date",
+                 "death_date", "native_place", "occupation", "biography", "id_number", "phone", "address",
+                 "archival_code", "return_comment")
+_TIME_FIELDS = ("created_at", "updated_at", "submitted_at", "approved_at", "published_at", "withdrawn_at")
+
+
+def _iso(value: Any) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def dump_person(person: Any) -> dict[str, Any]:
+    """What ``PersonSchema().dump(person)`` gives (without ``personal_data_masked`` and ``actions``, which the view
+    adds), built directly: a list page pays about a tenth of marshmallow's per-field cost. A test holds the two
+    equal on every field."""
+    data: dict[str, Any] = {"id": person.id, "version": person.version}
+    for name in _PLAIN_FIELDS:
+        data[name] = getattr(person, name)
+    data["aliases"] = list(person.aliases or [])
+    data["area"] = {"district": person.area_district, "town": person.area_town, "village": person.area_village}
+    data["honours"] = [{key: honour[key] for key in _HONOUR_KEYS if key in honour} for honour in person.honours or []]
+    data["tags"] = person.tags
+    data["created_by"] = person.created_by_id
+    for name in _TIME_FIELDS:
+        data[name] = _iso(getattr(person, name))
+    return data

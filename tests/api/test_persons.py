@@ -9,6 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from backend.extensions import db
 from backend.models import Person
+from backend.schemas.persons import PersonSchema, dump_person
 from tests.api.helpers import VALID_ID, VALID_ID_2, advance, assert_error, if_match, make_person
 
 FULL = {
@@ -435,3 +436,15 @@ def test_each_profile_says_what_the_caller_may_do_with_it_now(client, auth):
     published = advance(client, person["id"], auth("archivist"), "publish")
     assert published["actions"] == ["edit", "withdraw", "record_consent", "withdraw_consent"]
     assert actions("collector") == ["record_consent"]
+
+
+@pytest.mark.both_databases
+def test_list_items_are_exactly_what_the_person_schema_dumps(app, client, auth):
+    """The list's direct serialiser (dump_person) against PersonSchema on a full profile and a bare draft."""
+    full = make_person(client, auth("archivist"), **FULL)
+    bare = make_person(client, auth("archivist"), category="good_person", name="李四")
+    with app.app_context():
+        for person_id in (full["id"], bare["id"]):
+            person = db.session.get(Person, person_id)
+            expected = PersonSchema(exclude=("personal_data_masked", "actions")).dump(person)
+            assert dump_person(person) == expected
