@@ -1,4 +1,5 @@
-"""Prompt echoes: a segment that reads the initial prompt back instead of the speech is decoded again without it."""
+"""Decoding again: a segment that reads the initial prompt back instead of the speech (without the prompt), and a
+stretch of speech the decoder skipped (on its own)."""
 
 from __future__ import annotations
 
@@ -97,19 +98,21 @@ def redecode_prompt_echoes(
     return count
 
 
+def _shifted(words: list[Word], shift: float) -> list[Word]:
+    return [Word(round(w.start + shift, 3), round(w.end + shift, 3), w.text, w.probability) for w in words]
+
+
 def _take(segment: Segment, pieces: list[Segment], shift: float, text: str) -> None:
     segment.text = text
     segment.start = round(shift + pieces[0].start, 3)
     segment.end = round(max(segment.start, shift + pieces[-1].end), 3)
-    segment.words = [Word(round(w.start + shift, 3), round(w.end + shift, 3), w.text, w.probability)
-                     for piece in pieces for w in piece.words]
+    segment.words = [word for piece in pieces for word in _shifted(piece.words, shift)]
     scored = [p for p in pieces if p.avg_logprob is not None]
     segment.avg_logprob = min(p.avg_logprob for p in scored) if scored else None  # type: ignore[type-var]
     no_speech = [p.no_speech_prob for p in pieces if p.no_speech_prob is not None]
     segment.no_speech_prob = max(no_speech) if no_speech else None
     ratios = [p.compression_ratio for p in pieces if p.compression_ratio is not None]
     segment.compression_ratio = max(ratios) if ratios else None
-
 
 
 #: A stretch of a window this long (seconds) with no segment in it is decoded again on its own: Whisper sometimes
@@ -151,8 +154,7 @@ def _decode_gaps(segments: list[Segment], audio: np.ndarray, offset: float, opti
                 continue
             piece.start = round(min(upper, shift + piece.start), 3)
             piece.end = round(min(upper, max(piece.start, shift + piece.end)), 3)
-            piece.words = [Word(round(w.start + shift, 3), round(w.end + shift, 3), w.text, w.probability)
-                           for w in piece.words]
+            piece.words = _shifted(piece.words, shift)
             piece.meta["redecoded"] = {"reason": "skipped_speech", "gap": [round(lower, 3), round(upper, 3)]}
             found.append(piece)
     return found

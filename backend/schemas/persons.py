@@ -127,7 +127,7 @@ class ChecklistSchema(Schema):
     labels = fields.List(fields.Str(), metadata={"description": "The same, in Chinese"})
 
 
-_HONOUR_KEYS = tuple(HonourSchema._declared_fields)
+_HONOUR_KEYS = tuple(HonourSchema().fields)
 _PLAIN_FIELDS = ("client_uuid", "category", "status", "name", "name_pinyin", "gender", "ethnicity", "birth_date",
                  "death_date", "native_place", "occupation", "biography", "id_number", "phone", "address",
                  "archival_code", "return_comment")

@@ -54,7 +54,8 @@ class FasterWhisperTranscriber(Transcriber):
         progress: ProgressCallback | None = None,
     ) -> TranscriptionResult:
         """Window by window (bounded memory), each window through the sequential decoder or, with
-        ``options.batch_size`` > 1, through BatchedInferencePipeline; prompt echoes are decoded again either way."""
+        ``options.batch_size`` > 1, through BatchedInferencePipeline; stretches the decoder skipped, then prompt
+        echoes, are decoded again either way."""
         options = options or TranscribeOptions()
         if options.batch_size > 1:
             from faster_whisper import BatchedInferencePipeline
@@ -86,12 +87,14 @@ class FasterWhisperTranscriber(Transcriber):
                     segments.append(_segment(len(segments), piece, offset))
                     if progress is not None:
                         progress(min(offset + piece.end, total), total)  # may raise TranscriptionCancelled
+                if options.vad_filter:  # without the voice detector a decode over a long pause may invent text
+                    segments[first:] = fill_skipped_speech(
+                        segments[first:], audio, offset, options,
+                        lambda samples, again: self._decode(samples, again, language))
+                    for index, segment in enumerate(segments[first:], first):
+                        segment.index = index
                 redecode_prompt_echoes(segments[first:], audio, offset, options,
                                        lambda samples, retry: self._decode(samples, retry, language))
-                segments[first:] = fill_skipped_speech(segments[first:], audio, offset, options,
-                                                       lambda samples, again: self._decode(samples, again, language))
-                for index, segment in enumerate(segments[first:], first):
-                    segment.index = index
             except (RuntimeError, ValueError) as exc:
                 raise TranscriptionError(f"faster-whisper failed: {exc}") from exc
             if progress is not None:
