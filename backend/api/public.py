@@ -7,7 +7,7 @@ import math
 import re
 from typing import Any
 
-from flask import Response, current_app, url_for
+from flask import Response, current_app, jsonify, url_for
 from flask_smorest import Blueprint
 from werkzeug.wrappers import Response as BaseResponse
 
@@ -106,10 +106,10 @@ def list_persons(args: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, SearchPageSchema)
 @blp.alt_response(429, description="Too many requests: see Retry-After")
 @blp.doc(**NO_AUTH)
-def search(args: dict[str, Any]) -> dict[str, Any]:
+def search(args: dict[str, Any]) -> Response:
     """Search what the public archive shows: approved transcripts (never a redacted segment), public profiles and
     their public materials. Same query language and answer as GET /api/v1/search."""
-    return search_api.serialise(search_service.search(None, **args), public=True)
+    return jsonify(search_api.serialise(search_service.search(None, **args), public=True))
 
 
 @blp.route("/persons/<int:person_id>", methods=["GET"])

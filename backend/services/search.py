@@ -12,8 +12,9 @@ the caller may see."""
 from __future__ import annotations
 
 import math
+import threading
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 from typing import Any
@@ -27,12 +28,13 @@ from backend.extensions import db
 from backend.models import (STATUSES, TRANSCRIPT_STATUSES, Interview, InterviewPerson, Material, Person,
                             PersonMaterial, Redaction, SearchDocument, Transcript, TranscriptSegment, User)
 from backend.models.material import MATERIAL_STATUSES
-from backend.services import policy
+from backend.services import change_log, policy
 from backend.services import public as public_service
 from backend.services.policy import Permission
 from backend.services.search_index import engine, interview_fields, material_fields, public_material_fields
 from backend.services.search_text import Query, highlight, match_spans, parse
 
+_PUBLIC_MATERIALS = "liufang_search_public_materials"
 TYPES = ("segment", "person", "material", "interview")
 PUBLIC_TYPES = ("segment", "person", "material")
 TITLE_WEIGHT = 3.0
@@ -46,8 +48,8 @@ class Hit:
     document: Any
     score: float = 0.0
     exact: bool = False
-    categories: set[str] = field(default_factory=set)
-    areas: set[str] = field(default_factory=set)
+    categories: frozenset[str] = frozenset()
+    areas: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -114,9 +116,84 @@ def _persons_condition(actor: User | None, category: str | None, area: str | Non
 
 
 def conditions_for(kind: str, actor: User | None, *, category: str | None = None, area: str | None = None,
-                   person: int | None = None, collector: int | None = None, status: str | None = None
-                   ) -> list[ColumnElement[bool]]:
-    """What a document of ``kind`` must satisfy to be answered to ``actor`` (None: the public), filters included."""
+                   person: int | None = None, collector: int | None = None, status: str | None = None,
+                   public: frozenset[int] | None = None) -> list[ColumnElement[bool]]:
+    """What a document of ``kind`` must satisfy to be answered to ``actor`` (None: the public), filters included;
+    ``public``: the public recordings' ids (``public_material_ids``), if known."""
+    who = None if actor is None else (actor.id, tuple(actor.roles))
+    if actor is not None or kind not in ("segment", "public_material"):
+        public = None
+    conditions = list(_conditions(kind, who, category, area, person, collector, status, policy.current_date(),
+                                  public is not None))
+    if public is not None:
+        connection = db.session.connection()
+        conditions.append(engine(connection).among(SearchDocument.material_id, public))
+    return conditions
+
+
+@lru_cache(maxsize=512)
+def _conditions(kind: str, who: tuple[int, tuple[str, ...]] | None, category: str | None, area: str | None,
+                person: int | None, collector: int | None, status: str | None, today: date, public_given: bool
+                ) -> tuple[ColumnElement[bool], ...]:
+    # Built once per caller, filters and day: building these expressions (aliases, subqueries) costs more than
+    # running the statement, and they are immutable, so sharing them between requests is safe. ``who`` stands for
+    # the caller by what the conditions read of it (its id and roles); ``today`` for the embargo date.
+    actor = None if who is None else _Caller(id=who[0], roles=list(who[1]))
+    return tuple(_build_conditions(kind, actor, category=category, area=area, person=person, collector=collector,
+                                   status=status, public_given=public_given))
+
+
+class _PublicMaterials:
+    """The ids of the public recordings at one change-log position and day (the latest few); one per app."""
+
+    def __init__(self) -> None:
+        self._entries: dict[Any, frozenset[int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> frozenset[int] | None:
+        with self._lock:
+            return self._entries.get(key)
+
+    def put(self, key: Any, ids: frozenset[int]) -> None:
+        with self._lock:
+            self._entries[key] = ids
+            while len(self._entries) > 4:
+                self._entries.pop(next(iter(self._entries)))
+
+
+def public_material_ids() -> frozenset[int] | None:
+    """The ids of the recordings the public may see now, reused while the change log stands still (every commit
+    that changes a material, a profile, a consent or a link between them moves it) and the day is the same (an
+    embargo ends with the day). The public rule costs a few microseconds per recording of the archive; evaluated
+    in every public search statement it grew with the archive. None when this transaction has changes its commit
+    has yet to log: then the rule goes into the statements as it is."""
+    db.session.flush()
+    if change_log.has_unlogged_changes(db.session()):
+        return None
+    cache = current_app.extensions.get(_PUBLIC_MATERIALS)
+    if cache is None:
+        cache = current_app.extensions.setdefault(_PUBLIC_MATERIALS, _PublicMaterials())
+    today = policy.current_date()
+    before = change_log.position()
+    ids = cache.get((before, today))
+    if ids is None:
+        ids = frozenset(db.session.scalars(_public_material_ids(today)))
+        if change_log.position() == before:  # nothing committed in between: exactly that position's
+            cache.put((before, today), ids)
+    return ids
+
+
+@dataclass(frozen=True)
+class _Caller:
+    """What the visibility rules read of a user."""
+
+    id: int
+    roles: list[str]
+
+
+def _build_conditions(kind: str, actor: Any, *, category: str | None, area: str | None, person: int | None,
+                      collector: int | None, status: str | None, public_given: bool) -> list[ColumnElement[bool]]:
+    """The conditions; for the public, without the rule on recordings when ``public_given`` (their ids are)."""
     doc = SearchDocument
     linked = aliased(Person)
     person_filter = _persons_condition(actor, category, area, person, linked)
@@ -124,7 +201,10 @@ def conditions_for(kind: str, actor: User | None, *, category: str | None = None
     if kind == "segment":
         if actor is None:
             other = aliased(Transcript)
-            conditions.append(doc.transcript_id.in_(_public_transcript_ids(policy.current_date())))
+            if public_given:
+                conditions.append(doc.transcript_id.in_(select(Transcript.id).where(Transcript.status == "approved")))
+            else:
+                conditions.append(doc.transcript_id.in_(_public_transcript_ids(policy.current_date())))
             # a segment touching a redacted range of any transcript of its recording is left out whole
             conditions.append(~exists().where(Redaction.transcript_id == other.id,
                                               other.material_id == doc.material_id,
@@ -147,7 +227,8 @@ def conditions_for(kind: str, actor: User | None, *, category: str | None = None
                 return [false()]
             conditions.append(exists().where(Person.id == doc.ref_id, Person.status == status))
     elif kind in ("material", "public_material"):
-        if actor is None or not policy.can(actor, Permission.MATERIAL_READ_ALL):
+        if (actor is None and not public_given) or (actor is not None
+                                                    and not policy.can(actor, Permission.MATERIAL_READ_ALL)):
             conditions.append(doc.material_id.in_(_visible_material_ids(actor)))
         if status is not None:
             if status not in MATERIAL_STATUSES or actor is None:
@@ -234,19 +315,24 @@ def _label_persons(hits: list[Hit], actor: User | None) -> None:
     for query in queries:
         for owner, owner_id, category, district in db.session.execute(query):
             linked.setdefault((owner, owner_id), set()).add((category, district))
+    # Each source's labels are worked out once and shared by its hits (a recording has hundreds of segments).
+    labels: dict[tuple[str, Any], tuple[frozenset[str], frozenset[str]]] = {}
+    none: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
+    for key, pairs in linked.items():
+        labels[key] = (frozenset(category for category, _ in pairs if category),
+                       frozenset(district for _, district in pairs if district))
     for hit in hits:
         document = hit.document
         if hit.type == "person":
-            labels = {(document.category, document.area)}
+            key = ("person", (document.category, document.area))  # a profile's own, shared by those alike
+            if key not in labels:
+                labels[key] = (frozenset([document.category] if document.category else []),
+                               frozenset([document.area] if document.area else []))
         elif hit.type == "interview":
-            labels = linked.get(("interview", document.ref_id), set())
+            key = ("interview", document.ref_id)
         else:
-            labels = linked.get(("material", document.material_id), set())
-        for category, district in labels:
-            if category:
-                hit.categories.add(category)
-            if district:
-                hit.areas.add(district)
+            key = ("material", document.material_id)
+        hit.categories, hit.areas = labels.get(key, none)
 
 
 def _facets(hits: list[Hit]) -> dict[str, dict[str, int]]:
@@ -274,10 +360,11 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
     search_engine = engine(connection)
     hits: list[Hit] = []
     capped = False
+    public = public_material_ids() if actor is None else None
     for kind in wanted:
         document_kind = "public_material" if kind == "material" and actor is None else kind
         conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
-                                    collector=collector, status=status)
+                                    collector=collector, status=status, public=public)
         rows = search_engine.candidates(connection, document_kind, query, conditions, limit)
         capped = capped or len(rows) >= limit
         found = [Hit(kind, row) for row in rows]

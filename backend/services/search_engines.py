@@ -7,12 +7,13 @@ above this, the same for every engine; another engine (OpenSearch) would impleme
 
 from __future__ import annotations
 
+import json
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import (ColumnElement, bindparam, cast, column, delete, func, literal_column, not_, or_, select, table,
-                        text, tuple_)
+from sqlalchemy import (ARRAY, ColumnElement, Integer, any_, bindparam, cast, column, delete, func, literal_column,
+                        not_, or_, select, table, text, tuple_)
 from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import Connection, Row
@@ -78,6 +79,11 @@ class SearchEngine(ABC):
     def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
                    limit: int) -> list[Row[Any]]:
         """Documents of ``kind`` matching ``query`` and ``conditions``, newest first, at most ``limit``."""
+
+    @abstractmethod
+    def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+        """``column`` is one of ``ids``, sent as one bound value however many there are (a list of bound
+        parameters would meet the drivers' limits on large archives)."""
 
     @abstractmethod
     def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
@@ -154,6 +160,10 @@ class SQLiteFTS5(SearchEngine):
                      .where(match, *conditions).order_by(fts.c.rowid.desc()).limit(limit))
         return list(connection.execute(statement).all())
 
+    def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+        values = func.json_each(bindparam("among_ids", json.dumps(sorted(ids)))).table_valued("value")
+        return column.in_(select(values.c.value))
+
     def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
         fts, match = self._matching(kind, fts5_phrase(phrase))
         inner = select(fts.c.rowid).select_from(fts).where(match).limit(cap).subquery()
@@ -222,6 +232,9 @@ class PostgresTsvector(SearchEngine):
         statement = (select(*DOCUMENT_COLUMNS).where(*self._conditions(kind, query), *conditions)
                      .order_by(SearchDocument.id.desc()).limit(limit))
         return list(connection.execute(statement).all())
+
+    def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
+        return column == any_(bindparam("among_ids", sorted(ids), type_=ARRAY(Integer)))
 
     def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
         inner = (select(SearchDocument.id).where(*self._conditions(kind, Query(required=[phrase]))).limit(cap)

@@ -11,6 +11,7 @@ import pytest
 from backend.extensions import db
 from backend.models import Material
 from tests.api.helpers import VALID_ID, advance, assert_error, if_match, make_person
+from tests.conftest import PASSWORD
 from tests.review.helpers import make_transcript, user_id
 
 pytestmark = pytest.mark.both_databases  # each engine's index and queries
@@ -140,6 +141,19 @@ def test_collectors_see_their_own_drafts_and_published_profiles_only(client, aut
     assert {item["id"] for item in search(client, auth("editor"), "灯塔")["items"]} == \
         {own["id"], other["id"], published["id"]}
     assert search(client, auth("collector"), "乙草稿")["total"] == 0
+
+
+def test_a_role_change_takes_effect_on_the_next_search(client, auth, users):
+    """The visibility conditions are built once per caller and reused: a new role must not find the old ones."""
+    other = make_person(client, auth("other_collector"), name="丁草稿", biography="守夜的更夫。")
+    assert search(client, auth("collector"), "更夫")["total"] == 0
+    response = client.patch(f"/api/v1/users/{users['collector']}", json={"roles": ["collector", "editor"]},
+                            headers=auth("admin"))
+    assert response.status_code == 200
+    login = client.post("/api/v1/auth/login", json={"username": "collector", "password": PASSWORD})
+    fresh = {"Authorization": f"Bearer {login.get_json()['access_token']}"}
+    assert [item["id"] for item in search(client, fresh, "更夫")["items"]] == [other["id"]]
+    assert search(client, auth("other_collector"), "更夫")["total"] == 1  # the author, as before
 
 
 def test_restricted_materials_and_their_transcripts_only_for_roles_that_may_see_them(client, auth, app):
