@@ -193,7 +193,8 @@ def _holds(phrase: str) -> ColumnElement[bool]:
 class PostgresTsvector(SearchEngine):
     """``search_documents.tsv``: a stored generated ``tsvector`` of each document's distinct characters and pairs
     of adjacent characters (``search_grams``; no positions, so the limits on positions per lexeme never drop a
-    hit), with a GIN index per kind. The index answers words of one and two characters exactly; a longer word is
+    hit), with a GIN index per kind, and a b-tree on id per kind for reading a common word's newest matches in
+    order. The GIN index answers words of one and two characters exactly; a longer word is
     asked for by its pairs and then checked on the folded text."""
 
     name = "postgresql-tsvector"
@@ -255,7 +256,7 @@ def engine_for(dialect_name: str) -> SearchEngine:
 # the check that migrations match the models leaves them out.
 ENGINE_TABLE_PREFIX = "search_fts_"
 ENGINE_COLUMNS = {("search_documents", "tsv")}
-ENGINE_INDEX_PREFIX = "ix_search_documents_tsv_"
+ENGINE_INDEX_PREFIXES = ("ix_search_documents_tsv_", "ix_search_documents_newest_")
 
 
 def engine_managed(name: str | None, type_: str, parent: dict[str, Any]) -> bool:
@@ -267,6 +268,6 @@ def engine_managed(name: str | None, type_: str, parent: dict[str, Any]) -> bool
     if type_ == "column":
         return (parent.get("table_name"), name) in ENGINE_COLUMNS
     if type_ == "index":
-        return name.startswith(ENGINE_INDEX_PREFIX)
+        return name.startswith(ENGINE_INDEX_PREFIXES)
     return False
 
