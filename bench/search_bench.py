@@ -24,7 +24,7 @@ from sqlalchemy import text  # noqa: E402
 
 from backend import create_app, transaction  # noqa: E402
 from backend.extensions import db  # noqa: E402
-from backend.services import search_index  # noqa: E402
+from backend.services import change_log, search_index  # noqa: E402
 from backend.services.pinyin import name_pinyin  # noqa: E402
 from backend.services.users import create_user  # noqa: E402
 from tests.support.postgres import postgres_server  # noqa: E402
@@ -119,6 +119,8 @@ def seed_persons(app: Any, count: int, users: dict[str, int], rng: random.Random
                                                "created_at", "updated_at"], persons)
             _copy_rows(connection, "consents", ["person_id", "scope", "signed_at", "conditions", "created_by_id",
                                                 "created_at", "interview_scoped"], consents)
+            # what the session's hooks log for records written through it (bulk SQL goes past them)
+            change_log.write(connection, {("person", row[0]): "upsert" for row in persons})
 
 
 def seed_segments(app: Any, start: int, stop: int, users: dict[str, int], persons: int, rng: random.Random,
@@ -151,6 +153,7 @@ def seed_segments(app: Any, start: int, stop: int, users: dict[str, int], person
         _copy_rows(connection, "person_materials", ["person_id", "material_id", "role", "created_at"], links)
         _copy_rows(connection, "transcript_segments", ["id", "transcript_id", '"index"', "start", "\"end\"", "text",
                                                        "words", "flagged", "meta"], segments)
+        change_log.write(connection, {("material", row[0]): "upsert" for row in materials})
 
 
 def index_size(app: Any) -> float:
