@@ -36,7 +36,7 @@ ROLE_USERS = {
 }
 PASSWORD = "correct-horse-battery"
 # What a test may leave in app.extensions that the next test must not inherit (built again on first use).
-_PER_TEST_EXTENSIONS = ("liufang_storage", "liufang_upload_store", "liufang_count_cache")
+_PER_TEST_EXTENSIONS = ("liufang_storage", "liufang_upload_store", "liufang_log_caches")
 
 
 def _base_config(tmp_path: Any, database_url: str, model_cache: Path | None = None) -> dict[str, Any]:

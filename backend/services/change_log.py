@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable
+from typing import Any, Callable, Iterable, TypeVar
 
-from flask import Flask
+from flask import Flask, current_app
 from sqlalchemy import (BinaryExpression, BindParameter, ColumnElement, Select, event, literal, select, union_all,
                         update)
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -38,6 +40,8 @@ Key = tuple[str, int]
 STATE_ID = 1
 _PENDING = "liufang_sync_pending"
 _CHUNK = 500  # rows or ids per statement (SQLite's limit on bound parameters)
+_CACHES = "liufang_log_caches"
+T = TypeVar("T")
 
 # Rows that ARE a synced record: their deletion is the record's.
 OWN_TYPE: dict[type, str] = {Person: "person", Material: "material", Interview: "interview",
@@ -236,6 +240,48 @@ def position() -> tuple[str, int] | None:
     list totals are cached by); None before the first change."""
     row = db.session.execute(select(SyncState.epoch, SyncState.last_seq).where(SyncState.id == STATE_ID)).first()
     return None if row is None else (row.epoch, int(row.last_seq))
+
+
+class _PositionCache:
+    """Values by (log position, key), least recently used first out."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Any, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: Any) -> Any:
+        with self._lock:
+            value = self._entries.get(key)
+            if value is not None:
+                self._entries.move_to_end(key)
+            return value
+
+    def put(self, key: Any, value: Any) -> None:
+        with self._lock:
+            self._entries[key] = value
+            self._entries.move_to_end(key)
+            while len(self._entries) > self.size:
+                self._entries.popitem(last=False)
+
+
+def cached(name: str, size: int, key: Any, compute: Callable[[], T]) -> T:
+    """``compute()`` (something read from synced records only: a list's total, the public recordings), reused
+    while the log stands still: kept in the app's cache ``name`` (at most ``size`` values, one cache per app and
+    process) by the position it was read at and ``key``. This transaction's own unlogged writes, or a commit that
+    lands while computing, bypass the cache."""
+    db.session.flush()
+    if has_unlogged_changes(db.session()):
+        return compute()
+    caches: dict[str, _PositionCache] = current_app.extensions.setdefault(_CACHES, {})
+    cache = caches.get(name) or caches.setdefault(name, _PositionCache(size))
+    before = position()
+    value = cache.get((before, key))
+    if value is None:
+        value = compute()
+        if position() == before:  # nothing committed in between: the value is exactly that state's
+            cache.put((before, key), value)
+    return value
 
 
 # --- writing the log -----------------------------------------------------------------------------------------------

@@ -19,13 +19,10 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, Sequence, TypeVar
 
-from flask import current_app
 from sqlalchemy import Select, and_, func, literal, or_, select, tuple_
 from sqlalchemy.sql import operators
 from sqlalchemy.sql.elements import ColumnElement, UnaryExpression
@@ -40,7 +37,6 @@ T = TypeVar("T")
 MAX_PER_PAGE = 100
 MAX_PAGE = (2**63 - 1) // MAX_PER_PAGE  # the row offset of any page still fits a 64-bit integer
 COUNT_CACHE_SIZE = 4096
-_COUNT_CACHE = "liufang_count_cache"
 
 
 @dataclass
@@ -57,36 +53,6 @@ class InvalidCursor(ValidationFailed):
 
 
 # --- totals --------------------------------------------------------------------------------------------------------
-
-class _CountCache:
-    """Exact totals by (query, log position), least recently used first out; one per app and process."""
-
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self._entries: OrderedDict[Any, int] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> int | None:
-        with self._lock:
-            total = self._entries.get(key)
-            if total is not None:
-                self._entries.move_to_end(key)
-            return total
-
-    def put(self, key: Any, total: int) -> None:
-        with self._lock:
-            self._entries[key] = total
-            self._entries.move_to_end(key)
-            while len(self._entries) > self.size:
-                self._entries.popitem(last=False)
-
-
-def _count_cache() -> _CountCache:
-    cache = current_app.extensions.get(_COUNT_CACHE)
-    if cache is None:
-        cache = current_app.extensions.setdefault(_COUNT_CACHE, _CountCache(COUNT_CACHE_SIZE))
-    return cache
-
 
 def _query_key(query: Select[Any]) -> tuple[Any, ...]:
     """The statement's identity: SQLAlchemy's own cache key of its structure (what its compiled-SQL cache is keyed
@@ -108,17 +74,7 @@ def count_total(query: Select[Any], *, cache: bool = False) -> int:
     commit that lands while counting, bypass the cache."""
     if not cache:
         return _count(query)
-    db.session.flush()
-    if change_log.has_unlogged_changes(db.session()):
-        return _count(query)
-    before = change_log.position()
-    key = (before, _query_key(query))
-    total = _count_cache().get(key)
-    if total is None:
-        total = _count(query)
-        if change_log.position() == before:  # nothing committed in between: the count is exactly that state's
-            _count_cache().put(key, total)
-    return total
+    return change_log.cached("count", COUNT_CACHE_SIZE, _query_key(query), lambda: _count(query))
 
 
 # --- keyset cursors -------------------------------------------------------------------------------------------------

@@ -12,7 +12,6 @@ the caller may see."""
 from __future__ import annotations
 
 import math
-import threading
 from collections import Counter
 from dataclasses import dataclass
 from datetime import date
@@ -34,7 +33,6 @@ from backend.services.policy import Permission
 from backend.services.search_index import engine, interview_fields, material_fields, public_material_fields
 from backend.services.search_text import Query, highlight, match_spans, parse
 
-_PUBLIC_MATERIALS = "liufang_search_public_materials"
 TYPES = ("segment", "person", "material", "interview")
 PUBLIC_TYPES = ("segment", "person", "material")
 TITLE_WEIGHT = 3.0
@@ -80,18 +78,6 @@ def _public_material_ids(today: date) -> Any:
     return select(Material.id).where(policy.material_is_public(today))
 
 
-@lru_cache(maxsize=4)
-def _public_transcript_ids(today: date) -> Any:
-    return select(Transcript.id).join(Material, Material.id == Transcript.material_id).where(
-        Transcript.status == "approved", policy.material_is_public(today))
-
-
-def _visible_material_ids(actor: User | None) -> Any:
-    if actor is None:
-        return _public_material_ids(policy.current_date())
-    return select(Material.id).where(policy.visible_materials(actor))
-
-
 def _material_ids_of_persons(person_condition: ColumnElement[bool], person: Any) -> Any:
     """Ids of materials linked to a person matching the condition, directly or as an interviewee."""
     linked = select(PersonMaterial.material_id).join(person, person.id == PersonMaterial.person_id) \
@@ -121,66 +107,33 @@ def conditions_for(kind: str, actor: User | None, *, category: str | None = None
     """What a document of ``kind`` must satisfy to be answered to ``actor`` (None: the public), filters included;
     ``public``: the public recordings' ids (``public_material_ids``), if known."""
     who = None if actor is None else (actor.id, tuple(actor.roles))
-    if actor is not None or kind not in ("segment", "public_material"):
-        public = None
-    conditions = list(_conditions(kind, who, category, area, person, collector, status, policy.current_date(),
-                                  public is not None))
-    if public is not None:
-        connection = db.session.connection()
-        conditions.append(engine(connection).among(SearchDocument.material_id, public))
+    conditions = list(_conditions(kind, who, category, area, person, collector, status, policy.current_date()))
+    if actor is None and kind in ("segment", "public_material"):
+        ids = public_material_ids() if public is None else public
+        conditions.append(engine(db.session.connection()).among(SearchDocument.material_id, ids))
     return conditions
 
 
 @lru_cache(maxsize=512)
 def _conditions(kind: str, who: tuple[int, tuple[str, ...]] | None, category: str | None, area: str | None,
-                person: int | None, collector: int | None, status: str | None, today: date, public_given: bool
+                person: int | None, collector: int | None, status: str | None, today: date
                 ) -> tuple[ColumnElement[bool], ...]:
     # Built once per caller, filters and day: building these expressions (aliases, subqueries) costs more than
     # running the statement, and they are immutable, so sharing them between requests is safe. ``who`` stands for
     # the caller by what the conditions read of it (its id and roles); ``today`` for the embargo date.
     actor = None if who is None else _Caller(id=who[0], roles=list(who[1]))
     return tuple(_build_conditions(kind, actor, category=category, area=area, person=person, collector=collector,
-                                   status=status, public_given=public_given))
+                                   status=status))
 
 
-class _PublicMaterials:
-    """The ids of the public recordings at one change-log position and day (the latest few); one per app."""
-
-    def __init__(self) -> None:
-        self._entries: dict[Any, frozenset[int]] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: Any) -> frozenset[int] | None:
-        with self._lock:
-            return self._entries.get(key)
-
-    def put(self, key: Any, ids: frozenset[int]) -> None:
-        with self._lock:
-            self._entries[key] = ids
-            while len(self._entries) > 4:
-                self._entries.pop(next(iter(self._entries)))
-
-
-def public_material_ids() -> frozenset[int] | None:
+def public_material_ids() -> frozenset[int]:
     """The ids of the recordings the public may see now, reused while the change log stands still (every commit
     that changes a material, a profile, a consent or a link between them moves it) and the day is the same (an
     embargo ends with the day). The public rule costs a few microseconds per recording of the archive; evaluated
-    in every public search statement it grew with the archive. None when this transaction has changes its commit
-    has yet to log: then the rule goes into the statements as it is."""
-    db.session.flush()
-    if change_log.has_unlogged_changes(db.session()):
-        return None
-    cache = current_app.extensions.get(_PUBLIC_MATERIALS)
-    if cache is None:
-        cache = current_app.extensions.setdefault(_PUBLIC_MATERIALS, _PublicMaterials())
+    in every public search statement it grew with the archive."""
     today = policy.current_date()
-    before = change_log.position()
-    ids = cache.get((before, today))
-    if ids is None:
-        ids = frozenset(db.session.scalars(_public_material_ids(today)))
-        if change_log.position() == before:  # nothing committed in between: exactly that position's
-            cache.put((before, today), ids)
-    return ids
+    return change_log.cached("public_materials", 4, today,
+                             lambda: frozenset(db.session.scalars(_public_material_ids(today))))
 
 
 @dataclass(frozen=True)
@@ -192,8 +145,8 @@ class _Caller:
 
 
 def _build_conditions(kind: str, actor: Any, *, category: str | None, area: str | None, person: int | None,
-                      collector: int | None, status: str | None, public_given: bool) -> list[ColumnElement[bool]]:
-    """The conditions; for the public, without the rule on recordings when ``public_given`` (their ids are)."""
+                      collector: int | None, status: str | None) -> list[ColumnElement[bool]]:
+    """The conditions, but for the public rule on recordings (``conditions_for`` adds their ids)."""
     doc = SearchDocument
     linked = aliased(Person)
     person_filter = _persons_condition(actor, category, area, person, linked)
@@ -201,16 +154,13 @@ def _build_conditions(kind: str, actor: Any, *, category: str | None, area: str 
     if kind == "segment":
         if actor is None:
             other = aliased(Transcript)
-            if public_given:
-                conditions.append(doc.transcript_id.in_(select(Transcript.id).where(Transcript.status == "approved")))
-            else:
-                conditions.append(doc.transcript_id.in_(_public_transcript_ids(policy.current_date())))
+            conditions.append(doc.transcript_id.in_(select(Transcript.id).where(Transcript.status == "approved")))
             # a segment touching a redacted range of any transcript of its recording is left out whole
             conditions.append(~exists().where(Redaction.transcript_id == other.id,
                                               other.material_id == doc.material_id,
                                               Redaction.start < doc.end, Redaction.end > doc.start))
         elif not policy.can(actor, Permission.MATERIAL_READ_ALL):
-            conditions.append(doc.material_id.in_(_visible_material_ids(actor)))
+            conditions.append(doc.material_id.in_(select(Material.id).where(policy.visible_materials(actor))))
         if status is not None:
             if status not in TRANSCRIPT_STATUSES:
                 return [false()]
@@ -227,9 +177,8 @@ def _build_conditions(kind: str, actor: Any, *, category: str | None, area: str 
                 return [false()]
             conditions.append(exists().where(Person.id == doc.ref_id, Person.status == status))
     elif kind in ("material", "public_material"):
-        if (actor is None and not public_given) or (actor is not None
-                                                    and not policy.can(actor, Permission.MATERIAL_READ_ALL)):
-            conditions.append(doc.material_id.in_(_visible_material_ids(actor)))
+        if actor is not None and not policy.can(actor, Permission.MATERIAL_READ_ALL):
+            conditions.append(doc.material_id.in_(select(Material.id).where(policy.visible_materials(actor))))
         if status is not None:
             if status not in MATERIAL_STATUSES or actor is None:
                 return [false()]
