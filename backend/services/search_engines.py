@@ -1,9 +1,10 @@
 """The search engines behind one interface: each keeps its index over ``search_documents`` in step with the rows
 written there, and answers a parsed query as candidate documents (newest first, at most a given number) under
 conditions the caller builds (visibility, filters). SQLite uses FTS5 tables (one per document kind, the ``ascii``
-tokenizer over one token per character, queried as phrases); PostgreSQL a generated ``tsvector`` of each document's
-characters and character pairs with a GIN index per kind, longer phrases checked on the folded text. Ranking and highlighting are done
-above this, the same for every engine; another engine (OpenSearch) would implement the same four methods."""
+tokenizer over one token per character and one per pair of adjacent characters, words queried as phrases of
+pairs); PostgreSQL a generated ``tsvector`` of each document's characters and character pairs with a GIN index
+per kind, longer phrases checked on the folded text. Ranking and highlighting are done above this, the same for
+every engine; another engine (OpenSearch) would implement the same methods."""
 
 from __future__ import annotations
 
@@ -19,9 +20,10 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.engine import Connection, Row
 
 from backend.models import DOCUMENT_KINDS, SearchDocument
-from backend.services.search_text import Query, fts5_phrase
+from backend.services.search_text import FIELD_BREAK, Query, compact_fields
 
 _CHUNK = 400
+_BULK_BATCH = 5000
 DOCUMENT_COLUMNS = (SearchDocument.id, SearchDocument.kind, SearchDocument.ref_id, SearchDocument.transcript_id,
                     SearchDocument.material_id, SearchDocument.start, SearchDocument.end, SearchDocument.category,
                     SearchDocument.area, SearchDocument.title, SearchDocument.body)
@@ -97,28 +99,49 @@ def fts_table_name(kind: str) -> str:
     return f"search_fts_{kind}"
 
 
+def pair_tokens(title: str, body: str) -> str:
+    """The pairs of adjacent characters of each field of a document's spaced text, as tokens (``纺 织 厂`` → ``纺织
+    织厂``), fields kept apart by the break token so a phrase of pairs never runs from one field into the next."""
+    fields = [field for spaced_text in (title, body) for field in compact_fields(spaced_text)]
+    return f" {FIELD_BREAK} ".join(" ".join(field[i:i + 2] for i in range(len(field) - 1))
+                                   for field in fields if len(field) > 1)
+
+
+def fts5_expression(phrase: str) -> str:
+    """A folded phrase as FTS5 looks it up: a single character among the characters (``{title body} : "纺"``), a
+    longer word as the phrase of its consecutive pairs (``pairs : "纺织 织厂"``)."""
+    if len(phrase) == 1:
+        return f'{{title body}} : "{phrase}"'
+    return 'pairs : "' + " ".join(phrase[i:i + 2] for i in range(len(phrase) - 1)) + '"'
+
+
 class SQLiteFTS5(SearchEngine):
-    """FTS5 tables over ``search_documents`` (external content), one per kind, ``tokenize='ascii'``: the stored text
-    is one token per character (non-ASCII characters are token characters to this tokenizer, whatever Unicode
-    version SQLite knows), so a word is a phrase of consecutive tokens, one or two characters included."""
+    """Contentless FTS5 tables, one per kind, ``tokenize='ascii'``: the stored text is one token per character
+    (non-ASCII characters are token characters to this tokenizer, whatever Unicode version SQLite knows) in
+    ``title`` and ``body``, and one token per pair of adjacent characters in ``pairs``. A single character is
+    looked up as itself; a longer word as a phrase of its pairs, whose lists of positions are far shorter than
+    those of its characters. Contentless: a document is taken out by giving the values it was indexed with again,
+    worked out from its row in ``search_documents`` (so ``pair_tokens`` must not change without a reindex)."""
 
     name = "sqlite-fts5"
 
     def _unindex(self, connection: Connection, rows: Sequence[Row[Any]]) -> None:
         for row in rows:
             name = fts_table_name(row.kind)
-            connection.execute(text(f"INSERT INTO {name}({name}, rowid, title, body) "
-                                    "VALUES ('delete', :id, :title, :body)"),
-                               {"id": row.id, "title": row.title, "body": row.body})
+            connection.execute(text(f"INSERT INTO {name}({name}, rowid, title, body, pairs) "
+                                    "VALUES ('delete', :id, :title, :body, :pairs)"),
+                               {"id": row.id, "title": row.title, "body": row.body,
+                                "pairs": pair_tokens(row.title, row.body)})
 
     def _index(self, connection: Connection, documents: list[dict[str, Any]]) -> None:
         by_kind: dict[str, list[dict[str, Any]]] = {}
         for document in documents:
             by_kind.setdefault(document["kind"], []).append(
-                {"id": document["id"], "title": document["title"], "body": document["body"]})
+                {"id": document["id"], "title": document["title"], "body": document["body"],
+                 "pairs": pair_tokens(document["title"], document["body"])})
         for kind, rows in by_kind.items():
-            connection.execute(text(f"INSERT INTO {fts_table_name(kind)}(rowid, title, body) "
-                                    "VALUES (:id, :title, :body)"), rows)
+            connection.execute(text(f"INSERT INTO {fts_table_name(kind)}(rowid, title, body, pairs) "
+                                    "VALUES (:id, :title, :body, :pairs)"), rows)
 
     def clear(self, connection: Connection) -> None:
         for kind in DOCUMENT_KINDS:
@@ -134,18 +157,23 @@ class SQLiteFTS5(SearchEngine):
         connection.execute(text("ANALYZE"))
 
     def index_after(self, connection: Connection, kind: str, after_id: int) -> None:
+        documents = SearchDocument.__table__
+        last = after_id
+        while rows := connection.execute(select(documents.c.id, documents.c.kind, documents.c.title,
+                                                documents.c.body)
+                                         .where(documents.c.kind == kind, documents.c.id > last)
+                                         .order_by(documents.c.id).limit(_BULK_BATCH)).all():
+            last = rows[-1].id
+            self._index(connection, [row._asdict() for row in rows])
         name = fts_table_name(kind)
-        connection.execute(text(f"INSERT INTO {name}(rowid, title, body) SELECT id, title, body "
-                                "FROM search_documents WHERE kind = :kind AND id > :after ORDER BY id"),
-                           {"kind": kind, "after": after_id})
         connection.execute(text(f"INSERT INTO {name}({name}) VALUES ('optimize')"))
 
     @staticmethod
     def match_expression(query: Query) -> str:
-        """``"纺 织" AND "厂"`` (and ``NOT (…)`` for exclusions): FTS5's query syntax, phrases of characters."""
-        expression = " AND ".join(fts5_phrase(phrase) for phrase in query.required)
+        """``{title body} : "厂" AND pairs : "纺织"`` (and ``NOT (…)`` for exclusions): FTS5's query syntax."""
+        expression = " AND ".join(fts5_expression(phrase) for phrase in query.required)
         if query.excluded:
-            expression = f"({expression}) NOT ({' OR '.join(fts5_phrase(p) for p in query.excluded)})"
+            expression = f"({expression}) NOT ({' OR '.join(fts5_expression(p) for p in query.excluded)})"
         return expression
 
     def _matching(self, kind: str, expression: str) -> tuple[Any, ColumnElement[bool]]:
@@ -165,7 +193,7 @@ class SQLiteFTS5(SearchEngine):
         return column.in_(select(values.c.value))
 
     def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
-        fts, match = self._matching(kind, fts5_phrase(phrase))
+        fts, match = self._matching(kind, fts5_expression(phrase))
         inner = select(fts.c.rowid).select_from(fts).where(match).limit(cap).subquery()
         return int(connection.scalar(select(func.count()).select_from(inner)) or 0)
 

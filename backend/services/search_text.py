@@ -95,11 +95,6 @@ def parse(text: str) -> Query:
     return query
 
 
-def fts5_phrase(phrase: str) -> str:
-    """A folded phrase as an FTS5 phrase string: its characters as consecutive tokens."""
-    return '"' + " ".join(phrase) + '"'
-
-
 # --- highlighting ------------------------------------------------------------------------------------------------
 
 def _folded_with_offsets(text: str) -> tuple[str, list[int]]:

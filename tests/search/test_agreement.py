@@ -1,6 +1,7 @@
 """The index agrees with a brute-force scan: over a generated corpus of segments (Simplified and Traditional
 characters, full-width letters, digits, punctuation), every query of one to three characters finds exactly the
-segments whose folded text holds it, on SQLite and on PostgreSQL."""
+segments whose folded text holds it, on SQLite and on PostgreSQL, and still after segments are edited and
+deleted."""
 
 from __future__ import annotations
 
@@ -72,3 +73,19 @@ def test_every_short_query_agrees_with_a_substring_scan(app, client, auth):
                     disagreements.append((q, sorted(expected - found)[:5], sorted(found - expected)[:5]))
         assert disagreements == [], disagreements[:10]
         assert any(len(_found(admin, q)) > 0 for q in queries if len(q) == 3)
+
+        # Edits and deletions take the old text out of the index exactly (and nothing else with it).
+        edit_rng = random.Random(11)
+        rows = list(db.session.scalars(db.select(TranscriptSegment).order_by(TranscriptSegment.id)))
+        for segment in edit_rng.sample(rows, 100):
+            segment.text = _corpus(edit_rng, 1)[0]
+        for segment in edit_rng.sample(rows, 20):
+            db.session.delete(segment)
+        db.session.commit()
+        segments = {segment.id: fold(segment.text) for segment in db.session.scalars(db.select(TranscriptSegment))}
+        for q in (q for q in queries if len(q) <= 2):
+            expected = {sid for sid, folded in segments.items() if fold(q) in folded}
+            found = _found(admin, q)
+            if found != expected:
+                disagreements.append((q, sorted(expected - found)[:5], sorted(found - expected)[:5]))
+        assert disagreements == [], disagreements[:10]
