@@ -317,7 +317,8 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
         rows = search_engine.candidates(connection, document_kind, query, conditions, limit)
         capped = capped or len(rows) >= limit
         found = [Hit(kind, row) for row in rows]
-        _rank(found, query, _idf_weights(document_kind, query))
+        if found:
+            _rank(found, query, _idf_weights(document_kind, query))
         hits += found
     hits.sort(key=lambda hit: (not hit.exact, -hit.score, -hit.document.id))
     _label_persons(hits, actor)
