@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
@@ -20,7 +21,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_, select, union
-from sqlalchemy.orm import aliased
+from sqlalchemy.orm import aliased, lazyload
 
 from backend.errors import ValidationFailed
 from backend.extensions import db
@@ -46,8 +47,6 @@ class Hit:
     document: Any
     score: float = 0.0
     exact: bool = False
-    categories: frozenset[str] = frozenset()
-    areas: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -155,10 +154,13 @@ def _build_conditions(kind: str, actor: Any, *, category: str | None, area: str 
         if actor is None:
             other = aliased(Transcript)
             conditions.append(doc.transcript_id.in_(select(Transcript.id).where(Transcript.status == "approved")))
-            # a segment touching a redacted range of any transcript of its recording is left out whole
-            conditions.append(~exists().where(Redaction.transcript_id == other.id,
-                                              other.material_id == doc.material_id,
-                                              Redaction.start < doc.end, Redaction.end > doc.start))
+            # a segment touching a redacted range of any transcript of its recording is left out whole; the
+            # recordings with any redaction are few, so the ranges are only looked at for theirs
+            redacted = select(other.material_id).join(Redaction, Redaction.transcript_id == other.id)
+            conditions.append(~and_(doc.material_id.in_(redacted),
+                                    exists().where(Redaction.transcript_id == other.id,
+                                                   other.material_id == doc.material_id,
+                                                   Redaction.start < doc.end, Redaction.end > doc.start)))
         elif not policy.can(actor, Permission.MATERIAL_READ_ALL):
             conditions.append(doc.material_id.in_(select(Material.id).where(policy.visible_materials(actor))))
         if status is not None:
@@ -241,12 +243,24 @@ def _idf_weights(kind: str, query: Query) -> dict[str, float]:
 
 # --- facets ------------------------------------------------------------------------------------------------------
 
-def _label_persons(hits: list[Hit], actor: User | None) -> None:
-    """Set each hit's categories and districts: a profile's own (kept in its document); a material's or
-    segment's, or an interview's, those of the profiles linked to it that the caller may see."""
-    material_ids = sorted({hit.document.material_id for hit in hits if hit.type in ("segment", "material")})
-    interview_ids = sorted({hit.document.ref_id for hit in hits if hit.type == "interview"})
-    linked: dict[tuple[str, int], set[tuple[str, str | None]]] = {}
+def _source(hit: Hit) -> tuple[str, Any]:
+    """What a hit's facet labels come from: a profile's own category and district (kept in its document, so
+    profiles alike share one), an interview, or the recording of a segment or material."""
+    document = hit.document
+    if hit.type == "person":
+        return "person", (document.category, document.area)
+    if hit.type == "interview":
+        return "interview", document.ref_id
+    return "material", document.material_id
+
+
+def _source_labels(sources: Collection[tuple[str, Any]], actor: User | None
+                   ) -> dict[tuple[str, Any], tuple[frozenset[str], frozenset[str]]]:
+    """The categories and districts of each source: a profile's own; a material's or an interview's, those of the
+    profiles linked to it that the caller may see."""
+    material_ids = sorted(source_id for kind, source_id in sources if kind == "material")
+    interview_ids = sorted(source_id for kind, source_id in sources if kind == "interview")
+    linked: dict[tuple[str, Any], set[tuple[str, str | None]]] = {}
     queries = []
     if material_ids:
         queries.append(select(literal("material"), PersonMaterial.material_id, Person.category, Person.area_district)
@@ -264,30 +278,27 @@ def _label_persons(hits: list[Hit], actor: User | None) -> None:
     for query in queries:
         for owner, owner_id, category, district in db.session.execute(query):
             linked.setdefault((owner, owner_id), set()).add((category, district))
-    # Each source's labels are worked out once and shared by its hits (a recording has hundreds of segments).
-    labels: dict[tuple[str, Any], tuple[frozenset[str], frozenset[str]]] = {}
-    none: tuple[frozenset[str], frozenset[str]] = (frozenset(), frozenset())
-    for key, pairs in linked.items():
-        labels[key] = (frozenset(category for category, _ in pairs if category),
-                       frozenset(district for _, district in pairs if district))
-    for hit in hits:
-        document = hit.document
-        if hit.type == "person":
-            key = ("person", (document.category, document.area))  # a profile's own, shared by those alike
-            if key not in labels:
-                labels[key] = (frozenset([document.category] if document.category else []),
-                               frozenset([document.area] if document.area else []))
-        elif hit.type == "interview":
-            key = ("interview", document.ref_id)
-        else:
-            key = ("material", document.material_id)
-        hit.categories, hit.areas = labels.get(key, none)
+    for kind, source_id in sources:
+        if kind == "person":
+            linked[(kind, source_id)] = {source_id}
+    return {key: (frozenset(category for category, _ in pairs if category),
+                  frozenset(district for _, district in pairs if district)) for key, pairs in linked.items()}
 
 
-def _facets(hits: list[Hit]) -> dict[str, dict[str, int]]:
+def _facets(hits: list[Hit], actor: User | None) -> dict[str, dict[str, int]]:
+    """Hits counted by type, category and district; each source's labels are worked out once and count for all
+    its hits (a recording has hundreds of segments)."""
     types = Counter(hit.type for hit in hits)
-    categories = Counter(category for hit in hits for category in hit.categories)
-    areas = Counter(area for hit in hits for area in hit.areas)
+    sources = Counter(map(_source, hits))
+    labels = _source_labels(sources.keys(), actor)
+    categories: Counter[str] = Counter()
+    areas: Counter[str] = Counter()
+    for source, count in sources.items():
+        source_categories, source_areas = labels.get(source, (frozenset(), frozenset()))
+        for category in source_categories:
+            categories[category] += count
+        for area in source_areas:
+            areas[area] += count
     return {"type": dict(sorted(types.items())), "category": dict(sorted(categories.items())),
             "area": dict(sorted(areas.items(), key=lambda item: (-item[1], item[0])))}
 
@@ -321,11 +332,10 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
             _rank(found, query, _idf_weights(document_kind, query))
         hits += found
     hits.sort(key=lambda hit: (not hit.exact, -hit.score, -hit.document.id))
-    _label_persons(hits, actor)
     per_page = max(1, min(per_page, 100))
     page = max(1, page)
     return Result(hits=hits[(page - 1) * per_page: page * per_page], total=len(hits), exact_total=not capped,
-                  page=page, per_page=per_page, facets=_facets(hits), query=query)
+                  page=page, per_page=per_page, facets=_facets(hits, actor), query=query)
 
 
 # --- what a hit shows ------------------------------------------------------------------------------------------
@@ -357,9 +367,12 @@ def load_records(hits: list[Hit]) -> dict[tuple[str, int], Any]:
         model = models[kind]
         for record in db.session.scalars(select(model).where(model.id.in_(ref_ids))):
             records[(kind, record.id)] = record
-    material_ids = {hit.document.material_id for hit in hits if hit.type == "segment"}
-    for material in db.session.scalars(select(Material).where(Material.id.in_(sorted(material_ids)))):
-        records[("material", material.id)] = material
+    material_ids = {hit.document.material_id for hit in hits if hit.type == "segment"} - {
+        ref_id for kind, ref_id in records if kind == "material"}
+    if material_ids:  # a segment shows its recording's title only: links and derivatives load if asked for
+        for material in db.session.scalars(select(Material).where(Material.id.in_(sorted(material_ids)))
+                                           .options(lazyload(Material.links), lazyload(Material.derivatives))):
+            records[("material", material.id)] = material
     return records
 
 
