@@ -99,12 +99,16 @@ def fts_table_name(kind: str) -> str:
     return f"search_fts_{kind}"
 
 
+def character_pairs(word: str) -> list[str]:
+    """Each pair of adjacent characters of a folded word, in order (``纺织厂`` → ``纺织``, ``织厂``)."""
+    return [word[i:i + 2] for i in range(len(word) - 1)]
+
+
 def pair_tokens(title: str, body: str) -> str:
     """The pairs of adjacent characters of each field of a document's spaced text, as tokens (``纺 织 厂`` → ``纺织
     织厂``), fields kept apart by the break token so a phrase of pairs never runs from one field into the next."""
     fields = [field for spaced_text in (title, body) for field in compact_fields(spaced_text)]
-    return f" {FIELD_BREAK} ".join(" ".join(field[i:i + 2] for i in range(len(field) - 1))
-                                   for field in fields if len(field) > 1)
+    return f" {FIELD_BREAK} ".join(" ".join(character_pairs(field)) for field in fields if len(field) > 1)
 
 
 def fts5_expression(phrase: str) -> str:
@@ -112,7 +116,7 @@ def fts5_expression(phrase: str) -> str:
     longer word as the phrase of its consecutive pairs (``pairs : "纺织 织厂"``)."""
     if len(phrase) == 1:
         return f'{{title body}} : "{phrase}"'
-    return 'pairs : "' + " ".join(phrase[i:i + 2] for i in range(len(phrase) - 1)) + '"'
+    return 'pairs : "' + " ".join(character_pairs(phrase)) + '"'
 
 
 class SQLiteFTS5(SearchEngine):
@@ -202,7 +206,7 @@ class SQLiteFTS5(SearchEngine):
 
 def grams(phrase: str) -> set[str]:
     """The lexemes a phrase's documents must hold: its character, or each pair of adjacent characters."""
-    return {phrase} if len(phrase) == 1 else {phrase[i:i + 2] for i in range(len(phrase) - 1)}
+    return {phrase} if len(phrase) == 1 else set(character_pairs(phrase))
 
 
 def tsquery_text(query: Query) -> str:
