@@ -108,7 +108,13 @@ def _pool_options(url: str, size: int) -> dict[str, Any]:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite" and parsed.database in (None, "", ":memory:"):
         return {}  # one connection shared by everyone (SQLAlchemy's StaticPool)
-    return {"pool_size": size, "max_overflow": size, "pool_timeout": 30}
+    options: dict[str, Any] = {"pool_size": size, "max_overflow": size, "pool_timeout": 30}
+    if parsed.get_backend_name() == "postgresql" and parsed.get_driver_name() == "psycopg":
+        # psycopg prepares a statement on the server after its fifth run, and PostgreSQL then settles on a generic
+        # plan, one for every value: a search planned without its tsquery cannot tell a rare word from a common
+        # one (measured: 88 ms against 22 ms for the same statement planned with its values).
+        options["connect_args"] = {"prepare_threshold": None}
+    return options
 
 
 def _init_extensions(app: Flask) -> None:
