@@ -175,6 +175,15 @@ def search_reindex_command(batch: int) -> None:
     click.echo(f"indexed {count} documents")
 
 
+@search.command("statistics")
+@with_appcontext
+def search_statistics_command() -> None:
+    """Work out again how common each term is (the weights of a query's words; also done nightly and by reindex)."""
+    with transaction.atomic():
+        documents = search_index.refresh_statistics()
+    click.echo("statistics of " + ", ".join(f"{number} {kind} documents" for kind, number in documents.items()))
+
+
 @click.command("worker")
 @click.option("--workers", "-w", type=int, default=None, help="Concurrent workers (default LIUFANG_WORKERS).")
 @click.option("--worker-type", type=click.Choice(["thread", "process"]), default="process", show_default=True)

@@ -8,7 +8,7 @@ from backend import transaction
 from backend.jobs import runner
 from backend.task_queue import TaskQueue
 from backend.services import (housekeeping, imports, jobs, material_text, materials, packages, processing,
-                              redactions, transcripts, uploads)
+                              redactions, search_index, transcripts, uploads)
 from backend.services.jobs import JobHandler
 
 HANDLERS: dict[str, JobHandler] = {
@@ -40,6 +40,11 @@ def check_fixity() -> None:
         materials.check_fixity()
 
 
+def refresh_search_statistics() -> None:
+    with transaction.atomic():
+        search_index.refresh_statistics()
+
+
 def purge_expired_uploads() -> None:
     with transaction.atomic():
         uploads.purge_expired_uploads()
@@ -51,3 +56,4 @@ def register(queue: TaskQueue, app: Flask) -> None:
     queue.periodic(app, requeue_stale_jobs, minute="*")
     queue.periodic(app, purge_expired_uploads, minute="*/15")
     queue.periodic(app, check_fixity, minute="40", hour="3", day_of_week="0")
+    queue.periodic(app, refresh_search_statistics, minute="10", hour="2")

@@ -13,7 +13,7 @@ from backend.models.oai import OAI_ENTITY_TYPES, OaiRecord, OaiRecordSet, OaiSta
 from backend.models.person import CATEGORIES, STATUSES, Person, PersonSearchTerm, PersonTag
 from backend.models.project import METHODS, PROJECT_STATUSES, Project, ProjectCollector, ProjectPerson
 from backend.models.rate_limit import RateLimitCounter
-from backend.models.search import DOCUMENT_KINDS, SearchDocument
+from backend.models.search import DOCUMENT_KINDS, SearchDocument, SearchStatistics, SearchTermStatistics
 from backend.models.review import CONSENT_SCOPES, REDACTION_REASONS, Consent, Notification, Redaction
 from backend.models.sync import SYNCED_TYPES, SyncChange, SyncState
 from backend.models.transcript import TRANSCRIPT_STATUSES, Transcript, TranscriptRevision, TranscriptSegment
@@ -28,6 +28,6 @@ __all__ = ["ACCESS_LEVELS", "ArchivalCounter", "AuditEvent", "CATEGORIES", "CONS
            "Notification", "OAI_ENTITY_TYPES", "OaiRecord", "OaiRecordSet", "OaiState", "PROJECT_STATUSES",
            "Person", "PersonMaterial", "PersonSearchTerm", "PersonTag", "Project", "ProjectCollector",
            "ProjectPerson", "REDACTION_REASONS", "ROLES", "RateLimitCounter", "Redaction", "RefreshToken",
-           "RevokedToken", "Role", "STATUSES", "SYNCED_TYPES", "SearchDocument", "SyncChange", "SyncState",
-           "TEXT_SOURCES", "TRANSCRIPT_STATUSES", "TokenFamily", "Transcript", "TranscriptRevision",
-           "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]
+           "RevokedToken", "Role", "STATUSES", "SYNCED_TYPES", "SearchDocument", "SearchStatistics",
+           "SearchTermStatistics", "SyncChange", "SyncState", "TEXT_SOURCES", "TRANSCRIPT_STATUSES", "TokenFamily",
+           "Transcript", "TranscriptRevision", "TranscriptSegment", "UPLOAD_STATUSES", "Upload", "User", "VARIANTS"]

@@ -1,13 +1,17 @@
 """The search index's documents: one row per searchable record (a transcript segment, a profile, a material, an
 interview), holding its folded text; each engine adds its own index over these rows (FTS5 tables on SQLite, a
-tsvector column with GIN indexes on PostgreSQL), made by the migration and written by backend.services.search_index."""
+tsvector column with GIN indexes on PostgreSQL), made by the migration and written by
+backend.services.search_index; and the statistics that weigh a query's words in the ranking."""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from sqlalchemy import Float, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from backend.extensions import db
+from backend.models.types import UTCDateTime
 
 # What a document is of. ``public_material`` is a material as the public archive shows it (no place, no title that
 # is only the uploaded file's name), so the public search can never match on what it does not show.
@@ -35,3 +39,26 @@ class SearchDocument(db.Model):
     # (a name, aliases and their pinyin; a title) and the rest.
     title: Mapped[str] = mapped_column(Text, default="")
     body: Mapped[str] = mapped_column(Text, default="")
+
+
+class SearchStatistics(db.Model):
+    """How many documents of a kind the index held when its statistics were last worked out (the N of BM25's
+    inverse document frequency); no row: never worked out, the query's words weigh alike."""
+
+    __tablename__ = "search_statistics"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer)
+    refreshed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class SearchTermStatistics(db.Model):
+    """In how many documents of a kind a term (a folded character, or a pair of adjacent characters) occurred when
+    the statistics were worked out, for the terms in at least ``search_index.statistics_minimum`` documents; a
+    rarer term has no row."""
+
+    __tablename__ = "search_term_statistics"
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    term: Mapped[str] = mapped_column(String(8), primary_key=True)
+    documents: Mapped[int] = mapped_column(Integer)

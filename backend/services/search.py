@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, false, func, literal, or_, select, union
+from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, union
 from sqlalchemy.orm import aliased, lazyload
 
 from backend.errors import ValidationFailed
@@ -31,14 +31,15 @@ from backend.models.material import MATERIAL_STATUSES
 from backend.services import change_log, policy
 from backend.services import public as public_service
 from backend.services.policy import Permission
-from backend.services.search_index import engine, interview_fields, material_fields, public_material_fields
+from backend.services.search_engines import grams
+from backend.services.search_index import (engine, interview_fields, material_fields, public_material_fields,
+                                          term_statistics)
 from backend.services.search_text import Query, highlight, match_spans, parse
 
 TYPES = ("segment", "person", "material", "interview")
 PUBLIC_TYPES = ("segment", "person", "material")
 TITLE_WEIGHT = 3.0
 K1, B = 1.2, 0.75
-DF_CAP = 1000  # document frequencies above this weigh alike: counting further costs more than it tells
 
 
 @dataclass
@@ -228,15 +229,19 @@ def _rank(hits: list[Hit], query: Query, weights: dict[str, float]) -> None:
 
 
 def _idf_weights(kind: str, query: Query) -> dict[str, float]:
-    """IDF of each phrase from its document frequency among all documents of ``kind`` (counted up to a cap);
-    only needed when a query has several phrases."""
+    """IDF of each phrase among all documents of ``kind``, from the stored statistics (a word of several
+    characters is as rare as its rarest pair); only needed when a query has several phrases, and all weigh alike
+    until the statistics are first worked out."""
     if len(query.required) < 2:
         return {}
-    connection = db.session.connection()
-    total = db.session.scalar(select(func.max(SearchDocument.id))) or 1
+    terms = {phrase: grams(phrase) for phrase in query.required}
+    statistics = term_statistics(kind, set().union(*terms.values()))
+    if statistics is None or not statistics.documents:
+        return {}
+    total = statistics.documents
     weights = {}
-    for phrase in query.required:
-        df = engine(connection).count(connection, kind, phrase, DF_CAP)
+    for phrase, phrase_terms in terms.items():
+        df = min(min(statistics.frequency(term) for term in phrase_terms), total)
         weights[phrase] = math.log(1 + (total - df + 0.5) / (df + 0.5))
     return weights
 

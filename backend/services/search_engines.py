@@ -88,9 +88,15 @@ class SearchEngine(ABC):
         parameters would meet the drivers' limits on large archives)."""
 
     @abstractmethod
-    def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
-        """How many documents of ``kind`` hold ``phrase`` (all of them, visible or not), counting up to ``cap``:
-        the document frequency that weighs a phrase in the ranking."""
+    def document_frequencies(self, connection: Connection, kind: str, minimum: int) -> dict[str, int]:
+        """In how many documents of ``kind`` (all of them, visible or not) each character and each pair of
+        adjacent characters occurs, for those in at least ``minimum``: what weighs a word in the ranking."""
+
+
+def _check_kind(kind: str) -> None:
+    """A kind goes into SQL text as a name: only the fixed ones."""
+    if kind not in DOCUMENT_KINDS:
+        raise ValueError(f"not a search document kind: {kind!r}")
 
 
 # --- SQLite FTS5 -------------------------------------------------------------------------------------------------
@@ -196,10 +202,18 @@ class SQLiteFTS5(SearchEngine):
         values = func.json_each(bindparam("among_ids", json.dumps(sorted(ids)))).table_valued("value")
         return column.in_(select(values.c.value))
 
-    def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
-        fts, match = self._matching(kind, fts5_expression(phrase))
-        inner = select(fts.c.rowid).select_from(fts).where(match).limit(cap).subquery()
-        return int(connection.scalar(select(func.count()).select_from(inner)) or 0)
+    def document_frequencies(self, connection: Connection, kind: str, minimum: int) -> dict[str, int]:
+        _check_kind(kind)
+        # fts5vocab reads the terms straight from the index; in ``temp``, so it is this connection's alone
+        vocabulary = f"temp.search_vocabulary_{kind}"
+        connection.execute(text(f"CREATE VIRTUAL TABLE IF NOT EXISTS {vocabulary} "
+                                f"USING fts5vocab(main, '{fts_table_name(kind)}', 'row')"))
+        try:
+            rows = connection.execute(text(f"SELECT term, doc FROM {vocabulary} WHERE doc >= :minimum"),
+                                      {"minimum": minimum}).all()
+        finally:
+            connection.execute(text(f"DROP TABLE {vocabulary}"))
+        return {term: documents for term, documents in rows if FIELD_BREAK not in term}
 
 
 # --- PostgreSQL --------------------------------------------------------------------------------------------------
@@ -269,10 +283,12 @@ class PostgresTsvector(SearchEngine):
     def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         return column == any_(bindparam("among_ids", sorted(ids), type_=ARRAY(Integer)))
 
-    def count(self, connection: Connection, kind: str, phrase: str, cap: int) -> int:
-        inner = (select(SearchDocument.id).where(*self._conditions(kind, Query(required=[phrase]))).limit(cap)
-                 .subquery())
-        return int(connection.scalar(select(func.count()).select_from(inner)) or 0)
+    def document_frequencies(self, connection: Connection, kind: str, minimum: int) -> dict[str, int]:
+        _check_kind(kind)
+        documents_of_kind = f"SELECT tsv FROM search_documents WHERE kind = '{kind}'"  # a kind is a fixed name
+        rows = connection.execute(text("SELECT word, ndoc FROM ts_stat(:documents) WHERE ndoc >= :minimum"),
+                                  {"documents": documents_of_kind, "minimum": minimum}).all()
+        return {term: documents for term, documents in rows if FIELD_BREAK not in term}
 
 
 def engine_for(dialect_name: str) -> SearchEngine:

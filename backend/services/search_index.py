@@ -2,6 +2,8 @@
 flush touched (segments, profiles and their tags, materials, interviews), and just before COMMIT their documents
 are built again from what the database holds then and written through the engine — so a segment saved by one
 request is found by the very next. ``rebuild`` (``liufang search reindex``) makes the whole index anew in bulk.
+``refresh_statistics`` (after a reindex, nightly, ``liufang search statistics``) stores how common each term is,
+which weighs a query's words in the ranking.
 
 What is indexed is only what the archive shows: never ID numbers, phones, addresses or consent conditions. Who may
 see a hit is decided when searching (backend.services.search), from the records as they are then."""
@@ -9,17 +11,19 @@ see a hit is decided when searching (backend.services.search), from the records 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import delete, event, func, select
+from sqlalchemy import delete, event, func, select, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import ORMExecuteState, Session, selectinload
 
 from backend.extensions import db
-from backend.models import (Interview, Material, Person, PersonTag, SearchDocument, Transcript, TranscriptSegment)
+from backend.models import (DOCUMENT_KINDS, Interview, Material, Person, PersonTag, SearchDocument, SearchStatistics,
+                            SearchTermStatistics, Transcript, TranscriptSegment)
+from backend.models.types import utcnow
 from backend.services.pinyin import search_terms
 from backend.services.search_engines import SearchEngine, engine_for
 from backend.services.search_text import spaced
@@ -261,6 +265,7 @@ def rebuild(batch: int = 5000) -> int:
             connection.execute(SearchDocument.__table__.insert(), documents)
         count += len(documents)
     search_engine.rebuild(connection)
+    refresh_statistics()
     return count
 
 
@@ -275,4 +280,65 @@ def append_segments(after_segment_id: int, batch: int = 5000) -> int:
         connection.execute(SearchDocument.__table__.insert(), documents)
         count += len(documents)
     search_engine.index_after(connection, "segment", before)
+    refresh_statistics()
     return count
+
+
+# --- statistics: how common each term is -------------------------------------------------------------------------
+
+# Terms in fewer documents than one in this many (and at least two) are not stored: they are all rare, and weigh
+# as a term in half that many documents. Keeps the tables to tens of thousands of rows on a million segments.
+STATISTICS_SHARE = 10_000
+
+
+def statistics_minimum(documents: int) -> int:
+    """The fewest documents a term's statistics are stored for, among ``documents`` of a kind."""
+    return max(2, documents // STATISTICS_SHARE)
+
+
+@dataclass
+class TermStatistics:
+    """What is known of some terms among the documents of one kind: ``documents`` in all, each stored term's
+    number (the others occur in fewer than ``minimum``)."""
+
+    documents: int
+    minimum: int
+    frequencies: dict[str, int]
+
+    def frequency(self, term: str) -> float:
+        return self.frequencies.get(term, self.minimum / 2)
+
+
+def refresh_statistics() -> dict[str, int]:
+    """Work out anew, from the index, the number of documents of each kind and in how many each character and pair
+    of characters occurs (in this transaction; flushes only); returns the documents per kind."""
+    connection = db.session.connection()
+    if connection.dialect.name == "postgresql":  # a second refresh at once waits, then replaces this one's rows
+        connection.execute(text("LOCK TABLE search_term_statistics IN SHARE ROW EXCLUSIVE MODE"))
+    search_engine = engine(connection)
+    connection.execute(delete(SearchTermStatistics.__table__))
+    connection.execute(delete(SearchStatistics.__table__))
+    totals = dict(connection.execute(select(SearchDocument.kind, func.count()).group_by(SearchDocument.kind)).all())
+    refreshed_at = utcnow()
+    for kind in DOCUMENT_KINDS:
+        documents = totals.get(kind, 0)
+        connection.execute(SearchStatistics.__table__.insert(),
+                           {"kind": kind, "documents": documents, "refreshed_at": refreshed_at})
+        if not documents:
+            continue
+        frequencies = search_engine.document_frequencies(connection, kind, statistics_minimum(documents))
+        rows = [{"kind": kind, "term": term, "documents": number} for term, number in sorted(frequencies.items())]
+        for start in range(0, len(rows), _CHUNK * 10):
+            connection.execute(SearchTermStatistics.__table__.insert(), rows[start:start + _CHUNK * 10])
+    return {kind: totals.get(kind, 0) for kind in DOCUMENT_KINDS}
+
+
+def term_statistics(kind: str, terms: Collection[str]) -> TermStatistics | None:
+    """The stored statistics of ``terms`` among the documents of ``kind``; None if never worked out."""
+    documents = db.session.scalar(select(SearchStatistics.documents).where(SearchStatistics.kind == kind))
+    if documents is None:
+        return None
+    rows = db.session.execute(select(SearchTermStatistics.term, SearchTermStatistics.documents)
+                              .where(SearchTermStatistics.kind == kind,
+                                     SearchTermStatistics.term.in_(sorted(set(terms))))).all()
+    return TermStatistics(documents, statistics_minimum(documents), dict(rows))

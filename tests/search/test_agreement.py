@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 
 from backend.extensions import db
-from backend.models import Material, Transcript, TranscriptSegment, User
+from backend.models import Material, SearchTermStatistics, Transcript, TranscriptSegment, User
 from backend.services import search as search_service
+from backend.services import search_index
 from backend.services.search_text import fold
 from tests.review.helpers import user_id
 
@@ -89,3 +90,11 @@ def test_every_short_query_agrees_with_a_substring_scan(app, client, auth):
             if found != expected:
                 disagreements.append((q, sorted(expected - found)[:5], sorted(found - expected)[:5]))
         assert disagreements == [], disagreements[:10]
+
+        # The stored statistics that weigh words in the ranking are the exact counts of the same scan.
+        assert search_index.refresh_statistics()["segment"] == len(segments)
+        stored = dict(db.session.execute(db.select(SearchTermStatistics.term, SearchTermStatistics.documents)
+                                         .where(SearchTermStatistics.kind == "segment")).all())
+        terms = {text[i:i + n] for text in segments.values() for n in (1, 2) for i in range(len(text) - n + 1)}
+        counted = {term: sum(term in text for text in segments.values()) for term in terms}
+        assert stored == {term: number for term, number in counted.items() if number >= 2}

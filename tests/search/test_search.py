@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from backend.extensions import db
-from backend.models import Material
+from backend.jobs import tasks
+from backend.models import Material, SearchStatistics, SearchTermStatistics
 from tests.api.helpers import VALID_ID, advance, assert_error, if_match, make_person
 from tests.conftest import PASSWORD
 from tests.review.helpers import make_transcript, user_id
@@ -75,6 +76,40 @@ def test_exact_phrase_ranks_above_scattered_words(client, auth, app):
     body = search(client, auth("editor"), "纺 织", type="segment")
     assert body["items"][0]["segment_index"] == 1
     assert body["total"] == 3 and body["total_relation"] == "eq"
+
+
+def test_a_rare_word_weighs_more_than_a_common_one_once_statistics_are_worked_out(client, auth, app, runner):
+    collector = user_id(client, auth("collector"))
+    common = [(float(i), i + 1.0, f"老师第{i}次来上课。", "SPEAKER_1", False) for i in range(30)]
+    make_transcript(app, collector, [*common,
+                                     (40.0, 41.0, "老师说老师的老师也坐过渔船。", "SPEAKER_1", False),
+                                     (41.0, 42.0, "老师家有渔船，渔船很旧了。", "SPEAKER_1", False)])
+    editor = auth("editor")
+
+    def order() -> list[int]:
+        return [item["segment_index"] for item in search(client, editor, "老师 渔船", type="segment")["items"]]
+
+    # never worked out: both words weigh alike, and three 老师 outweigh two 渔船
+    assert order() == [30, 31]
+    result = runner.invoke(args=["search", "statistics"])
+    assert result.exit_code == 0 and "32 segment documents" in result.output, result.output
+    # 渔船 is in 2 of 32 segments, 老师 in all: the segment saying 渔船 twice comes first
+    assert order() == [31, 30]
+
+
+def test_the_statistics_are_worked_out_nightly_and_by_a_reindex(client, auth, app, runner):
+    make_transcript(app, user_id(client, auth("collector")), SEGMENTS)
+    assert "refresh_search_statistics" in app.extensions["liufang_queue"].task_names
+    with app.app_context():
+        assert db.session.get(SearchStatistics, "segment") is None
+        tasks.refresh_search_statistics()
+        assert db.session.get(SearchStatistics, "segment").documents == len(SEGMENTS)
+        assert db.session.get(SearchTermStatistics, ("segment", "厂")).documents == 2  # the 纺织厂 and its 织布机
+        assert db.session.get(SearchTermStatistics, ("segment", "纺织")) is None  # in one segment: rare
+    make_transcript(app, user_id(client, auth("collector")), SEGMENTS[:2])
+    assert runner.invoke(args=["search", "reindex"]).exit_code == 0
+    with app.app_context():
+        assert db.session.get(SearchStatistics, "segment").documents == len(SEGMENTS) + 2
 
 
 def test_a_saved_segment_is_found_by_the_next_request(client, auth, transcript):
