@@ -108,7 +108,7 @@ def derive_all(keys: set[tuple[str, tuple[str, ...]]], processes: int) -> dict[t
     ordered = sorted(keys)
     if processes <= 1 or len(ordered) < 2000:
         return {key: _derived(key) for key in ordered}
-    with multiprocessing.get_context("fork").Pool(processes) as pool:
+    with multiprocessing.get_context("spawn").Pool(processes) as pool:
         return dict(zip(ordered, pool.map(_derived, ordered, chunksize=500)))
 
 
