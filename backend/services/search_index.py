@@ -289,6 +289,7 @@ def append_segments(after_segment_id: int, batch: int = 5000) -> int:
 # Terms in fewer documents than one in this many (and at least two) are not stored: they are all rare, and weigh
 # as a term in half that many documents. Keeps the tables to tens of thousands of rows on a million segments.
 STATISTICS_SHARE = 10_000
+_STATISTICS_BATCH = 4000  # term rows per INSERT
 
 
 def statistics_minimum(documents: int) -> int:
@@ -299,14 +300,13 @@ def statistics_minimum(documents: int) -> int:
 @dataclass
 class TermStatistics:
     """What is known of some terms among the documents of one kind: ``documents`` in all, each stored term's
-    number (the others occur in fewer than ``minimum``)."""
+    number (the others occur in fewer than ``statistics_minimum(documents)``)."""
 
     documents: int
-    minimum: int
     frequencies: dict[str, int]
 
     def frequency(self, term: str) -> float:
-        return self.frequencies.get(term, self.minimum / 2)
+        return self.frequencies.get(term, statistics_minimum(self.documents) / 2)
 
 
 def refresh_statistics() -> dict[str, int]:
@@ -318,19 +318,20 @@ def refresh_statistics() -> dict[str, int]:
     search_engine = engine(connection)
     connection.execute(delete(SearchTermStatistics.__table__))
     connection.execute(delete(SearchStatistics.__table__))
-    totals = dict(connection.execute(select(SearchDocument.kind, func.count()).group_by(SearchDocument.kind)).all())
+    counted = dict(connection.execute(select(SearchDocument.kind, func.count()).group_by(SearchDocument.kind)).all())
+    totals = {kind: counted.get(kind, 0) for kind in DOCUMENT_KINDS}
     refreshed_at = utcnow()
-    for kind in DOCUMENT_KINDS:
-        documents = totals.get(kind, 0)
-        connection.execute(SearchStatistics.__table__.insert(),
-                           {"kind": kind, "documents": documents, "refreshed_at": refreshed_at})
+    connection.execute(SearchStatistics.__table__.insert(),
+                       [{"kind": kind, "documents": documents, "refreshed_at": refreshed_at}
+                        for kind, documents in totals.items()])
+    for kind, documents in totals.items():
         if not documents:
             continue
         frequencies = search_engine.document_frequencies(connection, kind, statistics_minimum(documents))
         rows = [{"kind": kind, "term": term, "documents": number} for term, number in sorted(frequencies.items())]
-        for start in range(0, len(rows), _CHUNK * 10):
-            connection.execute(SearchTermStatistics.__table__.insert(), rows[start:start + _CHUNK * 10])
-    return {kind: totals.get(kind, 0) for kind in DOCUMENT_KINDS}
+        for start in range(0, len(rows), _STATISTICS_BATCH):
+            connection.execute(SearchTermStatistics.__table__.insert(), rows[start:start + _STATISTICS_BATCH])
+    return totals
 
 
 def term_statistics(kind: str, terms: Collection[str]) -> TermStatistics | None:
@@ -341,4 +342,4 @@ def term_statistics(kind: str, terms: Collection[str]) -> TermStatistics | None:
     rows = db.session.execute(select(SearchTermStatistics.term, SearchTermStatistics.documents)
                               .where(SearchTermStatistics.kind == kind,
                                      SearchTermStatistics.term.in_(sorted(set(terms))))).all()
-    return TermStatistics(documents, statistics_minimum(documents), dict(rows))
+    return TermStatistics(documents, dict(rows))
