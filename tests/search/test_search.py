@@ -11,6 +11,7 @@ import pytest
 from backend.extensions import db
 from backend.jobs import tasks
 from backend.models import Material, SearchStatistics, SearchTermStatistics
+from backend.services import search as search_service
 from tests.api.helpers import VALID_ID, advance, assert_error, if_match, make_person
 from tests.conftest import PASSWORD
 from tests.review.helpers import make_transcript, user_id
@@ -241,3 +242,20 @@ def test_interviews_deleted_profiles_and_reindex(client, auth, runner, app):
     result = runner.invoke(args=["search", "reindex"])
     assert result.exit_code == 0 and "indexed" in result.output, result.output
     assert search(client, editor, "盐") == before
+
+
+def test_postgresql_plans_each_search_with_its_own_words_and_compiles_nothing(app):
+    """On PostgreSQL the app's connections keep statements unprepared (a plan made without the tsquery cannot
+    tell a rare word from a common one) and JIT off (compiling cost a search on a large archive a fifth of its
+    time); the planner settings a search changes for its statements are put back after them."""
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's connection settings")
+        assert connection.connection.driver_connection.prepare_threshold is None
+        assert db.session.scalar(db.text("SHOW jit")) == "off"
+        search_service.search(None, q="纺织厂 织布")
+        assert db.session.execute(db.text("SELECT current_setting('enable_hashjoin'), "
+                                          "current_setting('enable_mergejoin'), "
+                                          "current_setting('enable_bitmapscan')")).one() == ("on", "on", "on")
+        db.session.rollback()
