@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from typing import Any, Protocol
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
 
 from sqlalchemy import (ARRAY, ColumnElement, Integer, any_, bindparam, cast, column, delete, func, literal_column,
                         not_, or_, select, table, text, tuple_)
@@ -30,15 +29,6 @@ DOCUMENT_COLUMNS = (SearchDocument.id, SearchDocument.kind, SearchDocument.ref_i
                     SearchDocument.area, SearchDocument.title, SearchDocument.body)
 _WRITE_COLUMNS = ("kind", "ref_id", "transcript_id", "material_id", "start", "end", "category", "area", "title",
                   "body")
-
-
-class Statistics(Protocol):
-    """What is stored of how common terms are among the documents of one kind (search_index.TermStatistics)."""
-
-    documents: int
-
-    def frequency(self, term: str) -> float:
-        """In about how many documents the character or pair ``term`` occurs."""
 
 
 class SearchEngine(ABC):
@@ -89,9 +79,8 @@ class SearchEngine(ABC):
 
     @abstractmethod
     def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
-                   limit: int, statistics: Statistics | None = None) -> list[Row[Any]]:
-        """Documents of ``kind`` matching ``query`` and ``conditions``, newest first, at most ``limit``;
-        ``statistics``: the query's terms among the documents of ``kind``, for an engine that plans by them."""
+                   limit: int) -> list[Row[Any]]:
+        """Documents of ``kind`` matching ``query`` and ``conditions``, newest first, at most ``limit``."""
 
     @abstractmethod
     def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
@@ -202,7 +191,7 @@ class SQLiteFTS5(SearchEngine):
         return fts, literal_column(fts_table_name(kind)).op("MATCH")(bindparam("fts_match", expression))
 
     def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
-                   limit: int, statistics: Statistics | None = None) -> list[Row[Any]]:
+                   limit: int) -> list[Row[Any]]:
         fts, match = self._matching(kind, self.match_expression(query))
         statement = (select(*DOCUMENT_COLUMNS).select_from(fts)
                      .join(SearchDocument, SearchDocument.id == fts.c.rowid)
@@ -255,7 +244,6 @@ class PostgresTsvector(SearchEngine):
     asked for by its pairs and then checked on the folded text."""
 
     name = "postgresql-tsvector"
-    walk_window = 20_000  # documents read in id order for a common query of several lexemes: 5–10 ms at most
 
     def replace(self, connection: Connection, keys: Iterable[tuple[str, int]], documents: Sequence[dict[str, Any]]
                 ) -> None:
@@ -287,44 +275,22 @@ class PostgresTsvector(SearchEngine):
         return conditions
 
     def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
-                   limit: int, statistics: Statistics | None = None) -> list[Row[Any]]:
-        newest_first = (select(*DOCUMENT_COLUMNS).where(*self._conditions(kind, query), *conditions)
-                        .order_by(SearchDocument.id.desc()))
+                   limit: int) -> list[Row[Any]]:
+        statement = (select(*DOCUMENT_COLUMNS).where(*self._conditions(kind, query), *conditions)
+                     .order_by(SearchDocument.id.desc()).limit(limit))
         # search_documents' statistics mix every kind, so PostgreSQL underestimates how many of one kind's
         # documents hold a word and how many of them join their records (a profile's visibility): it then picks
-        # a hash join that reads every match and sorts them. With hash and merge joins off it walks the newest
-        # matches and stops at the limit (分鱼 among 100,000 profiles as a collector, 1M segments: 125 → 11 ms).
-        rows: list[Row[Any]] = []
-        older_than = None
-        with _planner_settings(connection, enable_hashjoin="off", enable_mergejoin="off"):
-            window = None if statistics is None else self._walk_window(query, statistics, limit)
-            if window is not None:
-                # Several lexemes, and common ones: PostgreSQL takes them as independent and multiplies their
-                # shares (过毛主席's three pairs: 129 segments expected of 27,648), so it would read every match
-                # through the GIN index and sort them (40–60 ms at 1M segments). Instead the newest ``window``
-                # documents are read along the id index, likely enough if the query is as common as its rarest
-                # lexeme; the older ones, if still needed, through the GIN index.
-                older_than = connection.scalar(
-                    select(SearchDocument.id).where(SearchDocument.kind == kind)
-                    .order_by(SearchDocument.id.desc()).offset(window).limit(1))
-                newest = newest_first if older_than is None else newest_first.where(SearchDocument.id > older_than)
-                with _planner_settings(connection, enable_bitmapscan="off"):
-                    rows = list(connection.execute(newest.limit(limit)).all())
-                if older_than is None or len(rows) >= limit:
-                    return rows
-            rest = newest_first if older_than is None else newest_first.where(SearchDocument.id <= older_than)
-            return rows + list(connection.execute(rest.limit(limit - len(rows))).all())
-
-    def _walk_window(self, query: Query, statistics: Statistics, limit: int) -> int | None:
-        """``walk_window`` when the query has several lexemes and the newest that many documents likely hold twice
-        ``limit`` matches (as many as hold its rarest lexeme, an upper bound): enough though half were hidden;
-        else None (the GIN index alone)."""
-        terms = set().union(*(grams(phrase) for phrase in query.required))
-        if len(terms) < 2:
-            return None
-        rarest = min(statistics.frequency(term) for term in terms)
-        enough = rarest * min(self.walk_window, statistics.documents) >= 2 * limit * statistics.documents
-        return self.walk_window if enough else None
+        # a hash join that reads every match and sorts them. With hash and merge joins off for this statement it
+        # walks the newest matches and stops at the limit (分鱼 among 100,000 profiles as a collector, 1M
+        # segments: 125 → 11 ms). Put back after it (no finally: a failed statement ends the transaction anyway).
+        hash_join, merge_join = connection.execute(text(
+            "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin'), "
+            "set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)")).one()[:2]
+        rows = list(connection.execute(statement).all())
+        connection.execute(text("SELECT set_config('enable_hashjoin', :hash_join, true), "
+                                "set_config('enable_mergejoin', :merge_join, true)"),
+                           {"hash_join": hash_join, "merge_join": merge_join})
+        return rows
 
     def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         return column == any_(bindparam("among_ids", sorted(ids), type_=ARRAY(Integer)))
@@ -335,22 +301,6 @@ class PostgresTsvector(SearchEngine):
         rows = connection.execute(text("SELECT word, ndoc FROM ts_stat(:documents) WHERE ndoc >= :minimum"),
                                   {"documents": documents_of_kind, "minimum": minimum}).all()
         return {term: documents for term, documents in rows if FIELD_BREAK not in term}
-
-
-@contextmanager
-def _planner_settings(connection: Connection, **settings: str) -> Iterator[None]:
-    """PostgreSQL planner settings for the statements inside, put back after them (no finally: a failed statement
-    ends the transaction anyway)."""
-    names = sorted(settings)
-    before = connection.execute(text("SELECT " + ", ".join(
-        f"current_setting(:name_{i}), set_config(:name_{i}, :value_{i}, true)" for i in range(len(names)))),
-        {**{f"name_{i}": name for i, name in enumerate(names)},
-         **{f"value_{i}": settings[name] for i, name in enumerate(names)}}).one()[::2]
-    yield
-    connection.execute(text("SELECT " + ", ".join(f"set_config(:name_{i}, :value_{i}, true)"
-                                                  for i in range(len(names)))),
-                       {**{f"name_{i}": name for i, name in enumerate(names)},
-                        **{f"value_{i}": value for i, value in enumerate(before)}})
 
 
 def engine_for(dialect_name: str) -> SearchEngine:
