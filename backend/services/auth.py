@@ -175,17 +175,23 @@ def token_user(payload: dict[str, Any]) -> User | None:
     """The active user a decoded token speaks for; None if the token was revoked (logout, reuse of a refresh
     token), was issued under an older token version (password reset, disabling, a change of roles), or its user is
     gone."""
-    user = db.session.get(User, int(payload["sub"]))
-    if user is None or not user.is_active or payload.get("ver", 0) != user.token_version:
-        return None
     family_id = payload.get("fam")
+    # the user and their login session in one statement: every authenticated request asks this first
+    row = db.session.execute(
+        select(User, TokenFamily)
+        .outerjoin(TokenFamily, and_(TokenFamily.id == family_id, TokenFamily.user_id == User.id))
+        .where(User.id == int(payload["sub"]))).first()
+    if row is None:
+        return None
+    user, family = row
+    if not user.is_active or payload.get("ver", 0) != user.token_version:
+        return None
     if family_id is None:
         # Issued before login sessions were families (or by a tool): an access token lives out its minutes unless
         # revoked one by one; a refresh token can no longer be rotated, so it is refused.
         if payload.get("type") == "refresh" or db.session.get(RevokedToken, payload["jti"]) is not None:
             return None
         return user
-    family = db.session.get(TokenFamily, family_id)
-    if family is None or family.revoked_at is not None or family.user_id != user.id:
+    if family is None or family.revoked_at is not None:
         return None
     return user

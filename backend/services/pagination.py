@@ -163,7 +163,7 @@ def paginate(query: Select[Any], page: int | None, per_page: int, *,
     total = count_total(query, cache=cache_total)
     if order is None:
         page = max(1, page or 1)
-        items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).all()
+        items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
         return Page(items=items, total=total, page=page, per_page=per_page)
     query = query.order_by(*order)
     if cursor is not None:
@@ -174,7 +174,7 @@ def paginate(query: Select[Any], page: int | None, per_page: int, *,
     else:
         page = max(1, page or 1)
         query = query.offset((page - 1) * per_page)
-    rows = db.session.scalars(query.limit(per_page + 1)).all()
+    rows = db.session.scalars(query.limit(per_page + 1)).unique().all()  # unique: a collection loaded joined
     items, more = rows[:per_page], len(rows) > per_page
     next_cursor = encode_cursor(_sort_values(items[-1], order)) if more and items else None
     return Page(items=items, total=total, page=page, per_page=per_page, next_cursor=next_cursor)

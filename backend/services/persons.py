@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import delete, insert, or_, select
+from sqlalchemy.orm import joinedload
 
 from backend.errors import Conflict, Forbidden, InvalidTransition, ValidationFailed
 from backend.extensions import db
@@ -62,7 +63,8 @@ def list_persons(actor: User, *, category: str | None = None, status: str | None
                  created_by: int | None = None, tag: str | None = None, q: str | None = None,
                  archival_code: str | None = None, sort: str = "-updated", page: int | None = 1,
                  per_page: int = 20, cursor: str | None = None) -> Page[Person]:
-    query = select(Person).where(policy.visible_persons(actor))
+    # the tags in the page's own statement (one round trip fewer than loading them after it)
+    query = select(Person).where(policy.visible_persons(actor)).options(joinedload(Person.tag_rows))
     if archival_code and archival_code.strip():
         query = query.where(archival_codes.matches(Person.archival_code, archival_code))
     if category:
