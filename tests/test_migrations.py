@@ -46,6 +46,17 @@ def test_search_index_objects(app):
                     "search_fts_public_material"} <= tables
 
 
+@pytest.mark.both_databases  # PostgreSQL's planner statistics (nothing on SQLite)
+def test_name_search_terms_keep_a_fine_histogram_on_postgresql(app):
+    """A name search's plan depends on how many profiles PostgreSQL expects a prefix of a name to match."""
+    with app.app_context():
+        if db.engine.dialect.name != "postgresql":
+            pytest.skip("PostgreSQL's planner statistics")
+        target = db.session.scalar(sa.text("SELECT attstattarget FROM pg_attribute WHERE attrelid = "
+                                           "'person_search_terms'::regclass AND attname = 'term'"))
+        assert target == 2000
+
+
 # --- upgrading a database that holds data -----------------------------------------------------------------------
 
 def _filled(table: sa.Table, **given: Any) -> dict[str, Any]:

@@ -11,7 +11,8 @@ Two things keep list pages as cheap as a single lookup however many rows there a
 - **Deep pages by keyset.** ``page`` = N costs an OFFSET that reads and drops every row before it. A list with a
   stable order hands out ``next_cursor`` (the sort values of the page's last row); sending it back as ``cursor``
   continues right after that row through the order's index, as cheap at row 100,000 as at row 20, and a cursor
-  walk shows every row exactly once even while rows are added.
+  walk shows every row exactly once even while rows are added. A deep ``page`` still works, its ids found along
+  the order's index before its rows are loaded.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from backend.services.text import INT64_MAX, INT64_MIN, invalid_character
 
 T = TypeVar("T")
 MAX_PER_PAGE = 100
+DEFERRED_OFFSET = 1000  # rows: below that an OFFSET is as cheap
 MAX_PAGE = (2**63 - 1) // MAX_PER_PAGE  # the row offset of any page still fits a 64-bit integer
 COUNT_CACHE_SIZE = 4096
 
@@ -154,6 +156,17 @@ def _sort_values(row: Any, order: Sequence[UnaryExpression[Any]]) -> list[Any]:
 
 # --- pages --------------------------------------------------------------------------------------------------------
 
+def _offset(query: Select[Any], offset: int, limit: int) -> Select[Any]:
+    """``query`` from row ``offset`` on. A deep page finds its rows' ids first, reading only the order's index
+    (an OFFSET reads and drops every whole row before it: page 2,000 of 100,000 profiles, 37 ms against 7 ms for
+    the first), then loads those rows alone."""
+    if offset < DEFERRED_OFFSET:
+        return query.offset(offset)
+    entity = query.column_descriptions[0]["entity"]
+    page_ids = query.with_only_columns(entity.id).offset(offset).limit(limit)
+    return query.where(entity.id.in_(page_ids))
+
+
 def paginate(query: Select[Any], page: int | None, per_page: int, *,
              order: Sequence[UnaryExpression[Any]] | None = None, cursor: str | None = None,
              cache_total: bool = False) -> Page[Any]:
@@ -173,7 +186,7 @@ def paginate(query: Select[Any], page: int | None, per_page: int, *,
         query = query.where(_after(order, values))
     else:
         page = max(1, page or 1)
-        query = query.offset((page - 1) * per_page)
+        query = _offset(query, (page - 1) * per_page, per_page + 1)
     rows = db.session.scalars(query.limit(per_page + 1)).unique().all()  # unique: a collection loaded joined
     items, more = rows[:per_page], len(rows) > per_page
     next_cursor = encode_cursor(_sort_values(items[-1], order)) if more and items else None

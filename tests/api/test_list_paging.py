@@ -11,6 +11,7 @@ from sqlalchemy import select
 from backend import transaction
 from backend.extensions import db
 from backend.models import Person, User
+from backend.services import pagination
 from backend.services import persons as person_service
 from backend.services import policy
 from backend.services.pagination import count_total, encode_cursor
@@ -61,6 +62,25 @@ def test_cursor_pages_follow_the_sort_and_filters(client, auth):
     assert all(page["total"] == 4 for page in pages)
     by_page = client.get("/api/v1/persons?sort=pinyin&per_page=2&tag=剪纸&page=2", headers=auth("archivist")).get_json()
     assert [p["name"] for p in by_page["items"]] == ["陈五", "赵一"] and by_page["page"] == 2
+
+
+@pytest.mark.both_databases
+@pytest.mark.parametrize("sort", ["-updated", "pinyin"])
+def test_deep_numbered_pages_show_the_same_profiles_as_the_cursor_walk(client, auth, monkeypatch, sort):
+    """A numbered page deep in the list (its ids found along the order's index first) holds exactly the profiles
+    the cursor walk shows at that place, with their tags, and the collector's page only what the collector sees."""
+    for i in range(11):
+        make_person(client, auth("editor" if i % 3 else "collector"), name=f"人物{i:02d}", tags=[f"标签{i % 2}"])
+    monkeypatch.setattr(pagination, "DEFERRED_OFFSET", 2)
+    for role in ("archivist", "collector"):
+        walked, _pages = _walk(client, auth(role), f"sort={sort}&per_page=3")
+        numbered = []
+        for page in range(1, 6):
+            answer = client.get(f"/api/v1/persons?sort={sort}&per_page=3&page={page}", headers=auth(role)).get_json()
+            numbered += answer["items"]
+        assert [p["name"] for p in numbered] == walked
+        assert all(p["tags"] == [f"标签{int(p['name'][2:]) % 2}"] for p in numbered)
+    assert len(walked) < 11  # the collector's list leaves out the others' drafts
 
 
 @pytest.mark.both_databases  # a made-up cursor must never reach the database as a wrongly typed value
