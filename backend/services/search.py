@@ -32,8 +32,8 @@ from backend.services import change_log, policy
 from backend.services import public as public_service
 from backend.services.policy import Permission
 from backend.services.search_engines import grams
-from backend.services.search_index import (engine, interview_fields, material_fields, public_material_fields,
-                                          term_statistics)
+from backend.services.search_index import (TermStatistics, engine, interview_fields, material_fields,
+                                          public_material_fields, term_statistics)
 from backend.services.search_text import Query, highlight, match_spans, parse
 
 TYPES = ("segment", "person", "material", "interview")
@@ -228,20 +228,23 @@ def _rank(hits: list[Hit], query: Query, weights: dict[str, float]) -> None:
         hit.exact = whole is not None and (whole in title or whole in body)
 
 
-def _idf_weights(kind: str, query: Query) -> dict[str, float]:
-    """IDF of each phrase among all documents of ``kind``, from the stored statistics (a word of several
-    characters is as rare as its rarest pair); only needed when a query has several phrases, and all weigh alike
-    until the statistics are first worked out."""
-    if len(query.required) < 2:
-        return {}
-    terms = {phrase: grams(phrase) for phrase in query.required}
-    statistics = term_statistics(kind, set().union(*terms.values()))
-    if statistics is None or not statistics.documents:
+def _statistics(kind: str, query: Query) -> TermStatistics | None:
+    """The stored statistics of the query's characters and pairs among the documents of ``kind`` (they weigh
+    several phrases, and the PostgreSQL engine plans by them); None until first worked out."""
+    statistics = term_statistics(kind, set().union(*(grams(phrase) for phrase in query.required)))
+    return statistics if statistics is not None and statistics.documents else None
+
+
+def _idf_weights(query: Query, statistics: TermStatistics | None) -> dict[str, float]:
+    """IDF of each phrase among all documents of a kind (a word of several characters is as rare as its rarest
+    pair); only needed when a query has several phrases, and all weigh alike until the statistics are first worked
+    out."""
+    if len(query.required) < 2 or statistics is None:
         return {}
     total = statistics.documents
     weights = {}
-    for phrase, phrase_terms in terms.items():
-        df = min(min(statistics.frequency(term) for term in phrase_terms), total)
+    for phrase in query.required:
+        df = min(min(statistics.frequency(term) for term in grams(phrase)), total)
         weights[phrase] = math.log(1 + (total - df + 0.5) / (df + 0.5))
     return weights
 
@@ -330,11 +333,12 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
         document_kind = "public_material" if kind == "material" and actor is None else kind
         conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
                                     collector=collector, status=status, public=public)
-        rows = search_engine.candidates(connection, document_kind, query, conditions, limit)
+        statistics = _statistics(document_kind, query)
+        rows = search_engine.candidates(connection, document_kind, query, conditions, limit, statistics)
         capped = capped or len(rows) >= limit
         found = [Hit(kind, row) for row in rows]
         if found:
-            _rank(found, query, _idf_weights(document_kind, query))
+            _rank(found, query, _idf_weights(query, statistics))
         hits += found
     hits.sort(key=lambda hit: (not hit.exact, -hit.score, -hit.document.id))
     per_page = max(1, min(per_page, 100))

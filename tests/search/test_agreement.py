@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 
 from backend.extensions import db
-from backend.models import Material, SearchTermStatistics, Transcript, TranscriptSegment, User
+from backend.models import Material, SearchDocument, SearchTermStatistics, Transcript, TranscriptSegment, User
 from backend.services import search as search_service
-from backend.services import search_index
-from backend.services.search_text import fold
+from backend.services import search_engines, search_index
+from backend.services.search_text import fold, parse, spaced
 from tests.review.helpers import user_id
 
 pytestmark = pytest.mark.both_databases  # each engine against the same scan
@@ -98,3 +98,47 @@ def test_every_short_query_agrees_with_a_substring_scan(app, client, auth):
         terms = {text[i:i + n] for text in segments.values() for n in (1, 2) for i in range(len(text) - n + 1)}
         counted = {term: sum(term in text for text in segments.values()) for term in terms}
         assert stored == {term: number for term, number in counted.items() if number >= 2}
+
+
+def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app, monkeypatch):
+    """PostgreSQL asks for a common word in its newest ranges of ids first (16,384 ids each), then the older
+    documents: over documents spread across forty ranges, every query's newest matches are exactly a scan's, in
+    order, whether the ranges hold enough of them or not."""
+    with app.app_context():
+        connection = db.session.connection()
+        if connection.dialect.name != "postgresql":
+            pytest.skip("the PostgreSQL engine's ranges of ids")
+        rng = random.Random(16384)
+        ids = sorted(rng.sample(range(1, 40 << search_engines.ID_RANGE_BITS), 2000))
+        texts = dict(zip(ids, _corpus(rng, len(ids))))
+        connection.execute(SearchDocument.__table__.insert(), [
+            {"id": id_, "kind": "segment", "ref_id": id_, "title": "", "body": spaced([text])}
+            for id_, text in texts.items()])
+        search_engine = search_index.engine(connection)
+        monkeypatch.setattr(search_engine, "ranged_from", 0)
+        common = _Everywhere(len(ids))
+        queries = [*ALPHABET, "纺织", "纺织厂", "的a1", "鱼的厂", "织厂鱼", "鱼 的", "a 1", "纺 织", "厂 ab", "纺织厂 -鱼",
+                   "鱼的a -1"]
+        read_older = 0
+        for q, limit in itertools.product(queries, (3, 10)):
+            query = parse(q)
+            plan = search_engine._id_ranges(connection, "segment", query, common, limit)
+            assert plan, q
+            holds = [fold(word) for word in query.required]
+            absent = [fold(word) for word in query.excluded]
+            expected = [id_ for id_ in reversed(ids) if all(word in fold(texts[id_]) for word in holds)
+                        and not any(word in fold(texts[id_]) for word in absent)][:limit]
+            rows = search_engine.candidates(connection, "segment", query, [], limit, common)
+            assert [row.id for row in rows] == expected, q
+            read_older += any(row.id < plan[0][-1] << search_engines.ID_RANGE_BITS for row in rows)
+        assert read_older >= 3  # queries rarer than their statistics said: the older documents were read too
+
+
+class _Everywhere:
+    """Statistics that call every term common."""
+
+    def __init__(self, documents: int) -> None:
+        self.documents = documents
+
+    def frequency(self, term: str) -> float:
+        return self.documents
