@@ -334,7 +334,8 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
         conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
                                     collector=collector, status=status, public=public)
         statistics = _statistics(document_kind, query)
-        rows = search_engine.candidates(connection, document_kind, query, conditions, limit, statistics)
+        rows = search_engine.candidates(connection, document_kind, query, conditions, limit, statistics,
+                                        narrow=actor is None)
         capped = capped or len(rows) >= limit
         found = [Hit(kind, row) for row in rows]
         if found:

@@ -122,14 +122,16 @@ def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app
         read_older = 0
         for q, limit in itertools.product(queries, (3, 10)):
             query = parse(q)
-            plan = search_engine._id_ranges(connection, "segment", query, common, limit)
+            plan = search_engine._id_ranges(connection, "segment", query, common, limit, True)
             assert plan, q
             holds = [fold(word) for word in query.required]
             absent = [fold(word) for word in query.excluded]
             expected = [id_ for id_ in reversed(ids) if all(word in fold(texts[id_]) for word in holds)
                         and not any(word in fold(texts[id_]) for word in absent)][:limit]
-            rows = search_engine.candidates(connection, "segment", query, [], limit, common)
+            rows = search_engine.candidates(connection, "segment", query, [], limit, common, narrow=True)
             assert [row.id for row in rows] == expected, q
+            if len(query.required) == 1 and len(query.required[0]) == 1:  # one lexeme, seen by most: one statement
+                assert search_engine._id_ranges(connection, "segment", query, common, limit, False) is None
             read_older += any(row.id < plan[0][-1] << search_engines.ID_RANGE_BITS for row in rows)
         assert read_older >= 3  # queries rarer than their statistics said: the older documents were read too
 
