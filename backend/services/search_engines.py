@@ -231,10 +231,15 @@ class SQLiteFTS5(SearchEngine):
 # --- PostgreSQL --------------------------------------------------------------------------------------------------
 
 ID_RANGE_BITS = 14  # migration d4e6a8c0b2f5: a document holds the lexeme '#<id >> 14>', ranges of 16,384 ids
+WIDE_RANGE_BITS = 3  # … and '%<id >> 17>': eight ranges in one lexeme
 RANGED_FROM = 4_000  # documents holding a query's rarest lexeme from which its newest id ranges are read first
-ONE_LEXEME_FACTOR = 5  # one lexeme (well estimated) is read in ranges only from five times as many documents: at
-# 100,000 segments reading all its public matches was the quicker (37.6 against 46.1 ms p95)
-MAX_RANGES = 8  # ranges ORed in one statement: the GIN index unites their lists (30 of them: 56 ms at 1M segments)
+# One lexeme: read in ranges when held by 5% of the documents of its type, or, searched by the public, by 20,000.
+# PostgreSQL estimates a lexeme from a sample of every type at once: after one ANALYZE it took 大家 for 18,476
+# profiles where 55,521 hold it and read them all (84 ms); after another it walked the newest (a few ms).
+ONE_LEXEME_SHARE = 0.05
+ONE_LEXEME_FACTOR = 5
+MAX_RANGES = 8  # lexemes ORed in one statement: the GIN index unites their lists (30 ranges: 56 ms at 1M segments;
+# 16 ranges 23.6 ms, the same ids as 2 wide ones 4.9 ms)
 
 
 def grams(phrase: str) -> set[str]:
@@ -250,13 +255,17 @@ def tsquery_text(query: Query, id_ranges: range | None = None) -> str:
     words = " & ".join(f"'{lexeme}'" for lexeme in lexemes)
     if id_ranges is None:
         return words
-    return f"{words} & ({' | '.join(id_range_lexeme(number) for number in id_ranges)})"
+    return f"{words} & ({' | '.join(id_range_lexemes(id_ranges))})"
 
 
-def id_range_lexeme(number: int) -> str:
-    """The lexeme of the documents with ids from ``number << ID_RANGE_BITS`` up to the next range (``'#61'``: no
-    folded text holds ``#``)."""
-    return f"'#{number}'"
+def id_range_lexemes(id_ranges: range) -> list[str]:
+    """Lexemes of the documents in these ranges of ids (descending): each range's (``'#61'``: ids from ``61 <<
+    ID_RANGE_BITS`` up to the next range; no folded text holds ``#`` or ``%``), or, for more than ``MAX_RANGES``,
+    the wide ranges holding them (``'%7'``: ranges 56–63), which may hold more: the statement bounds the ids."""
+    if len(id_ranges) <= MAX_RANGES:
+        return [f"'#{number}'" for number in id_ranges]
+    top, bottom = id_ranges[0] >> WIDE_RANGE_BITS, id_ranges[-1] >> WIDE_RANGE_BITS
+    return [f"'%{number}'" for number in range(top, bottom - 1, -1)]
 
 
 def _holds(phrase: str) -> ColumnElement[bool]:
@@ -337,9 +346,9 @@ class PostgresTsvector(SearchEngine):
             # A common word: the GIN index returns its matches unordered, so PostgreSQL would read all of them (and
             # multiplies the shares of a word's pairs, so it does not expect how many). Its newest ranges of ids are
             # asked for first, the index intersecting the word with them; then as many older ranges as the
-            # newest ones' yield says are still needed, or, if that is many or most of what is left, all older
-            # documents at once (a word far rarer than its rarest pair: 么下来公 against 来公). The parts are
-            # disjoint and in descending order of ids, so the rows stay newest first.
+            # newest ones' yield says are still needed (as wide ranges when many), or, if that is most of what is
+            # left, all older documents at once (a word far rarer than its rarest pair: 么下来公 against 来公). The
+            # parts are disjoint (the statements bound the ids) and in descending order: newest first.
             newer, oldest, high = plan
             rows = newest(newer, limit)
             below = newer[-1]
@@ -348,7 +357,7 @@ class PostgresTsvector(SearchEngine):
                     break
                 read = high - (below << ID_RANGE_BITS) + 1
                 span = math.ceil(2 * read * (limit - len(rows)) / len(rows) / (1 << ID_RANGE_BITS))
-                if span > min(MAX_RANGES, (below - oldest) // 2):
+                if span > min(MAX_RANGES << WIDE_RANGE_BITS, (below - oldest) // 2):
                     break
                 rows += newest(range(below - 1, below - 1 - span, -1), limit - len(rows))
                 below -= span
@@ -363,15 +372,14 @@ class PostgresTsvector(SearchEngine):
                    limit: int, narrow: bool) -> tuple[range, int, int] | None:
         """The newest ranges of ids to ask for first (as many as should hold ``limit`` visible matches if the query
         were as common as its rarest lexeme and a quarter of its matches visible), the oldest range of the kind and
-        its newest id; None for a rare query (one statement reads all its matches), when that would be most of
-        the ranges, or for one lexeme seen by most (PostgreSQL estimates a lexeme well and then reads its newest
-        matches in id order itself, stopping at the limit: 1.5 ms for 还 among 1M segments); one lexeme searched
-        by the public, only when very common."""
+        its newest id; None for a rare query (one statement reads all its matches: ``ranged_from`` documents for
+        several lexemes, see ``ONE_LEXEME_SHARE`` for one) or when that would be most of the ranges."""
         terms = set().union(*(grams(phrase) for phrase in query.required))
-        if len(terms) < 2 and not narrow:
-            return None
         rarest = min(statistics.frequency(term) for term in terms)
-        if rarest < (self.ranged_from if len(terms) > 1 else self.ranged_from * ONE_LEXEME_FACTOR):
+        common = ONE_LEXEME_SHARE * statistics.documents if len(terms) == 1 else self.ranged_from
+        if len(terms) == 1 and narrow:
+            common = min(common, self.ranged_from * ONE_LEXEME_FACTOR)
+        if rarest < common:
             return None
         low, high = connection.execute(select(func.min(SearchDocument.id), func.max(SearchDocument.id))
                                        .where(SearchDocument.kind == kind)).one()
@@ -395,7 +403,8 @@ class PostgresTsvector(SearchEngine):
         documents_of_kind = f"SELECT tsv FROM search_documents WHERE kind = '{kind}'"  # a kind is a fixed name
         rows = connection.execute(text("SELECT word, ndoc FROM ts_stat(:documents) WHERE ndoc >= :minimum"),
                                   {"documents": documents_of_kind, "minimum": minimum}).all()
-        return {term: documents for term, documents in rows if FIELD_BREAK not in term and not term.startswith("#")}
+        return {term: documents for term, documents in rows
+                if FIELD_BREAK not in term and not term.startswith(("#", "%"))}
 
 
 def engine_for(dialect_name: str) -> SearchEngine:

@@ -101,9 +101,9 @@ def test_every_short_query_agrees_with_a_substring_scan(app, client, auth):
 
 
 def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app, monkeypatch):
-    """PostgreSQL asks for a common word in its newest ranges of ids first (16,384 ids each), then the older
-    documents: over documents spread across forty ranges, every query's newest matches are exactly a scan's, in
-    order, whether the ranges hold enough of them or not."""
+    """PostgreSQL asks for a common word in its newest ranges of ids first (16,384 ids each), then older ranges
+    (as wide ranges of eight when many), then the older documents: over documents spread across forty ranges,
+    every query's newest matches are exactly a scan's, in order, whether the ranges hold enough of them or not."""
     with app.app_context():
         connection = db.session.connection()
         if connection.dialect.name != "postgresql":
@@ -116,6 +116,11 @@ def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app
             for id_, text in texts.items()])
         search_engine = search_index.engine(connection)
         monkeypatch.setattr(search_engine, "ranged_from", 0)
+        lexemes_asked: list[str] = []
+        id_range_lexemes = search_engines.id_range_lexemes
+        monkeypatch.setattr(search_engines, "id_range_lexemes",
+                            lambda id_ranges: lexemes_asked.extend(id_range_lexemes(id_ranges)) or
+                            id_range_lexemes(id_ranges))
         common = _Everywhere(len(ids))
         queries = [*ALPHABET, "纺织", "纺织厂", "的a1", "鱼的厂", "织厂鱼", "鱼 的", "a 1", "纺 织", "厂 ab", "纺织厂 -鱼",
                    "鱼的a -1"]
@@ -130,10 +135,23 @@ def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app
                         and not any(word in fold(texts[id_]) for word in absent)][:limit]
             rows = search_engine.candidates(connection, "segment", query, [], limit, common, narrow=True)
             assert [row.id for row in rows] == expected, q
-            if len(query.required) == 1 and len(query.required[0]) == 1:  # one lexeme, seen by most: one statement
-                assert search_engine._id_ranges(connection, "segment", query, common, limit, False) is None
+            if len(query.required) == 1 and len(query.required[0]) == 1:  # one lexeme in 4% of all: one statement
+                assert search_engine._id_ranges(connection, "segment", query, _Share(len(ids), 0.04), limit,
+                                                False) is None
             read_older += any(row.id < plan[0][-1] << search_engines.ID_RANGE_BITS for row in rows)
         assert read_older >= 3  # queries rarer than their statistics said: the older documents were read too
+        assert any(lexeme.startswith("'%") for lexeme in lexemes_asked)  # wide ranges asked for, bounded by ids
+
+
+class _Share:
+    """Statistics that put every term in the same share of the documents."""
+
+    def __init__(self, documents: int, share: float) -> None:
+        self.documents = documents
+        self.share = share
+
+    def frequency(self, term: str) -> float:
+        return self.documents * self.share
 
 
 class _Everywhere:
