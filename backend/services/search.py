@@ -228,13 +228,6 @@ def _rank(hits: list[Hit], query: Query, weights: dict[str, float]) -> None:
         hit.exact = whole is not None and (whole in title or whole in body)
 
 
-def _statistics(kind: str, query: Query) -> TermStatistics | None:
-    """The stored statistics of the query's characters and pairs among the documents of ``kind`` (they weigh
-    several phrases, and the PostgreSQL engine plans by them); None until first worked out."""
-    statistics = term_statistics(kind, set().union(*(grams(phrase) for phrase in query.required)))
-    return statistics if statistics is not None and statistics.documents else None
-
-
 def _idf_weights(query: Query, statistics: TermStatistics | None) -> dict[str, float]:
     """IDF of each phrase among all documents of a kind (a word of several characters is as rare as its rarest
     pair); only needed when a query has several phrases, and all weigh alike until the statistics are first worked
@@ -329,11 +322,14 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
     hits: list[Hit] = []
     capped = False
     public = public_material_ids() if actor is None else None
-    for kind in wanted:
-        document_kind = "public_material" if kind == "material" and actor is None else kind
+    document_kinds = {kind: "public_material" if kind == "material" and actor is None else kind for kind in wanted}
+    # how common the query's characters and pairs are in each type: they weigh several phrases, and the
+    # PostgreSQL engine plans by them (none until first worked out)
+    statistics_of = term_statistics(document_kinds.values(), set().union(*map(grams, query.required)))
+    for kind, document_kind in document_kinds.items():
         conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
                                     collector=collector, status=status, public=public)
-        statistics = _statistics(document_kind, query)
+        statistics = statistics_of.get(document_kind)
         rows = search_engine.candidates(connection, document_kind, query, conditions, limit, statistics,
                                         narrow=actor is None)
         capped = capped or len(rows) >= limit

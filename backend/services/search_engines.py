@@ -232,6 +232,7 @@ class SQLiteFTS5(SearchEngine):
 
 ID_RANGE_BITS = 14  # migration d4e6a8c0b2f5: a document holds the lexeme '#<id >> 14>', ranges of 16,384 ids
 WIDE_RANGE_BITS = 3  # … and '%<id >> 17>': eight ranges in one lexeme
+ID_RANGE_PREFIX, WIDE_RANGE_PREFIX = "#", "%"  # never in folded text (letters and digits only)
 RANGED_FROM = 4_000  # documents holding a query's rarest lexeme from which its newest id ranges are read first
 # One lexeme: read in ranges when held by 5% of the documents of its type, or, searched by the public, by 20,000.
 # PostgreSQL estimates a lexeme from a sample of every type at once: after one ANALYZE it took 大家 for 18,476
@@ -263,9 +264,9 @@ def id_range_lexemes(id_ranges: range) -> list[str]:
     ID_RANGE_BITS`` up to the next range; no folded text holds ``#`` or ``%``), or, for more than ``MAX_RANGES``,
     the wide ranges holding them (``'%7'``: ranges 56–63), which may hold more: the statement bounds the ids."""
     if len(id_ranges) <= MAX_RANGES:
-        return [f"'#{number}'" for number in id_ranges]
+        return [f"'{ID_RANGE_PREFIX}{number}'" for number in id_ranges]
     top, bottom = id_ranges[0] >> WIDE_RANGE_BITS, id_ranges[-1] >> WIDE_RANGE_BITS
-    return [f"'%{number}'" for number in range(top, bottom - 1, -1)]
+    return [f"'{WIDE_RANGE_PREFIX}{number}'" for number in range(top, bottom - 1, -1)]
 
 
 def _holds(phrase: str) -> ColumnElement[bool]:
@@ -404,7 +405,7 @@ class PostgresTsvector(SearchEngine):
         rows = connection.execute(text("SELECT word, ndoc FROM ts_stat(:documents) WHERE ndoc >= :minimum"),
                                   {"documents": documents_of_kind, "minimum": minimum}).all()
         return {term: documents for term, documents in rows
-                if FIELD_BREAK not in term and not term.startswith(("#", "%"))}
+                if FIELD_BREAK not in term and not term.startswith((ID_RANGE_PREFIX, WIDE_RANGE_PREFIX))}
 
 
 def engine_for(dialect_name: str) -> SearchEngine:

@@ -334,12 +334,17 @@ def refresh_statistics() -> dict[str, int]:
     return totals
 
 
-def term_statistics(kind: str, terms: Collection[str]) -> TermStatistics | None:
-    """The stored statistics of ``terms`` among the documents of ``kind``; None if never worked out."""
-    documents = db.session.scalar(select(SearchStatistics.documents).where(SearchStatistics.kind == kind))
-    if documents is None:
-        return None
-    rows = db.session.execute(select(SearchTermStatistics.term, SearchTermStatistics.documents)
-                              .where(SearchTermStatistics.kind == kind,
-                                     SearchTermStatistics.term.in_(sorted(set(terms))))).all()
-    return TermStatistics(documents, dict(rows))
+def term_statistics(kinds: Collection[str], terms: Collection[str]) -> dict[str, TermStatistics]:
+    """The stored statistics of ``terms`` among the documents of each of ``kinds`` (two statements for all of
+    them: a search asks for every type it looks in); a kind never worked out, or without documents, is left out."""
+    totals = dict(db.session.execute(select(SearchStatistics.kind, SearchStatistics.documents)
+                                     .where(SearchStatistics.kind.in_(sorted(set(kinds))),
+                                            SearchStatistics.documents > 0)).all())
+    if not totals:
+        return {}
+    statistics = {kind: TermStatistics(documents, {}) for kind, documents in totals.items()}
+    for kind, term, documents in db.session.execute(
+            select(SearchTermStatistics.kind, SearchTermStatistics.term, SearchTermStatistics.documents)
+            .where(SearchTermStatistics.kind.in_(sorted(totals)), SearchTermStatistics.term.in_(sorted(set(terms))))):
+        statistics[kind].frequencies[term] = documents
+    return statistics
