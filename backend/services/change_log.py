@@ -242,6 +242,23 @@ def position() -> tuple[str, int] | None:
     return None if row is None else (row.epoch, int(row.last_seq))
 
 
+# What ``cached`` is told when its caller did not read the position along with its own statement.
+UNREAD: Any = object()
+
+
+def position_columns() -> tuple[ColumnElement[Any], ColumnElement[Any]]:
+    """The log's epoch and last number as two columns another statement can carry (read in its snapshot, like
+    ``position()``): a list page learns the position with its rows instead of in a round trip of its own."""
+    state = SyncState.__table__
+    return (select(state.c.epoch).where(state.c.id == STATE_ID).scalar_subquery().label("log_epoch"),
+            select(state.c.last_seq).where(state.c.id == STATE_ID).scalar_subquery().label("log_last_seq"))
+
+
+def position_of(epoch: str | None, last_seq: int | None) -> tuple[str, int] | None:
+    """The position from the values of ``position_columns()``."""
+    return None if epoch is None or last_seq is None else (epoch, int(last_seq))
+
+
 class _PositionCache:
     """Values by (log position, key), least recently used first out."""
 
@@ -265,17 +282,18 @@ class _PositionCache:
                 self._entries.popitem(last=False)
 
 
-def cached(name: str, size: int, key: Any, compute: Callable[[], T]) -> T:
+def cached(name: str, size: int, key: Any, compute: Callable[[], T], *, seen: Any = UNREAD) -> T:
     """``compute()`` (something read from synced records only: a list's total, the public recordings), reused
     while the log stands still: kept in the app's cache ``name`` (at most ``size`` values, one cache per app and
-    process) by the position it was read at and ``key``. This transaction's own unlogged writes, or a commit that
-    lands while computing, bypass the cache."""
+    process) by the position it was read at and ``key``. ``seen`` is the position if this transaction has just read
+    it (``position_columns()``). This transaction's own unlogged writes, or a commit that lands while computing,
+    bypass the cache."""
     db.session.flush()
     if has_unlogged_changes(db.session()):
         return compute()
     caches: dict[str, _PositionCache] = current_app.extensions.setdefault(_CACHES, {})
     cache = caches.get(name) or caches.setdefault(name, _PositionCache(size))
-    before = position()
+    before = position() if seen is UNREAD else seen
     value = cache.get((before, key))
     if value is None:
         value = compute()

@@ -70,13 +70,15 @@ def _count(query: Select[Any]) -> int:
     return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
 
 
-def count_total(query: Select[Any], *, cache: bool = False) -> int:
+def count_total(query: Select[Any], *, cache: bool = False, seen: Any = change_log.UNREAD,
+                key: tuple[Any, ...] | None = None) -> int:
     """How many rows ``query`` matches. With ``cache`` (only for lists whose rows and visibility are made of synced
-    records) the count is reused while the change log stands still; this transaction's own unlogged writes, or a
-    commit that lands while counting, bypass the cache."""
+    records) the count is reused while the change log stands still (``seen``: its position, if just read; ``key``:
+    the query's, if taken before a statement built on it ran); this transaction's own unlogged writes, or a commit
+    that lands while counting, bypass the cache."""
     if not cache:
         return _count(query)
-    return change_log.cached("count", COUNT_CACHE_SIZE, _query_key(query), lambda: _count(query))
+    return change_log.cached("count", COUNT_CACHE_SIZE, key or _query_key(query), lambda: _count(query), seen=seen)
 
 
 # --- keyset cursors -------------------------------------------------------------------------------------------------
@@ -167,27 +169,42 @@ def _offset(query: Select[Any], offset: int, limit: int) -> Select[Any]:
     return query.where(entity.id.in_(page_ids))
 
 
+def _rows(query: Select[Any], *, stamp: bool) -> tuple[list[Any], Any]:
+    """The rows of ``query`` (unique: a collection may be loaded joined) and, with ``stamp``, the change log's
+    position read by the same statement (a round trip fewer for a cached total; UNREAD when no row came back)."""
+    if not stamp:
+        return list(db.session.scalars(query).unique().all()), change_log.UNREAD
+    rows = db.session.execute(query.add_columns(*change_log.position_columns())).unique().all()
+    if not rows:
+        return [], change_log.UNREAD
+    return [row[0] for row in rows], change_log.position_of(rows[0][1], rows[0][2])
+
+
 def paginate(query: Select[Any], page: int | None, per_page: int, *,
              order: Sequence[UnaryExpression[Any]] | None = None, cursor: str | None = None,
              cache_total: bool = False) -> Page[Any]:
     """One page of ``query``. With ``order`` (columns of the selected entity, NOT NULL, ending in a unique one) the
     page also carries ``next_cursor``, and ``cursor`` continues after the row it names (then ``page`` is None)."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
-    total = count_total(query, cache=cache_total)
+    # The total's key is taken first: compiling a statement for the first time marks the ORM subqueries it shares
+    # with ``query`` (a loader option's), and a key taken after that would differ from the next request's.
+    key = _query_key(query) if cache_total else None
     if order is None:
         page = max(1, page or 1)
-        items = db.session.scalars(query.limit(per_page).offset((page - 1) * per_page)).unique().all()
-        return Page(items=items, total=total, page=page, per_page=per_page)
-    query = query.order_by(*order)
+        items, seen = _rows(query.limit(per_page).offset((page - 1) * per_page), stamp=cache_total)
+        return Page(items=items, total=count_total(query, cache=cache_total, seen=seen, key=key), page=page,
+                    per_page=per_page)
+    paged = query.order_by(*order)
     if cursor is not None:
         page = None
         values = decode_cursor(cursor, len(order))
         _check_types(order, values)
-        query = query.where(_after(order, values))
+        paged = paged.where(_after(order, values))
     else:
         page = max(1, page or 1)
-        query = _offset(query, (page - 1) * per_page, per_page + 1)
-    rows = db.session.scalars(query.limit(per_page + 1)).unique().all()  # unique: a collection loaded joined
+        paged = _offset(paged, (page - 1) * per_page, per_page + 1)
+    rows, seen = _rows(paged.limit(per_page + 1), stamp=cache_total)
+    total = count_total(query, cache=cache_total, seen=seen, key=key)
     items, more = rows[:per_page], len(rows) > per_page
     next_cursor = encode_cursor(_sort_values(items[-1], order)) if more and items else None
     return Page(items=items, total=total, page=page, per_page=per_page, next_cursor=next_cursor)

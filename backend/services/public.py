@@ -20,7 +20,7 @@ from backend.errors import Conflict, NotFound
 from backend.extensions import db
 from backend.models import (Derivative, Interview, InterviewPerson, Material, Person, PersonMaterial, Project,
                             Transcript)
-from backend.models.person import CATEGORY_LABELS
+from backend.models.person import CATEGORY_LABELS, tags_in_statement
 from backend.services import policy
 from backend.services import persons as person_service
 from backend.services import redactions as redaction_service
@@ -41,7 +41,7 @@ _PROJECT_NOT_FOUND = ("采集项目不存在", "project_not_found")
 
 def list_persons(*, category: str | None = None, area: str | None = None, q: str | None = None,
                  page: int | None = 1, per_page: int = 20, cursor: str | None = None) -> Page[Person]:
-    query = select(Person).where(policy.person_is_public())
+    query = select(Person).where(policy.person_is_public()).options(*tags_in_statement())
     if category:
         query = query.where(Person.category == category)
     if area:

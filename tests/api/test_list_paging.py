@@ -16,6 +16,8 @@ from backend.services import persons as person_service
 from backend.services import policy
 from backend.services.pagination import count_total, encode_cursor
 from tests.api.helpers import advance, assert_error, if_match, make_person
+from tests.conftest import PASSWORD
+from tests.support.statements import counted_statements
 
 
 def _walk(client, headers, query: str) -> tuple[list[str], list[dict]]:
@@ -182,3 +184,32 @@ def test_material_totals_follow_access_changes_for_other_collectors(client, auth
     response = client.patch(url, json={"access_level": back}, headers=if_match(client, url, auth("archivist")))
     assert response.status_code == 200, response.get_json()
     assert total("collector") == (1 if back == "open" else 0)
+
+
+@pytest.mark.both_databases
+def test_a_list_page_is_one_statement_after_the_token_with_current_tags_and_total(app, client, auth):
+    """The page's profiles, their tags and the change log's position (by which its total is cached) come in one
+    statement: a list page costs the token check and that statement, however many tags. The tags are those just
+    saved, in code point order ([] for none), and the total moves with every new profile, also on an empty page."""
+    first = make_person(client, auth("editor"), name="甲", tags=["非遗", "剪纸", "渔民"])
+    make_person(client, auth("editor"), name="乙", tags=[])
+    login = client.post("/api/v1/auth/login", json={"username": "archivist", "password": PASSWORD}).get_json()
+    headers = {"Authorization": f"Bearer {login['access_token']}"}  # a login session's token, as apps hold
+    client.get("/api/v1/persons?sort=pinyin", headers=headers)  # counts the total for this state of the archive
+    with counted_statements(app) as statements:
+        page = client.get("/api/v1/persons?sort=pinyin", headers=headers).get_json()
+    assert len(statements) == 2, statements
+    assert [(p["name"], p["tags"]) for p in page["items"]] == [("甲", ["剪纸", "渔民", "非遗"]), ("乙", [])]
+    assert page["total"] == 2
+
+    url = f"/api/v1/persons/{first['id']}"
+    response = client.patch(url, json={"tags": ["渔民", "书法"]}, headers=if_match(client, url, auth("editor")))
+    assert response.status_code == 200, response.get_json()
+    make_person(client, auth("editor"), name="丙", tags=["书法"])
+    page = client.get("/api/v1/persons?sort=pinyin", headers=headers).get_json()
+    assert [(p["name"], p["tags"]) for p in page["items"]] == [
+        ("丙", ["书法"]), ("甲", ["书法", "渔民"]), ("乙", [])]
+    assert page["total"] == 3
+    assert client.get(url, headers=headers).get_json()["tags"] == ["书法", "渔民"]
+    beyond = client.get("/api/v1/persons?sort=pinyin&page=5", headers=headers).get_json()
+    assert beyond["items"] == [] and beyond["total"] == 3

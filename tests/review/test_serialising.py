@@ -3,31 +3,12 @@ there are: the services load them in one query, and the schemas only format what
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import event
 
-from backend.extensions import db
 from tests.review.helpers import make_transcript, user_id
-
-
-@contextmanager
-def counted_statements(app: Flask) -> Iterator[list[str]]:
-    with app.app_context():
-        engine = db.engine
-    statements: list[str] = []
-
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
+from tests.support.statements import counted_statements
 
 
 def _get(app: Flask, client: Any, url: str, headers: dict[str, str]) -> tuple[dict[str, Any], int]:
