@@ -11,6 +11,7 @@ gevent patches the standard library when a worker starts, before it imports the 
 (and preload_app stays off), or psycopg and SQLAlchemy would keep the unpatched, blocking waits.
 """
 
+import gc
 import os
 import resource
 
@@ -36,3 +37,12 @@ def on_starting(_server):  # type: ignore[no-untyped-def]
     if soft != resource.RLIM_INFINITY and soft < wanted:
         resource.setrlimit(resource.RLIMIT_NOFILE, (wanted if hard == resource.RLIM_INFINITY else min(wanted, hard),
                                                     hard))
+
+
+def post_worker_init(_worker):  # type: ignore[no-untyped-def]
+    """The worker has built the app: its modules, mappers and the dictionaries of pypinyin and OpenCC, some 400,000
+    objects that live as long as the worker. Move them out of the cyclic garbage collector's way: otherwise every
+    full collection walks them all (80 ms on a 2-core machine), every few requests that allocate much, such as a
+    search, and those requests answer 80 ms late."""
+    gc.collect()
+    gc.freeze()

@@ -131,3 +131,22 @@ def test_nginx_streams_upload_bodies_and_forwards_the_client():
     refusal = locations[("@payload_too_large",)]
     assert refusal["default_type"] == ["application/json"] and refusal["return"][0] == "413"
     assert json.loads(refusal["return"][1].strip("'"))["error"]["code"] == "payload_too_large"
+
+
+def test_a_worker_moves_the_apps_startup_objects_out_of_the_garbage_collectors_way():
+    """gunicorn's post_worker_init freezes what the app built (pypinyin's and OpenCC's dictionaries among it), so a
+    full collection no longer walks it: checked in a fresh interpreter, as a worker starts."""
+    script = """
+import gc, runpy
+from backend import create_app
+config = runpy.run_path("scripts/gunicorn.conf.py")
+create_app({"SQLALCHEMY_DATABASE_URI": "sqlite://", "SECRET_KEY": "k" * 40, "QUEUE_URL": "memory"})
+tracked = len(gc.get_objects())
+config["post_worker_init"](None)
+print(tracked, gc.get_freeze_count(), len(gc.get_objects()))
+"""
+    result = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-2000:]
+    tracked, frozen, left = map(int, result.stdout.split())
+    assert tracked > 200_000 and frozen > 200_000
+    assert left < tracked / 20, "the collector still walks the app's startup objects"
