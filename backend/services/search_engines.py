@@ -239,6 +239,11 @@ RANGED_FROM = 4_000  # documents holding a query's rarest lexeme from which its 
 # profiles where 55,521 hold it and read them all (84 ms); after another it walked the newest (a few ms).
 ONE_LEXEME_SHARE = 0.05
 ONE_LEXEME_FACTOR = 5
+ALL_MATCHES = "all matches"  # a plan: every match at once through the GIN index, then the newest of them
+ALL_MATCHES_FACTOR = 4  # … for a query expected in fewer documents than this many times the candidates wanted
+# The share of a query's matches the first ranges are sized for the caller to see (then the yield decides): with
+# the chained estimate, a quarter read twice what was needed (很辛苦可 at 1M: 65 → 31 ms with a half).
+VISIBLE_SHARE = 0.5
 MAX_RANGES = 8  # lexemes ORed in one statement: the GIN index unites their lists (30 ranges: 56 ms at 1M segments;
 # 16 ranges 23.6 ms, the same ids as 2 wide ones 4.9 ms)
 
@@ -246,6 +251,30 @@ MAX_RANGES = 8  # lexemes ORed in one statement: the GIN index unites their list
 def grams(phrase: str) -> set[str]:
     """The lexemes a phrase's documents must hold: its character, or each pair of adjacent characters."""
     return {phrase} if len(phrase) == 1 else set(character_pairs(phrase))
+
+
+def statistics_terms(query: Query) -> set[str]:
+    """The characters and pairs whose statistics weigh and plan ``query``: its lexemes, and the inner characters of
+    a phrase of three or more (``expected_documents`` chains its pairs through them)."""
+    terms = set().union(*(grams(phrase) for phrase in query.required))
+    return terms | {character for phrase in query.required if len(phrase) > 2 for character in phrase[1:-1]}
+
+
+def expected_documents(query: Query, statistics: Statistics) -> float:
+    """About how many documents hold every phrase of ``query``. A phrase of three or more characters is estimated
+    as a chain of its pairs, each one's share among the documents holding the character it shares with the one
+    before (条船学看 among 1M segments: rarest pair 36,645 documents, chain 2,594, found 2,191); the phrases as
+    independent of one another (which undercounts words that go together, up to 4× here)."""
+    documents = max(statistics.documents, 1)
+    share = 1.0
+    for phrase in query.required:
+        pairs = character_pairs(phrase) if len(phrase) > 1 else [phrase]
+        phrase_share = statistics.frequency(pairs[0]) / documents
+        for position in range(1, len(pairs)):
+            linking = statistics.frequency(phrase[position])
+            phrase_share *= min(1.0, statistics.frequency(pairs[position]) / linking) if linking else 1.0
+        share *= min(1.0, phrase_share)
+    return share * documents
 
 
 def tsquery_text(query: Query, id_ranges: range | None = None) -> str:
@@ -317,19 +346,22 @@ class PostgresTsvector(SearchEngine):
 
     def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
                    limit: int, statistics: Statistics | None = None, narrow: bool = False) -> list[Row[Any]]:
-        def newest(id_ranges: range | None, count: int, below: int | None = None) -> list[Row[Any]]:
+        def newest(id_ranges: range | None, count: int, below: int | None = None, *, all_matches: bool = False
+                   ) -> list[Row[Any]]:
             statement = select(*DOCUMENT_COLUMNS).where(*self._conditions(kind, query, id_ranges), *conditions)
             if id_ranges is not None:  # the same ranges as ids, for a plan that walks the id index (it starts there)
                 statement = statement.where(SearchDocument.id.between(id_ranges[-1] << ID_RANGE_BITS,
                                                                       ((id_ranges[0] + 1) << ID_RANGE_BITS) - 1))
-            if below is None:
+            if below is None and not all_matches:
                 statement = statement.order_by(SearchDocument.id.desc())
             else:
-                # The older documents of a query its newest ranges held too few of: rare there, so read through
-                # the GIN index. Ordered by an expression no index gives, or PostgreSQL, expecting it as common as
-                # the product of its words' shares, may walk the id index past every older document instead
-                # (下网 父亲: 281,398 rows, 61 ms).
-                statement = statement.where(SearchDocument.id < below).order_by((SearchDocument.id + 0).desc())
+                # A query rare among these documents (the older ones its newest ranges held too few of, or one
+                # expected rare): read through the GIN index. Ordered by an expression no index gives, or
+                # PostgreSQL, expecting it as common as the product of its words' shares, may walk the id index
+                # past every older document instead (下网 父亲: 281,398 rows, 61 ms).
+                if below is not None:
+                    statement = statement.where(SearchDocument.id < below)
+                statement = statement.order_by((SearchDocument.id + 0).desc())
             return list(connection.execute(statement.limit(count)).all())
 
         # search_documents' statistics mix every kind, so PostgreSQL underestimates how many of one kind's
@@ -343,6 +375,8 @@ class PostgresTsvector(SearchEngine):
         plan = None if statistics is None else self._id_ranges(connection, kind, query, statistics, limit, narrow)
         if plan is None:
             rows = newest(None, limit)
+        elif plan == ALL_MATCHES:
+            rows = newest(None, limit, all_matches=True)
         else:
             # A common word: the GIN index returns its matches unordered, so PostgreSQL would read all of them (and
             # multiplies the shares of a word's pairs, so it does not expect how many). Its newest ranges of ids are
@@ -370,11 +404,13 @@ class PostgresTsvector(SearchEngine):
         return rows
 
     def _id_ranges(self, connection: Connection, kind: str, query: Query, statistics: Statistics,
-                   limit: int, narrow: bool) -> tuple[range, int, int] | None:
+                   limit: int, narrow: bool) -> tuple[range, int, int] | str | None:
         """The newest ranges of ids to ask for first (as many as should hold ``limit`` visible matches if the query
-        were as common as its rarest lexeme and a quarter of its matches visible), the oldest range of the kind and
-        its newest id; None for a rare query (one statement reads all its matches: ``ranged_from`` documents for
-        several lexemes, see ``ONE_LEXEME_SHARE`` for one) or when that would be most of the ranges."""
+        were as common as ``expected_documents`` says, at most its rarest lexeme, and ``VISIBLE_SHARE`` of its
+        matches visible), the oldest range of the kind and its newest id. None for a query with a rare lexeme (one
+        statement reads all its matches: ``ranged_from`` documents for several lexemes, see ``ONE_LEXEME_SHARE``
+        for one); when the ranges would be most of them, ALL_MATCHES for a query expected in fewer than
+        ``ALL_MATCHES_FACTOR * limit`` documents, else None."""
         terms = set().union(*(grams(phrase) for phrase in query.required))
         rarest = min(statistics.frequency(term) for term in terms)
         common = ONE_LEXEME_SHARE * statistics.documents if len(terms) == 1 else self.ranged_from
@@ -387,12 +423,15 @@ class PostgresTsvector(SearchEngine):
         if high is None:
             return None
         oldest, last = low >> ID_RANGE_BITS, high >> ID_RANGE_BITS
-        needed_ids = 4 * limit * (high - low + 1) / rarest
+        expected = min(rarest, expected_documents(query, statistics))
+        needed_ids = limit * (high - low + 1) / expected / VISIBLE_SHARE
         in_last = high - (last << ID_RANGE_BITS) + 1  # the newest range is filling up
         span = 1 + max(0, math.ceil((needed_ids - in_last) / (1 << ID_RANGE_BITS)))
-        if span > MAX_RANGES or 2 * span > last - oldest:
-            return None
-        return range(last, last - span, -1), oldest, high
+        if 2 * span > last - oldest:
+            # Most of the ranges: a query of common lexemes expected to be rare (a longer word, two words) is
+            # found whole through the GIN index; a common one in a small archive by the planner (a walk).
+            return ALL_MATCHES if expected < ALL_MATCHES_FACTOR * limit else None
+        return range(last, last - span, -1), oldest, high  # past MAX_RANGES, as wide ranges
 
     def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         # checked on the rows the text conditions found (``+ 0``: no index): a bitmap of the column's index over

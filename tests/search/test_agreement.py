@@ -142,6 +142,20 @@ def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app
         assert read_older >= 3  # queries rarer than their statistics said: the older documents were read too
         assert any(lexeme.startswith("'%") for lexeme in lexemes_asked)  # wide ranges asked for, bounded by ids
 
+        # Common pairs whose chain says the word (or the two words together) is rare: all matches at once.
+        sparse = _Pairs(len(ids), pair_share=0.05)
+        for q, limit in itertools.product(["纺织厂", "的a1", "鱼的厂", "织厂鱼", "纺织厂 -鱼", "纺织 厂鱼", "a1 的鱼"],
+                                          (3, 10)):
+            query = parse(q)
+            assert search_engine._id_ranges(connection, "segment", query, sparse, limit, False) \
+                == search_engines.ALL_MATCHES, q
+            holds = [fold(word) for word in query.required]
+            absent = [fold(word) for word in query.excluded]
+            expected = [id_ for id_ in reversed(ids) if all(word in fold(texts[id_]) for word in holds)
+                        and not any(word in fold(texts[id_]) for word in absent)][:limit]
+            rows = search_engine.candidates(connection, "segment", query, [], limit, sparse, narrow=False)
+            assert [row.id for row in rows] == expected, q
+
 
 class _Share:
     """Statistics that put every term in the same share of the documents."""
@@ -152,6 +166,17 @@ class _Share:
 
     def frequency(self, term: str) -> float:
         return self.documents * self.share
+
+
+class _Pairs:
+    """Statistics that put every character in all documents and every pair in ``pair_share`` of them."""
+
+    def __init__(self, documents: int, pair_share: float) -> None:
+        self.documents = documents
+        self.pair_share = pair_share
+
+    def frequency(self, term: str) -> float:
+        return self.documents * (self.pair_share if len(term) > 1 else 1.0)
 
 
 class _Everywhere:
