@@ -397,7 +397,9 @@ def explain(full_name: str) -> None:
 
 def print_table(results: list[Result]) -> None:
     reference = statistics.median(results[0].latencies) * 1000
-    header = f"{'endpoint':<34} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} {'×health':>8} {'total':>7}"
+    reference_p95 = results[0].pct(95)
+    header = (f"{'endpoint':<34} {'n':>4} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'req/s':>7} {'×health':>8} "
+              f"{'p95 ×':>6} {'total':>7}")
     print(header)
     print("-" * len(header))
     for r in results:
@@ -407,7 +409,7 @@ def print_table(results: list[Result]) -> None:
         label = r.label + " " * max(0, 34 - width)
         total = "" if r.total is None else str(r.total)
         print(f"{label} {len(r.latencies):>4} {p50:>8.1f} {r.pct(95):>8.1f} {r.pct(99):>8.1f} "
-              f"{len(r.latencies) / r.wall:>7.1f} {p50 / reference:>8.1f} {total:>7}")
+              f"{len(r.latencies) / r.wall:>7.1f} {p50 / reference:>8.1f} {r.pct(95) / reference_p95:>6.1f} {total:>7}")
 
 
 # --- main -------------------------------------------------------------------------------------------------------

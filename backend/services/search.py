@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, union
+from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, union, union_all
 from sqlalchemy.orm import aliased, lazyload
 
 from backend.errors import ValidationFailed
@@ -28,10 +28,11 @@ from backend.extensions import db
 from backend.models import (STATUSES, TRANSCRIPT_STATUSES, Interview, InterviewPerson, Material, Person,
                             PersonMaterial, Redaction, SearchDocument, Transcript, TranscriptSegment, User)
 from backend.models.material import MATERIAL_STATUSES
+from backend.models.person import tags_in_statement
 from backend.services import change_log, policy
 from backend.services import public as public_service
 from backend.services.policy import Permission
-from backend.services.search_engines import grams
+from backend.services.search_engines import grams, statistics_terms
 from backend.services.search_index import (TermStatistics, engine, interview_fields, material_fields,
                                           public_material_fields, term_statistics)
 from backend.services.search_text import Query, highlight, match_spans, parse
@@ -255,15 +256,12 @@ def _source(hit: Hit) -> tuple[str, Any]:
     return "material", document.material_id
 
 
-def _source_labels(sources: Collection[tuple[str, Any]], actor: User | None
-                   ) -> dict[tuple[str, Any], tuple[frozenset[str], frozenset[str]]]:
-    """The categories and districts of each source: a profile's own; a material's or an interview's, those of the
-    profiles linked to it that the caller may see."""
-    material_ids = sorted(source_id for kind, source_id in sources if kind == "material")
-    interview_ids = sorted(source_id for kind, source_id in sources if kind == "interview")
-    linked: dict[tuple[str, Any], set[tuple[str, str | None]]] = {}
+def _linked_pairs(material_ids: Any, interview_ids: Collection[int], actor: User | None
+                  ) -> dict[tuple[str, Any], set[tuple[str, str | None]]]:
+    """The (category, district) of the profiles the caller may see linked to each material (directly or through
+    its interview) and interview: one statement. ``material_ids`` is a list or a subquery."""
     queries = []
-    if material_ids:
+    if material_ids is not None:
         queries.append(select(literal("material"), PersonMaterial.material_id, Person.category, Person.area_district)
                        .join(Person, Person.id == PersonMaterial.person_id)
                        .where(PersonMaterial.material_id.in_(material_ids), _person_visible(actor)))
@@ -276,9 +274,33 @@ def _source_labels(sources: Collection[tuple[str, Any]], actor: User | None
                               Person.area_district)
                        .join(Person, Person.id == InterviewPerson.person_id)
                        .where(InterviewPerson.interview_id.in_(interview_ids), _person_visible(actor)))
-    for query in queries:
-        for owner, owner_id, category, district in db.session.execute(query):
+    linked: dict[tuple[str, Any], set[tuple[str, str | None]]] = {}
+    if queries:
+        for owner, owner_id, category, district in db.session.execute(union_all(*queries)):
             linked.setdefault((owner, owner_id), set()).add((category, district))
+    return linked
+
+
+def public_material_pairs() -> dict[tuple[str, Any], set[tuple[str, str | None]]]:
+    """``_linked_pairs`` of every recording the public may see, reused like ``public_material_ids``: a public
+    search's facets would otherwise look up the profiles of the recordings of its 1,000 candidates each time."""
+    today = policy.current_date()
+    return change_log.cached("public_material_pairs", 4, today,
+                             lambda: _linked_pairs(_public_material_ids(today), (), None))
+
+
+def _source_labels(sources: Collection[tuple[str, Any]], actor: User | None
+                   ) -> dict[tuple[str, Any], tuple[frozenset[str], frozenset[str]]]:
+    """The categories and districts of each source: a profile's own; a material's or an interview's, those of the
+    profiles linked to it that the caller may see."""
+    material_ids = sorted(source_id for kind, source_id in sources if kind == "material")
+    interview_ids = sorted(source_id for kind, source_id in sources if kind == "interview")
+    if actor is None and not interview_ids:
+        every = public_material_pairs()
+        linked = {key: every[key] for key in (("material", material_id) for material_id in material_ids)
+                  if key in every}
+    else:
+        linked = _linked_pairs(material_ids or None, interview_ids, actor)
     for kind, source_id in sources:
         if kind == "person":
             linked[(kind, source_id)] = {source_id}
@@ -325,7 +347,7 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
     document_kinds = {kind: "public_material" if kind == "material" and actor is None else kind for kind in wanted}
     # how common the query's characters and pairs are in each type: they weigh several phrases, and the
     # PostgreSQL engine plans by them (none until first worked out)
-    statistics_of = term_statistics(document_kinds.values(), set().union(*map(grams, query.required)))
+    statistics_of = term_statistics(document_kinds.values(), statistics_terms(query))
     for kind, document_kind in document_kinds.items():
         conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
                                     collector=collector, status=status, public=public)
@@ -371,7 +393,10 @@ def load_records(hits: list[Hit]) -> dict[tuple[str, int], Any]:
     records: dict[tuple[str, int], Any] = {}
     for kind, ref_ids in ids.items():
         model = models[kind]
-        for record in db.session.scalars(select(model).where(model.id.in_(ref_ids))):
+        statement = select(model).where(model.id.in_(ref_ids))
+        if model is Person:
+            statement = statement.options(*tags_in_statement())
+        for record in db.session.scalars(statement):
             records[(kind, record.id)] = record
     material_ids = {hit.document.material_id for hit in hits if hit.type == "segment"} - {
         ref_id for kind, ref_id in records if kind == "material"}

@@ -353,6 +353,10 @@ def check_public_search(json_bodies: dict[str, Any], archive: dict[str, Any]) ->
                      ("person", None, None)}
     assert {item["id"] for item in lighthouse["items"] if item["type"] == "person"} == {first}
     assert lighthouse["total"] == 3 and lighthouse["facets"]["type"] == {"person": 1, "segment": 2}
+    # the segments count with the public profile of their recordings (the profile linked only to a recording
+    # whose consent was withdrawn is not counted)
+    assert lighthouse["facets"]["category"] == {"good_person": 3}
+    assert lighthouse["facets"]["area"] == {"连云区": 3}
     segment = next(item for item in lighthouse["items"] if item.get("transcript_id") == archive["approved"])
     assert segment["highlight"] == "后来我守了五十年<mark>灯塔</mark>。"
     assert segment["url"] == f"/api/public/transcripts/{archive['approved']}"
