@@ -21,7 +21,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import ColumnElement, and_, exists, false, literal, or_, select, union, union_all
-from sqlalchemy.orm import aliased, lazyload
+from sqlalchemy.orm import aliased, lazyload, load_only
 
 from backend.errors import ValidationFailed
 from backend.extensions import db
@@ -281,12 +281,12 @@ def _linked_pairs(material_ids: Any, interview_ids: Collection[int], actor: User
     return linked
 
 
-def public_material_pairs() -> dict[tuple[str, Any], set[tuple[str, str | None]]]:
+def public_material_pairs() -> dict[tuple[str, Any], frozenset[tuple[str, str | None]]]:
     """``_linked_pairs`` of every recording the public may see, reused like ``public_material_ids``: a public
     search's facets would otherwise look up the profiles of the recordings of its 1,000 candidates each time."""
     today = policy.current_date()
-    return change_log.cached("public_material_pairs", 4, today,
-                             lambda: _linked_pairs(_public_material_ids(today), (), None))
+    return change_log.cached("public_material_pairs", 4, today, lambda: {
+        key: frozenset(pairs) for key, pairs in _linked_pairs(_public_material_ids(today), (), None).items()})
 
 
 def _source_labels(sources: Collection[tuple[str, Any]], actor: User | None
@@ -297,8 +297,8 @@ def _source_labels(sources: Collection[tuple[str, Any]], actor: User | None
     interview_ids = sorted(source_id for kind, source_id in sources if kind == "interview")
     if actor is None and not interview_ids:
         every = public_material_pairs()
-        linked = {key: every[key] for key in (("material", material_id) for material_id in material_ids)
-                  if key in every}
+        linked: dict[tuple[str, Any], Collection[tuple[str, str | None]]] = {
+            key: every[key] for key in (("material", material_id) for material_id in material_ids) if key in every}
     else:
         linked = _linked_pairs(material_ids or None, interview_ids, actor)
     for kind, source_id in sources:
@@ -384,6 +384,10 @@ def best_highlight(values: list[str], phrases: list[str], fallback: str = "") ->
     return highlight(fallback, [])
 
 
+SEGMENT_HIT_COLUMNS = (TranscriptSegment.transcript_id, TranscriptSegment.index, TranscriptSegment.start,
+                       TranscriptSegment.end, TranscriptSegment.text)
+
+
 def load_records(hits: list[Hit]) -> dict[tuple[str, int], Any]:
     """The records behind a page of hits, a query per type."""
     ids: dict[str, list[int]] = {}
@@ -396,6 +400,8 @@ def load_records(hits: list[Hit]) -> dict[tuple[str, int], Any]:
         statement = select(model).where(model.id.in_(ref_ids))
         if model is Person:
             statement = statement.options(*tags_in_statement())
+        elif model is TranscriptSegment:  # what a hit shows: not its word timings
+            statement = statement.options(load_only(*SEGMENT_HIT_COLUMNS))
         for record in db.session.scalars(statement):
             records[(kind, record.id)] = record
     material_ids = {hit.document.material_id for hit in hits if hit.type == "segment"} - {

@@ -423,7 +423,7 @@ class PostgresTsvector(SearchEngine):
         if high is None:
             return None
         oldest, last = low >> ID_RANGE_BITS, high >> ID_RANGE_BITS
-        expected = min(rarest, expected_documents(query, statistics))
+        expected = max(1.0, min(rarest, expected_documents(query, statistics)))
         needed_ids = limit * (high - low + 1) / expected / VISIBLE_SHARE
         in_last = high - (last << ID_RANGE_BITS) + 1  # the newest range is filling up
         span = 1 + max(0, math.ceil((needed_ids - in_last) / (1 << ID_RANGE_BITS)))
@@ -431,7 +431,8 @@ class PostgresTsvector(SearchEngine):
             # Most of the ranges: a query of common lexemes expected to be rare (a longer word, two words) is
             # found whole through the GIN index; a common one in a small archive by the planner (a walk).
             return ALL_MATCHES if expected < ALL_MATCHES_FACTOR * limit else None
-        return range(last, last - span, -1), oldest, high  # past MAX_RANGES, as wide ranges
+        span = min(span, MAX_RANGES << WIDE_RANGE_BITS)  # past MAX_RANGES as wide ranges, at most MAX_RANGES of them
+        return range(last, last - span, -1), oldest, high
 
     def among(self, column: Any, ids: Collection[int]) -> ColumnElement[bool]:
         # checked on the rows the text conditions found (``+ 0``: no index): a bitmap of the column's index over
