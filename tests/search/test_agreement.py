@@ -129,10 +129,7 @@ def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app
             query = parse(q)
             plan = search_engine._id_ranges(connection, "segment", query, common, limit, True)
             assert plan, q
-            holds = [fold(word) for word in query.required]
-            absent = [fold(word) for word in query.excluded]
-            expected = [id_ for id_ in reversed(ids) if all(word in fold(texts[id_]) for word in holds)
-                        and not any(word in fold(texts[id_]) for word in absent)][:limit]
+            expected = _newest_by_scan(texts, query, limit)
             rows = search_engine.candidates(connection, "segment", query, [], limit, common, narrow=True)
             assert [row.id for row in rows] == expected, q
             if len(query.required) == 1 and len(query.required[0]) == 1:  # one lexeme in 4% of all: one statement
@@ -149,12 +146,17 @@ def test_a_common_word_read_range_by_range_gives_the_newest_matches_in_order(app
             query = parse(q)
             assert search_engine._id_ranges(connection, "segment", query, sparse, limit, False) \
                 == search_engines.ALL_MATCHES, q
-            holds = [fold(word) for word in query.required]
-            absent = [fold(word) for word in query.excluded]
-            expected = [id_ for id_ in reversed(ids) if all(word in fold(texts[id_]) for word in holds)
-                        and not any(word in fold(texts[id_]) for word in absent)][:limit]
+            expected = _newest_by_scan(texts, query, limit)
             rows = search_engine.candidates(connection, "segment", query, [], limit, sparse, narrow=False)
             assert [row.id for row in rows] == expected, q
+
+
+def _newest_by_scan(texts: dict[int, str], query: Any, limit: int) -> list[int]:
+    """The ``limit`` newest documents holding every required word and no excluded one, by a scan of the text."""
+    holds = [fold(word) for word in query.required]
+    absent = [fold(word) for word in query.excluded]
+    return [id_ for id_ in sorted(texts, reverse=True) if all(word in fold(texts[id_]) for word in holds)
+            and not any(word in fold(texts[id_]) for word in absent)][:limit]
 
 
 class _Share:
