@@ -348,17 +348,18 @@ def search(actor: User | None, *, q: str, types: list[str] | None = None, catego
     # how common the query's characters and pairs are in each type: they weigh several phrases, and the
     # PostgreSQL engine plans by them (none until first worked out)
     statistics_of = term_statistics(document_kinds.values(), statistics_terms(query))
-    for kind, document_kind in document_kinds.items():
-        conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
-                                    collector=collector, status=status, public=public)
-        statistics = statistics_of.get(document_kind)
-        rows = search_engine.candidates(connection, document_kind, query, conditions, limit, statistics,
-                                        narrow=actor is None)
-        capped = capped or len(rows) >= limit
-        found = [Hit(kind, row) for row in rows]
-        if found:
-            _rank(found, query, _idf_weights(query, statistics))
-        hits += found
+    with search_engine.planning(connection):
+        for kind, document_kind in document_kinds.items():
+            conditions = conditions_for(document_kind, actor, category=category, area=area, person=person,
+                                        collector=collector, status=status, public=public)
+            statistics = statistics_of.get(document_kind)
+            rows = search_engine.candidates(connection, document_kind, query, conditions, limit, statistics,
+                                            narrow=actor is None)
+            capped = capped or len(rows) >= limit
+            found = [Hit(kind, row) for row in rows]
+            if found:
+                _rank(found, query, _idf_weights(query, statistics))
+            hits += found
     hits.sort(key=lambda hit: (not hit.exact, -hit.score, -hit.document.id))
     per_page = max(1, min(per_page, 100))
     page = max(1, page)

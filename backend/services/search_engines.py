@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 from sqlalchemy import (ARRAY, ColumnElement, Integer, any_, bindparam, cast, column, delete, func, literal_column,
@@ -86,6 +87,12 @@ class SearchEngine(ABC):
 
     def index_after(self, connection: Connection, kind: str, after_id: int) -> None:
         """Add the documents of ``kind`` with ids above ``after_id`` (just bulk-loaded) to the engine's index."""
+
+    @contextmanager
+    def planning(self, connection: Connection) -> Iterator[None]:
+        """Around the ``candidates`` of one search (of every type it looks in): what the engine's statements need
+        set for them, set once."""
+        yield
 
     @abstractmethod
     def candidates(self, connection: Connection, kind: str, query: Query, conditions: list[ColumnElement[bool]],
@@ -239,6 +246,7 @@ RANGED_FROM = 4_000  # documents holding a query's rarest lexeme from which its 
 # profiles where 55,521 hold it and read them all (84 ms); after another it walked the newest (a few ms).
 ONE_LEXEME_SHARE = 0.05
 ONE_LEXEME_FACTOR = 5
+_PLANNING = "liufang_search_planning"  # connection.info: inside a search's planning()
 ALL_MATCHES = "all matches"  # a plan: every match at once through the GIN index, then the newest of them
 ALL_MATCHES_FACTOR = 4  # … for a query expected in fewer documents than this many times the candidates wanted
 # The share of a query's matches the first ranges are sized for the caller to see (then the yield decides): with
@@ -364,14 +372,36 @@ class PostgresTsvector(SearchEngine):
                 statement = statement.order_by((SearchDocument.id + 0).desc())
             return list(connection.execute(statement.limit(count)).all())
 
-        # search_documents' statistics mix every kind, so PostgreSQL underestimates how many of one kind's
-        # documents hold a word and how many of them join their records (a profile's visibility): it then picks
-        # a hash join that reads every match and sorts them. With hash and merge joins off for this statement it
-        # walks the newest matches and stops at the limit (分鱼 among 100,000 profiles as a collector, 1M
-        # segments: 125 → 11 ms). Put back after it (no finally: a failed statement ends the transaction anyway).
+        with self.planning(connection):
+            return self._candidates(connection, kind, query, limit, statistics, narrow, newest)
+
+    @contextmanager
+    def planning(self, connection: Connection) -> Iterator[None]:
+        """Hash and merge joins off for the candidate statements: search_documents' statistics mix every kind, so
+        PostgreSQL underestimates how many of one kind's documents hold a word and how many of them join their
+        records (a profile's visibility); it then picks a hash join that reads every match and sorts them. Without
+        it walks the newest matches and stops at the limit (分鱼 among 100,000 profiles as a collector, 1M
+        segments: 125 → 11 ms). Set once for all the types of a search, put back after them (not after a failed
+        statement: that ends the transaction, settings and all)."""
+        if connection.info.get(_PLANNING):
+            yield
+            return
         hash_join, merge_join = connection.execute(text(
             "SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin'), "
             "set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)")).one()[:2]
+        connection.info[_PLANNING] = True
+        try:
+            yield
+        finally:
+            del connection.info[_PLANNING]
+        connection.execute(text("SELECT set_config('enable_hashjoin', :hash_join, true), "
+                                "set_config('enable_mergejoin', :merge_join, true)"),
+                           {"hash_join": hash_join, "merge_join": merge_join})
+
+    def _candidates(self, connection: Connection, kind: str, query: Query, limit: int,
+                    statistics: Statistics | None, narrow: bool, newest: Callable[..., list[Row[Any]]]
+                    ) -> list[Row[Any]]:
+        """The plan ``_id_ranges`` makes for the query, carried out by ``newest`` (one statement's rows)."""
         plan = None if statistics is None else self._id_ranges(connection, kind, query, statistics, limit, narrow)
         if plan is None:
             rows = newest(None, limit)
@@ -398,9 +428,6 @@ class PostgresTsvector(SearchEngine):
                 below -= span
             if len(rows) < limit:
                 rows += newest(None, limit - len(rows), below=below << ID_RANGE_BITS)
-        connection.execute(text("SELECT set_config('enable_hashjoin', :hash_join, true), "
-                                "set_config('enable_mergejoin', :merge_join, true)"),
-                           {"hash_join": hash_join, "merge_join": merge_join})
         return rows
 
     def _id_ranges(self, connection: Connection, kind: str, query: Query, statistics: Statistics,

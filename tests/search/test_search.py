@@ -12,6 +12,8 @@ from backend.extensions import db
 from backend.jobs import tasks
 from backend.models import Material, SearchStatistics, SearchTermStatistics
 from backend.services import search as search_service
+from backend.services import search_index
+from backend.services.search_text import parse
 from tests.api.helpers import VALID_ID, advance, assert_error, if_match, make_person
 from tests.conftest import PASSWORD
 from tests.review.helpers import make_transcript, user_id
@@ -254,7 +256,15 @@ def test_postgresql_plans_each_search_with_its_own_words_and_compiles_nothing(ap
             pytest.skip("PostgreSQL's connection settings")
         assert connection.connection.driver_connection.prepare_threshold is None
         assert db.session.scalar(db.text("SHOW jit")) == "off"
+        joins = db.text("SELECT current_setting('enable_hashjoin'), current_setting('enable_mergejoin')")
         search_service.search(None, q="纺织厂 织布")
-        assert db.session.execute(db.text("SELECT current_setting('enable_hashjoin'), "
-                                          "current_setting('enable_mergejoin')")).one() == ("on", "on")
+        assert db.session.execute(joins).one() == ("on", "on")
+        search_engine = search_index.engine(connection)
+        with search_engine.planning(connection):  # once for every type of a search, a type's statements in it
+            assert db.session.execute(joins).one() == ("off", "off")
+            search_engine.candidates(connection, "segment", parse("织布"), [], 10)
+            assert db.session.execute(joins).one() == ("off", "off")
+        assert db.session.execute(joins).one() == ("on", "on")
+        search_engine.candidates(connection, "person", parse("织布"), [], 10)  # on its own: its own planning
+        assert db.session.execute(joins).one() == ("on", "on")
         db.session.rollback()
